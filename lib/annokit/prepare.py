@@ -1,0 +1,77 @@
+"""Data preparation for a profile: generate the demo data if needed, verify, write the prepared index."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from annokit import paths
+from annokit.data.index import PreparedIndex, build_index
+from annokit.data.manifest import Manifest, load_manifest
+from annokit.profile import Profile, available_profiles, load_profile
+
+DEMO_PROFILES = ("demo", "demo-coco", "demo-morder", "demo-coco-morder")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What preparing a profile produced."""
+
+    profile: Profile
+    data_root: Path
+    index_dir: Path
+    index: PreparedIndex
+    rebuilt: bool
+
+    def summary(self) -> str:
+        counts = self.index.meta["counts"]
+        state = "written" if self.rebuilt else "up to date, reused"
+        return (f"{self.profile.name}: {self.profile.dataset} / {self.profile.split_rule} split, "
+                f"{counts['train']} train + {counts['test']} test images, {len(self.index.label_names)} labels, "
+                f"{len(self.index.tag_names)} tags; index {state} at {self.index_dir}")
+
+
+def index_dir(profile: Profile, work_dir: Path | None = None) -> Path:
+    """Where a profile's prepared index lives."""
+    return profile.run_dir(work_dir) / "index"
+
+
+def ensure_demo_data(profile: Profile) -> Path:
+    """Generate the demo dataset (both layouts) for a demo profile unless it is already there."""
+    from annokit.data.demo import DemoConfig, generate_demo
+
+    root = profile.resolved_data_root()
+    generate_demo(root.parent, DemoConfig(**profile.demo))
+    return root
+
+
+def prepare(profile: Profile, work_dir: Path | None = None, on_missing: str = "stop", force: bool = False,
+            manifest: Manifest | None = None) -> Prepared:
+    """Verify the profile's data root against its manifest and write (or reuse) its prepared index."""
+    root = ensure_demo_data(profile) if profile.is_demo and profile.data_root is None else profile.resolved_data_root()
+    folder = index_dir(profile, work_dir)
+    index, rebuilt = build_index(folder, root, manifest or load_manifest(profile.manifest), profile=profile.name,
+                                 tag_vocab_size=profile.tag_vocab_size, seed=profile.seed,
+                                 on_missing=on_missing, force=force)
+    return Prepared(profile=profile, data_root=root, index_dir=folder, index=index, rebuilt=rebuilt)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Verify a dataset against its manifest and write the prepared index.")
+    parser.add_argument("--profile", action="append", choices=available_profiles(),
+                        help="profile(s) to prepare; default: the four demo profiles")
+    parser.add_argument("--data-root", type=Path, default=None, help="dataset root (real-data profiles)")
+    parser.add_argument("--work-dir", type=Path, default=None, help=f"work folder (default {paths.work_dir()})")
+    parser.add_argument("--on-missing", choices=("stop", "skip"), default="stop", help="what to do about missing images")
+    parser.add_argument("--force", action="store_true", help="rebuild the index even when it is up to date")
+    args = parser.parse_args(argv)
+    for name in args.profile or DEMO_PROFILES:
+        prepared = prepare(load_profile(name, data_root=args.data_root), args.work_dir, args.on_missing, args.force)
+        print(prepared.summary())
+        for warning in prepared.index.meta.get("warnings", []):
+            print(f"  warning: {warning}")
+
+
+if __name__ == "__main__":
+    main()
