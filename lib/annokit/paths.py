@@ -25,8 +25,8 @@ def manifests_dir() -> Path:
 
 
 def results_dir() -> Path:
-    """The committed ``results/`` folder (``reported/`` plus one folder per profile)."""
-    return repo_root() / "results"
+    """``results/``: ``reported/`` plus one folder per profile; ``$ANNOKIT_RESULTS`` moves the profile folders."""
+    return Path(os.environ.get("ANNOKIT_RESULTS", repo_root() / "results")).expanduser()
 
 
 def demo_data_dir(seed: int = 0) -> Path:
@@ -37,3 +37,8 @@ def demo_data_dir(seed: int = 0) -> Path:
 def profile_results_dir(profile: str) -> Path:
     """``results/<profile>/``: executed notebooks, tables and figures of one run profile."""
     return results_dir() / profile
+
+
+def reported_dir() -> Path:
+    """``results/reported/``: the papers' own numbers as CSV (committed, never moved)."""
+    return repo_root() / "results" / "reported"

@@ -1,0 +1,38 @@
+"""Shared fixtures: a tiny demo dataset, and the default demo prepared once per test session."""
+
+from pathlib import Path
+
+import pytest
+
+from annokit.data.demo import DemoConfig, generate_demo
+
+TINY = DemoConfig(n_train=48, n_test=24, image_size=32, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory) -> tuple[Path, object]:
+    """A small demo dataset in both layouts and what the generator intended."""
+    root = tmp_path_factory.mktemp("tiny-demo")
+    return root, generate_demo(root, TINY)
+
+
+@pytest.fixture(scope="session")
+def demo_env(tmp_path_factory) -> dict[str, str]:
+    """A work and a results folder outside the repository, for runs of the default demo profiles."""
+    base = tmp_path_factory.mktemp("annokit-env")
+    return {"ANNOKIT_WORK": str(base / "work"), "ANNOKIT_RESULTS": str(base / "results")}
+
+
+@pytest.fixture(scope="session")
+def prepared_demo(demo_env):
+    """The four default demo profiles prepared (data generated once, checked against the committed manifests)."""
+    from annokit.prepare import DEMO_PROFILES, prepare
+    from annokit.profile import load_profile
+
+    mp = pytest.MonkeyPatch()
+    for key, value in demo_env.items():
+        mp.setenv(key, value)
+    try:
+        yield {name: prepare(load_profile(name)) for name in DEMO_PROFILES}
+    finally:
+        mp.undo()
