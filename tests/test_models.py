@@ -203,3 +203,10 @@ def test_corrupt_or_mismatched_weights_name_the_file(tmp_path):
         load_imagenet_weights(18, wrong)
     with pytest.raises(FileNotFoundError, match="absent.pth"):
         load_imagenet_weights(18, tmp_path / "absent.pth")
+
+
+@pytest.mark.parametrize("depth,dim", [(18, 512), ("resnet34", 512), (50, 2048), ("ResNet-101", 2048)])
+def test_feature_dim_of_matches_the_built_backbone(depth, dim):
+    from annokit.models.backbone import feature_dim_of
+
+    assert feature_dim_of(depth) == dim == build_backbone(depth, num_classes=3).feature_dim

@@ -32,6 +32,11 @@ def parse_depth(depth: str | int) -> int:
     return int(text)
 
 
+def feature_dim_of(depth: str | int) -> int:
+    """Size of the pooled M5 feature f_v: 512 with basic blocks (18/34), 2048 with bottlenecks (50/101)."""
+    return 512 if parse_depth(depth) in (18, 34) else 2048
+
+
 def imagenet_cache_path(depth: str | int) -> Path:
     """Where torchvision keeps the ImageNet weights of this depth (torch hub cache, never downloaded here)."""
     url = RESNETS[parse_depth(depth)][1].url

@@ -1,0 +1,35 @@
+"""Scoring prediction files against the prepared index: the numbers behind every table."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from annokit import metrics
+from annokit.data.index import PreparedIndex
+from annokit.predictions import Predictions
+
+
+def true_labels(index: PreparedIndex, predictions: Predictions) -> np.ndarray:
+    """The ground truth of the images a prediction file covers, in its row order."""
+    return index.label_matrix()[predictions.rows]
+
+
+def score(index: PreparedIndex, predictions: Predictions) -> dict[str, float]:
+    """Annotation metrics (C-*, O-*, S-*, H-F1) of the model's annotation, mAP of its scores, in percent."""
+    y_true = true_labels(index, predictions)
+    row = {key: 100 * value for key, value in metrics.annotation_scores(y_true, predictions.annotation).items()}
+    row["mAP"] = 100 * metrics.mean_average_precision(y_true, predictions.scores)
+    if predictions.counts is not None:
+        counts = y_true.sum(axis=1)
+        row["LQP-accuracy"] = 100 * metrics.label_quantity_accuracy(counts, predictions.counts)
+        row["LQP-MSE"] = metrics.label_quantity_mse(counts, predictions.counts)
+    return row
+
+
+def score_table(index: PreparedIndex, predictions: Iterable[Predictions]) -> pd.DataFrame:
+    """One row per model: its decision rule and every metric, in percent (LQP-MSE in labels²)."""
+    rows = {p.model: {"rule": p.rule, **score(index, p)} for p in predictions}
+    return pd.DataFrame.from_dict(rows, orient="index")
