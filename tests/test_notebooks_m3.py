@@ -1,0 +1,49 @@
+"""Notebooks 01–04 executed in order by papermill on a tiny run (a few dozen images, one epoch)."""
+
+from pathlib import Path
+
+import numpy as np
+import papermill as pm
+import pandas as pd
+import pytest
+
+from annokit import paths
+from annokit.data.index import build_index
+from annokit.data.manifest import record_manifest
+from annokit.features import load_cached
+from annokit.predictions import available_predictions, load_predictions, prediction_path
+
+M3_NOTEBOOKS = ("01_cnn_finetune", "02_ms_cnn", "03_tags_mlp", "04_lqp")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_demo, tmp_path_factory):
+    """A work folder holding the tiny demo prepared as the demo profile's index."""
+    root, _ = tiny_demo
+    work = tmp_path_factory.mktemp("tiny-work")
+    manifest = record_manifest(root / "nuswide", "nuswide", "m3", name="tiny", source="test")
+    build_index(work / "runs" / "demo" / "index", root / "nuswide", manifest, profile="demo")
+    return work
+
+
+def test_m3_notebooks_run_in_order_and_write_every_row(tiny_run, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANNOKIT_RESULTS", str(tmp_path / "results"))
+    for name in M3_NOTEBOOKS:
+        pm.execute_notebook(str(paths.repo_root() / "notebooks" / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"),
+                            parameters={"profile": "demo", "work_dir": str(tiny_run), "device": "cpu", "epochs": 1},
+                            kernel_name="python3", cwd=str(paths.repo_root() / "notebooks"), progress_bar=False)
+    run_dir = tiny_run / "runs" / "demo"
+    assert set(available_predictions(run_dir)) >= {"cnn", "mscnn", "tags_mlp", "mscnn_lqp", "mscnn_tags", "mscnn_tags_lqp", "upper_bound"}
+    full = load_predictions(prediction_path(run_dir, "mscnn_tags_lqp"))
+    assert full.counts is not None and np.isfinite(full.counts).all()
+    assert (full.annotation.sum(axis=1) >= 1).all()  # m̂ is clamped to [1, C]
+    cnn_scores = load_cached(run_dir, "cnn_scores")
+    assert cnn_scores.train.shape[1] == full.scores.shape[1] and ((cnn_scores.test >= 0) & (cnn_scores.test <= 1)).all()
+    for stage in ("cnn", "mscnn", "tags_mlp", "classifier_joint", "lqp_joint"):
+        assert (run_dir / stage / "final.pt").exists(), stage
+    results = tmp_path / "results" / "demo"
+    table = pd.read_csv(results / "tables" / "m3_components.csv", index_col=0)
+    assert list(table.index) == ["upper_bound", "mscnn_tags_lqp", "mscnn_lqp", "mscnn_tags", "mscnn", "cnn"]
+    assert table["O-P"].loc["upper_bound"] == pytest.approx(table["O-R"].loc["upper_bound"])  # same count as the truth
+    for figure in ("m3_cnn_training", "m3_mscnn_training", "m3_tags_mlp_training", "m3_lqp_confusion"):
+        assert (results / "figures" / f"{figure}.png").stat().st_size > 1000
