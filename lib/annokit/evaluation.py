@@ -26,6 +26,8 @@ def score(index: PreparedIndex, predictions: Predictions) -> dict[str, float]:
         counts = y_true.sum(axis=1)
         row["LQP-accuracy"] = 100 * metrics.label_quantity_accuracy(counts, predictions.counts)
         row["LQP-MSE"] = metrics.label_quantity_mse(counts, predictions.counts)
+    if predictions.sequences is not None and predictions.sequences.ndim == 2 and predictions.sequences.shape[1]:
+        row["top1"] = 100 * metrics.top1_accuracy(y_true, predictions.sequences[:, 0])
     return row
 
 

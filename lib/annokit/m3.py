@@ -25,6 +25,7 @@ from annokit.data.dataset import AnnotationDataset
 from annokit.data.index import PreparedIndex
 from annokit.data.table import TEST, TRAIN
 from annokit.features import CachedArrays
+from annokit.predictions import Predictions
 from annokit.losses import sigmoid_cross_entropy
 from annokit.models import (JointClassifier, LabelQuantityRegressor, MultiScaleCNN, ResNetBackbone, TagsMLP,
                             build_backbone)
@@ -33,6 +34,9 @@ from annokit.profile import Profile
 from annokit.train import FitConfig, History, fit
 
 EVAL_BATCH = 128
+# Heads on cached vectors are tiny: one CPU thread beats two busy ones (measured 1.1 s vs 7 s for
+# 20 epochs of the demo classifier on a loaded 2-core machine).
+SMALL_MODEL_THREADS = 1
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -42,8 +46,9 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-def fit_config(profile: Profile, stage: str, epochs: int | None = None, optimizer: str = "sgd") -> FitConfig:
-    """The stage's training settings from the profile; ``epochs`` overrides the profile's."""
+def fit_config(profile: Profile, stage: str, epochs: int | None = None, optimizer: str = "sgd",
+               seed: int | None = None) -> FitConfig:
+    """The stage's training settings from the profile; ``epochs`` and ``seed`` override the profile's."""
     settings = profile.stages[stage]
     return FitConfig(
         epochs=int(epochs or settings["epochs"]),
@@ -52,13 +57,24 @@ def fit_config(profile: Profile, stage: str, epochs: int | None = None, optimize
         momentum=float(settings.get("momentum", 0.9)),
         weight_decay=float(settings.get("weight_decay", profile.stages["cnn"].get("weight_decay", 0.0))),
         optimizer=optimizer,
-        seed=profile.seed,
+        seed=profile.seed if seed is None else seed,
     )
+
+
+def stage_seeds(profile: Profile, stage: str) -> list[int]:
+    """The seeds a cheap stage is trained with (its ``seeds`` list; the profile's seed alone by default)."""
+    return [int(s) for s in profile.stages[stage].get("seeds", [profile.seed])]
+
+
+def seed_suffix(profile: Profile, seed: int) -> str:
+    """File-name suffix of an extra seed's run and predictions (empty for the profile's own seed)."""
+    return "" if seed == profile.seed else f"@seed{seed}"
 
 
 def stage_record(profile: Profile, index: PreparedIndex, stage: str, **extra) -> dict:
     """What a stage's checkpoints must agree with: profile, split and the stage's settings."""
-    return {"stage": stage, "profile": profile.name, "index": index.meta["fingerprint"], **profile.stages[stage], **extra}
+    settings = {k: v for k, v in profile.stages[stage].items() if k != "seeds"}  # the seed in use is in FitConfig
+    return {"stage": stage, "profile": profile.name, "index": index.meta["fingerprint"], **settings, **extra}
 
 
 def image_split(index: PreparedIndex, data_root: Path, split: str, image_size: int) -> AnnotationDataset:
@@ -153,7 +169,7 @@ def train_tags_mlp(profile: Profile, index: PreparedIndex, run_dir: Path, featur
     test = tag_split(index, TEST)
     history = fit(model, tag_split(index, TRAIN), vector_loss, fit_config(profile, "tags_mlp", epochs),
                   Path(run_dir) / "tags_mlp", stage_config=stage_record(profile, index, "tags_mlp", feature_dim=feature_dim),
-                  device=device, eval_fn=score_monitor(test, index.label_matrix(TEST), device))
+                  device=device, eval_fn=score_monitor(test, index.label_matrix(TEST), device), threads=SMALL_MODEL_THREADS)
     return model, history
 
 
@@ -164,14 +180,15 @@ def joint_features(visual: CachedArrays, textual: CachedArrays | None, split: st
 
 
 def train_classifier(profile: Profile, index: PreparedIndex, run_dir: Path, name: str, train_features: np.ndarray,
-                     test_features: np.ndarray, device: torch.device, epochs: int | None = None) -> tuple[JointClassifier, History, np.ndarray]:
+                     test_features: np.ndarray, device: torch.device, epochs: int | None = None,
+                     seed: int | None = None) -> tuple[JointClassifier, History, np.ndarray]:
     """Algorithm 1 step 5: the fc + sigmoid classifier on fixed features; returns the test scores too."""
     model = JointClassifier(train_features.shape[1], len(index.label_names))
     train = TensorDataset(torch.from_numpy(train_features), torch.from_numpy(index.label_matrix(TRAIN).astype(np.float32)))
     test_inputs = torch.from_numpy(test_features)
-    history = fit(model, train, vector_loss, fit_config(profile, "classifier", epochs), Path(run_dir) / name,
+    history = fit(model, train, vector_loss, fit_config(profile, "classifier", epochs, seed=seed), Path(run_dir) / name,
                   stage_config=stage_record(profile, index, "classifier", features=name, dim=train_features.shape[1]),
-                  device=device)
+                  device=device, threads=SMALL_MODEL_THREADS, progress=False)
     model.eval().to(device)
     with torch.no_grad():
         scores = torch.sigmoid(model(test_inputs.to(device))).cpu().numpy()
@@ -179,13 +196,15 @@ def train_classifier(profile: Profile, index: PreparedIndex, run_dir: Path, name
 
 
 def train_quantity_regressor(profile: Profile, index: PreparedIndex, run_dir: Path, name: str, train_features: np.ndarray,
-                             test_features: np.ndarray, device: torch.device, epochs: int | None = None) -> tuple[LabelQuantityRegressor, History, np.ndarray]:
+                             test_features: np.ndarray, device: torch.device, epochs: int | None = None,
+                             seed: int | None = None) -> tuple[LabelQuantityRegressor, History, np.ndarray]:
     """Algorithm 1 step 5: the LQP regressor (512-256-1, dropout 0.5, Eq. 5); returns the test predictions too."""
     model = LabelQuantityRegressor(train_features.shape[1])
     counts = torch.from_numpy(index.label_matrix(TRAIN).sum(axis=1).astype(np.float32))
     history = fit(model, TensorDataset(torch.from_numpy(train_features), counts), quantity_loss,
-                  fit_config(profile, "lqp", epochs), Path(run_dir) / name,
-                  stage_config=stage_record(profile, index, "lqp", features=name, dim=train_features.shape[1]), device=device)
+                  fit_config(profile, "lqp", epochs, seed=seed), Path(run_dir) / name,
+                  stage_config=stage_record(profile, index, "lqp", features=name, dim=train_features.shape[1]), device=device,
+                  threads=SMALL_MODEL_THREADS, progress=False)
     model.eval().to(device)
     with torch.no_grad():
         predicted = model(torch.from_numpy(test_features).to(device)).cpu().numpy()
@@ -195,3 +214,33 @@ def train_quantity_regressor(profile: Profile, index: PreparedIndex, run_dir: Pa
 def annotate_m3(scores: np.ndarray, predicted_counts: np.ndarray) -> np.ndarray:
     """Algorithm 2: the top m̂ labels by probability, m̂ the rounded LQP prediction."""
     return annotate.top_m_hat(scores, predicted_counts)
+
+
+def step5_predictions(profile: Profile, index: PreparedIndex, run_dir: Path, visual: CachedArrays, textual: CachedArrays,
+                      device: torch.device, epochs: int | None = None, seed: int | None = None) -> list[Predictions]:
+    """Train classifier and LQP on f_v and on [f_v, f_t] with one seed; every Table I/II row they give.
+
+    MS-CNN+LQP (f_v), MS-CNN+Tags (top-k), MS-CNN+Tags+LQP (the full M3) and the upper bound.
+    An extra seed's runs and files carry the suffix ``@seed<k>``.
+    """
+    seed = profile.seed if seed is None else seed
+    suffix = seed_suffix(profile, seed)
+    if not (np.array_equal(visual.test_rows, textual.test_rows) and np.array_equal(visual.train_rows, textual.train_rows)):
+        raise ValueError("mscnn_features and tags_features cover different images: rerun notebooks 02 and 03 on the same index")
+    scores, counts = {}, {}
+    for name, tags in (("visual", None), ("joint", textual)):
+        train, test = joint_features(visual, tags, TRAIN), joint_features(visual, tags, TEST)
+        _, _, scores[name] = train_classifier(profile, index, run_dir, f"classifier_{name}{suffix}", train, test, device, epochs, seed)
+        _, _, counts[name] = train_quantity_regressor(profile, index, run_dir, f"lqp_{name}{suffix}", train, test, device, epochs, seed)
+    rows, k = visual.test_rows, int(profile.stages["annotation"]["top_k"])
+    meta = {"profile": profile.name, "seed": seed}
+    truth = index.label_matrix()[rows]
+    return [
+        Predictions(f"mscnn_lqp{suffix}", rows, scores["visual"], annotate_m3(scores["visual"], counts["visual"]),
+                    "top-m̂ (LQP on f_v)", counts=counts["visual"], meta=meta),
+        Predictions(f"mscnn_tags{suffix}", rows, scores["joint"], annotate.top_k(scores["joint"], k), f"top-{k}", meta=meta),
+        Predictions(f"mscnn_tags_lqp{suffix}", rows, scores["joint"], annotate_m3(scores["joint"], counts["joint"]),
+                    "top-m̂ (LQP on [f_v, f_t])", counts=counts["joint"], meta=meta),
+        Predictions(f"upper_bound{suffix}", rows, scores["joint"], annotate.upper_bound(scores["joint"], truth),
+                    "top-m, m the true count", meta=meta),
+    ]

@@ -66,3 +66,45 @@ def image_grid(images: Sequence[Image.Image], captions: Sequence[str], columns: 
         ax.set_title(caption, fontsize=7, wrap=True)
     fig.tight_layout()
     return fig
+
+
+def count_confusion(ax: matplotlib.axes.Axes, true_counts: np.ndarray, predicted_counts: np.ndarray, title: str) -> None:
+    """Confusion matrix of true vs predicted label counts (M3's label quantity prediction)."""
+    labels = np.arange(0, max(int(true_counts.max()), int(predicted_counts.max())) + 1)
+    confusion = pd.crosstab(pd.Categorical(true_counts, labels), pd.Categorical(predicted_counts, labels), dropna=False)
+    sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", ax=ax, cbar=False)
+    ax.set_xlabel("predicted label count m̂")
+    ax.set_ylabel("true label count m")
+    ax.set_title(title)
+
+
+def per_class_f1_bars(label_names: Sequence[str], f1_by_model: dict[str, np.ndarray]) -> matplotlib.figure.Figure:
+    """Grouped horizontal bars of per-class F1 (in %), one colour per model, labels sorted by the first model."""
+    frame = pd.DataFrame({model: 100 * np.asarray(f1) for model, f1 in f1_by_model.items()}, index=list(label_names))
+    frame = frame.sort_values(frame.columns[0])
+    fig, ax = plt.subplots(figsize=(6.5, max(3, 0.3 * len(frame))))
+    frame.plot.barh(ax=ax, width=0.8)
+    ax.set_xlabel("per-class F1 (%)")
+    ax.set_ylabel("label")
+    ax.legend(loc="lower right")
+    return fig
+
+
+def annotation_grid(images: Sequence[Image.Image], truth: Sequence[Sequence[str]],
+                    annotations: dict[str, Sequence[Sequence[str]]], columns: int = 3) -> matplotlib.figure.Figure:
+    """Figs. 1/6 of M3: each image with its ground truth and each model's labels, correct ones marked ✓."""
+    rows = int(np.ceil(len(images) / columns))
+    lines = 1 + len(annotations)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, (2.6 + 0.32 * lines) * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, image) in enumerate(zip(axes.flat, images)):
+        ax.imshow(image)
+        true_set = set(truth[i])
+        text = [f"truth: {', '.join(truth[i]) or '(none)'}"]
+        for model, labels in annotations.items():
+            marked = [f"{label} ✓" if label in true_set else label for label in labels[i]]
+            text.append(f"{model}: {', '.join(marked) or '(none)'}")
+        ax.set_title("\n".join(text), fontsize=7, loc="left")
+    fig.tight_layout()
+    return fig

@@ -171,8 +171,40 @@ def fit(
     device: str | torch.device = "cpu",
     eval_fn: Callable[[nn.Module], dict] | None = None,
     params: Iterable[nn.Parameter] | Iterable[dict] | None = None,
+    threads: int | None = None,
+    progress: bool = True,
 ) -> History:
     """Train ``model`` on ``train_set`` for ``config.epochs``, resuming from ``run_dir`` if it holds checkpoints.
+
+    ``threads``: CPU threads for this fit (small models train faster on one thread than on
+    two busy ones; not part of the config, so a run may resume with another value).
+    ``progress``: per-batch progress bars (off for the many tiny fits of a sweep, whose bars
+    would otherwise fill the executed notebook).
+    """
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _fit(model, train_set, loss_fn, config, run_dir, stage_config=stage_config, device=device,
+                    eval_fn=eval_fn, params=params, progress=progress)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _fit(
+    model: nn.Module,
+    train_set: Dataset,
+    loss_fn: Callable[[nn.Module, Any], Tensor],
+    config: FitConfig,
+    run_dir: Path,
+    *,
+    stage_config: dict | None,
+    device: str | torch.device,
+    eval_fn: Callable[[nn.Module], dict] | None,
+    params: Iterable[nn.Parameter] | Iterable[dict] | None,
+    progress: bool,
+) -> History:
+    """The loop behind ``fit``.
 
     ``loss_fn(model, batch)`` gets the batch on the device and must call ``model(...)``
     itself (not a submodule) so DDP can synchronise gradients. ``eval_fn(model)`` runs
@@ -240,7 +272,7 @@ def fit(
     for epoch in range(start_epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         sampler.set_epoch(epoch - 1)
-        train_loss = train_one_epoch(train_model, loader, loss_fn, optimizer, scaler, device, config, epoch)
+        train_loss = train_one_epoch(train_model, loader, loss_fn, optimizer, scaler, device, config, epoch, progress)
         scheduler.step()
         metrics = {}
         if eval_fn is not None:
@@ -285,13 +317,14 @@ def train_one_epoch(
     device: torch.device,
     config: FitConfig,
     epoch: int,
+    progress: bool = True,
 ) -> float:
     """One pass over ``loader``; returns the mean batch loss (averaged over processes)."""
     model.train()
     on_cuda = device.type == "cuda"
     total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
     steps = 0
-    bar = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", disable=not is_main_process(), leave=False)
+    bar = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", disable=not (progress and is_main_process()), leave=False)
     for batch in bar:
         batch = to_device(batch, device, channels_last=on_cuda and config.channels_last)
         with torch.autocast(device.type, dtype=torch.float16, enabled=config.amp and on_cuda):

@@ -1,0 +1,335 @@
+"""Learning with partial labels (Durand, Mehrasa, Mori, CVPR 2019), on cached CNN features.
+
+- ``mask_labels``: keep a proportion p of every training image's labels, the rest unknown.
+- ``LOSSES``: the losses compared: BCE with unknown = negative, BCE on known labels, partial-BCE.
+- ``train_classifier``: a linear multi-label classifier (one fc layer) fitted with ``annokit.train.fit``.
+- ``score_threshold_labels`` / ``train_with_curriculum``: the paper's curriculum learning with
+  the score-threshold strategy (the model labels the unknown entries it is confident about).
+- ``sweep`` and ``plot_against_proportion``: the p × loss grid and the paper's headline plot.
+
+Targets are int8 matrices with ``POSITIVE`` = 1, ``NEGATIVE`` = −1 and ``UNKNOWN`` = 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import io
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from torch.utils.data import TensorDataset
+from tqdm.auto import tqdm
+
+from annokit import paths
+from annokit.annotate import threshold
+from annokit.losses import (
+    PARTIAL_BCE_GAMMA,
+    bce_ignore_unknown,
+    bce_unknown_as_negative,
+    partial_bce,
+    partial_bce_coefficients,
+    partial_bce_normalisation,
+)
+from annokit.metrics import annotation_scores, mean_average_precision
+from annokit.train import FitConfig, History, fit
+
+POSITIVE, UNKNOWN, NEGATIVE = 1, 0, -1
+REPORTED_CSV = "durand2019_partial_labels.csv"
+
+
+@dataclass(frozen=True)
+class PartialLoss:
+    """A loss of the comparison: its key (file names), its title (plots) and ``fn(logits, targets)``."""
+
+    key: str
+    title: str
+    fn: Callable[[Tensor, Tensor], Tensor]
+
+
+LOSSES: dict[str, PartialLoss] = {
+    loss.key: loss
+    for loss in (
+        PartialLoss("bce_negative", "BCE, unknown = negative", bce_unknown_as_negative),
+        PartialLoss("bce_ignore", "BCE, known labels only", bce_ignore_unknown),
+        PartialLoss("partial_bce", f"partial-BCE (γ = {PARTIAL_BCE_GAMMA:g})", partial_bce),
+    )
+}
+
+
+# Label masking.
+
+
+def mask_labels(labels: np.ndarray, proportion: float, seed: int) -> np.ndarray:
+    """Partial labels from full ones: each image keeps a random share ``proportion`` of its C labels.
+
+    Rule: image i keeps k_i = floor(p·C + u_i) labels with u_i ~ U[0, 1), so k_i is floor(p·C) or
+    ceil(p·C) and E[k_i] = p·C exactly (p·C = 2.5 on 25 labels: half the images keep 2, half 3);
+    the kept labels are a uniformly random subset of the C labels, positives and negatives alike.
+    The draws depend on (seed, N, C) only, not on p, so the known sets grow nested with p.
+    Returns int8 (N, C): 1 known positive, −1 known negative, 0 unknown.
+    """
+    labels = np.asarray(labels, dtype=bool)
+    if labels.ndim != 2:
+        raise ValueError(f"labels must be a 2-D (images, labels) matrix, got shape {labels.shape}")
+    if not 0.0 <= proportion <= 1.0:
+        raise ValueError(f"proportion must lie in [0, 1], got {proportion}")
+    n, c = labels.shape
+    rng = np.random.default_rng(seed)
+    ranks = rng.random((n, c)).argsort(axis=1).argsort(axis=1)  # a random order of the labels of each image
+    kept = np.floor(round(proportion * c, 9) + rng.random(n)).astype(np.int64)  # round(): 0.7 * 10 is 7.000000000000001
+    known = ranks < kept[:, None]
+    return np.where(known, np.where(labels, POSITIVE, NEGATIVE), UNKNOWN).astype(np.int8)
+
+
+def known_proportion(targets: np.ndarray) -> np.ndarray:
+    """p_y of each image: the share of its labels that are known."""
+    return (np.asarray(targets) != UNKNOWN).mean(axis=1)
+
+
+# The classifier.
+
+
+def standardize(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """z-score both splits with the training mean and std, so one learning rate suits every profile's features."""
+    mean = train.mean(axis=0, keepdims=True)
+    std = train.std(axis=0, keepdims=True) + 1e-6
+    return ((train - mean) / std).astype(np.float32), ((test - mean) / std).astype(np.float32)
+
+
+def linear_classifier(in_dim: int, num_classes: int, seed: int = 0) -> nn.Linear:
+    """The multi-label classifier trained on frozen features: one fc layer (logits; sigmoid in the loss)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return nn.Linear(in_dim, num_classes)
+
+
+def fingerprint(array: np.ndarray) -> str:
+    """A short digest of an array, stored in the run config so changed features or targets are noticed."""
+    array = np.ascontiguousarray(array)
+    return hashlib.sha256(str(array.shape).encode() + str(array.dtype).encode() + array.tobytes()).hexdigest()[:16]
+
+
+def train_classifier(features: np.ndarray, targets: np.ndarray, loss: str, config: FitConfig, run_dir: Path, *,
+                     model: nn.Module | None = None, stage_config: dict | None = None, device: str = "cpu",
+                     quiet: bool = True, threads: int | None = 1) -> tuple[nn.Module, History]:
+    """Fit a linear classifier (or continue ``model``) on partial ``targets`` with loss ``LOSSES[loss]``.
+
+    Reuses ``run_dir/final.pt`` when it was made with the same settings, features and targets.
+    ``quiet`` keeps fit's per-epoch lines out of the output (they stay in ``run_dir/history.json``).
+    ``threads``: CPU threads while training; one is fastest for a single fc layer, whose tiny matrix
+    products cost less than waking a second thread (``None`` keeps torch's setting).
+    """
+    fn = LOSSES[loss].fn
+    model = model if model is not None else linear_classifier(features.shape[1], targets.shape[1], config.seed)
+    train_set = TensorDataset(torch.as_tensor(features, dtype=torch.float32), torch.as_tensor(targets, dtype=torch.int8))
+    stage = {"loss": loss, "gamma": PARTIAL_BCE_GAMMA, "features": fingerprint(features),
+             "targets": fingerprint(targets), **(stage_config or {})}
+    with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+        history = fit(model, train_set, lambda m, batch: fn(m(batch[0]), batch[1]), config, run_dir,
+                      stage_config=stage, device=device, threads=threads, progress=False)
+    return model, history
+
+
+@torch.no_grad()
+def predict_probabilities(model: nn.Module, features: np.ndarray, device: str = "cpu", batch_size: int = 8192) -> np.ndarray:
+    """σ(model(features)) as float32 (N, C)."""
+    model.eval().to(device)
+    x = torch.as_tensor(features, dtype=torch.float32)
+    out = [torch.sigmoid(model(x[i:i + batch_size].to(device))).cpu() for i in range(0, len(x), batch_size)]
+    return torch.cat(out).numpy().astype(np.float32)
+
+
+def evaluate(y_true: np.ndarray, probabilities: np.ndarray, cutoff: float = 0.5) -> dict[str, float]:
+    """mAP of the scores, and the C-/O-/S- scores of the labels above ``cutoff``."""
+    return {"mAP": mean_average_precision(y_true, probabilities), **annotation_scores(y_true, threshold(probabilities, cutoff))}
+
+
+# Curriculum learning (score threshold strategy).
+
+
+def score_threshold_labels(probabilities: np.ndarray, targets: np.ndarray, theta: float) -> np.ndarray:
+    """New targets: unknown entries with σ(x) ≥ θ become positive, σ(x) ≤ 1 − θ negative; known ones never change.
+
+    The paper thresholds the score x at ±θ; a threshold on σ(x) is the same rule with θ_x = logit(θ).
+    """
+    if not 0.5 < theta <= 1.0:
+        raise ValueError(f"theta must lie in (0.5, 1] so that positive and negative never overlap, got {theta}")
+    targets = np.asarray(targets, dtype=np.int8)
+    probabilities = np.asarray(probabilities)
+    unknown = targets == UNKNOWN
+    new = targets.copy()
+    new[unknown & (probabilities >= theta)] = POSITIVE
+    new[unknown & (1.0 - probabilities >= theta)] = NEGATIVE  # σ ≤ 1 − θ, written so that 0.1 counts at θ = 0.9
+    return new
+
+
+@dataclass
+class CurriculumRun:
+    """The model after the last round; per round the targets it trained on, its history and its weights."""
+
+    model: nn.Module
+    targets: list[np.ndarray] = field(default_factory=list)
+    histories: list[History] = field(default_factory=list)
+    weights: list[dict[str, Tensor]] = field(default_factory=list)
+
+
+def train_with_curriculum(features: np.ndarray, targets: np.ndarray, loss: str, config: FitConfig, run_dir: Path, *,
+                          rounds: int, theta: float, stage_config: dict | None = None, device: str = "cpu",
+                          quiet: bool = True, retrain: bool = False) -> CurriculumRun:
+    """Round 0 trains on the partial targets; each later round first adds the confident predictions of the
+    model on the unknown training entries (``score_threshold_labels``), then continues training on them.
+
+    ``rounds`` = 0 is plain training. Round r lives in ``run_dir/round_r``; ``retrain`` deletes ``run_dir`` first.
+    """
+    if retrain and Path(run_dir).exists():
+        shutil.rmtree(run_dir)
+    run = CurriculumRun(model=None)  # type: ignore[arg-type]
+    current, model = np.asarray(targets, dtype=np.int8), None
+    for r in range(rounds + 1):
+        if r > 0:
+            current = score_threshold_labels(predict_probabilities(model, features, device), current, theta)
+        stage = {"curriculum_round": r, "theta": theta, **(stage_config or {})}
+        model, history = train_classifier(features, current, loss, config, Path(run_dir) / f"round_{r}", model=model,
+                                          stage_config=stage, device=device, quiet=quiet)
+        run.targets.append(current)
+        run.histories.append(history)
+        run.weights.append({k: v.detach().clone().cpu() for k, v in model.state_dict().items()})
+    run.model = model
+    return run
+
+
+def curriculum_summary(run: CurriculumRun, start: np.ndarray, labels: np.ndarray, test_features: np.ndarray,
+                       test_labels: np.ndarray, device: str = "cpu") -> pd.DataFrame:
+    """Per round: share of known training labels, labels the model added and the share of them that is right,
+    and the test scores of that round's weights (round 0 is plain training on the partial labels)."""
+    rows, model = [], copy.deepcopy(run.model)
+    for r, (targets, weights) in enumerate(zip(run.targets, run.weights)):
+        added = (targets != UNKNOWN) & (start == UNKNOWN)
+        correct = ((targets == POSITIVE) == labels)[added]
+        model.load_state_dict(weights)
+        scores = evaluate(test_labels, predict_probabilities(model, test_features, device))
+        rows.append({"round": r, "known_share": float((targets != UNKNOWN).mean()), "added": int(added.sum()),
+                     "added_correct": float(correct.mean()) if added.any() else float("nan"),
+                     **{f"test {k}": scores[k] for k in ("mAP", "C-F1", "O-F1")}})
+    return pd.DataFrame(rows)
+
+
+# The sweep.
+
+
+def model_name(loss: str, proportion: float) -> str:
+    """``partial_<loss>_p<percent>``: the run folder and prediction file of one point of the sweep."""
+    return f"partial_{loss}_p{round(proportion * 100):03d}"
+
+
+@dataclass
+class SweepResult:
+    """One row per (loss, proportion) in ``table``; the test probabilities of each model by ``model_name``."""
+
+    table: pd.DataFrame
+    probabilities: dict[str, np.ndarray]
+
+
+def sweep(train_features: np.ndarray, train_labels: np.ndarray, test_features: np.ndarray, test_labels: np.ndarray,
+          proportions: list[float], losses: list[str], config: FitConfig, run_dir: Path, *, seed: int,
+          device: str = "cpu", retrain: bool = False) -> SweepResult:
+    """Train one linear classifier per (loss, proportion of known labels) and score it on the test split.
+
+    Every loss at a given p sees the same mask (``mask_labels(train_labels, p, seed)``). Models go to
+    ``run_dir/<model_name>``; ``retrain`` deletes them first.
+    """
+    rows, probabilities = [], {}
+    grid = [(p, loss) for p in proportions for loss in losses]
+    for p, loss in (bar := tqdm(grid, desc="partial-label sweep", unit="model")):
+        bar.set_postfix_str(model_name(loss, p))
+        folder = Path(run_dir) / model_name(loss, p)
+        if retrain and folder.exists():
+            shutil.rmtree(folder)
+        targets = mask_labels(train_labels, p, seed)
+        started = time.perf_counter()
+        model, history = train_classifier(train_features, targets, loss, config, folder,
+                                          stage_config={"proportion": p, "mask_seed": seed}, device=device)
+        scores = predict_probabilities(model, test_features, device)
+        probabilities[model_name(loss, p)] = scores
+        rows.append({"loss": loss, "title": LOSSES[loss].title, "proportion": p,
+                     "known_share": float(known_proportion(targets).mean()), **evaluate(test_labels, scores),
+                     "final_train_loss": history.train_loss[-1] if len(history) else float("nan"),
+                     "seconds": time.perf_counter() - started})
+    return SweepResult(pd.DataFrame(rows), probabilities)
+
+
+def plot_against_proportion(table: pd.DataFrame, metric: str = "mAP", ax=None, title: str | None = None):
+    """The paper's headline figure: a test metric against the proportion of known labels, one curve per loss."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax)
+    for _, group in table.groupby("loss", sort=False):
+        group = group.sort_values("proportion")
+        ax.plot(100 * group["proportion"], 100 * group[metric], marker="o", label=group["title"].iloc[0])
+    ax.set_xlabel("proportion of known training labels (%)")
+    ax.set_ylabel(f"test {metric} (%)" if metric == "mAP" else f"test {metric}, threshold 0.5 (%)")
+    ax.set_xticks(sorted(100 * table["proportion"].unique()))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title or f"{metric} against the proportion of known labels")
+    return fig
+
+
+def plot_normalisation(gammas: tuple[float, ...] = (0.5, 1.0, 2.0)):
+    """g(p) = α p^γ + β for a few γ (each with g(1) = 1, g(0.1) = 5): the weight partial-BCE gives an image."""
+    import matplotlib.pyplot as plt
+
+    p = torch.linspace(0.05, 1.0, 96)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for gamma in gammas:
+        alpha, beta = partial_bce_coefficients(gamma)
+        label = f"γ = {gamma:g}: α = {alpha:.2f}, β = {beta:.2f}" + (" (paper)" if gamma == PARTIAL_BCE_GAMMA else "")
+        ax.plot(100 * p, partial_bce_normalisation(p, gamma), label=label)
+    ax.plot(100 * p, 1 / p, color="gray", linestyle=":", label="1 / p (mean over known labels)")
+    ax.set_ylim(0, 12)
+    ax.set_xlabel("proportion of known labels p (%)")
+    ax.set_ylabel("g(p)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def reported_results() -> pd.DataFrame:
+    """The paper's own numbers (``results/reported/durand2019_partial_labels.csv``): fine-tuned ResNet-101, real datasets."""
+    return pd.read_csv(paths.reported_dir() / REPORTED_CSV)
+
+
+def beside_reported(table: pd.DataFrame, reported: pd.DataFrame, loss: str = "partial_bce") -> pd.DataFrame:
+    """The reported rows with our number of the same kit key (percent) beside them.
+
+    Ours is taken at 10 % known labels for a "10%" row, averaged over our proportions below 100 % for an
+    "average over proportions" row, and at 100 % where the row does not state a proportion.
+    """
+    ours = table[table["loss"] == loss]
+    values, taken_at = [], []
+    for row in reported.itertuples(index=False):
+        key = row.kit_key if isinstance(row.kit_key, str) else ""
+        if key not in ours.columns:
+            values.append(float("nan"))
+            taken_at.append("no kit key")
+            continue
+        if row.known_labels == "10%":
+            chosen, at = ours[np.isclose(ours["proportion"], 0.1)], "10 %"
+        elif str(row.known_labels).startswith("average"):
+            chosen = ours[ours["proportion"] < 1.0]
+            at = "mean of " + ", ".join(f"{100 * p:g}" for p in sorted(chosen["proportion"])) + " %"
+        else:
+            chosen, at = ours[np.isclose(ours["proportion"], 1.0)], "100 %"
+        values.append(100 * float(chosen[key].mean()) if len(chosen) else float("nan"))
+        taken_at.append(at)
+    out = reported[["dataset", "metric", "kit_key", "known_labels", "value"]].rename(columns={"value": "reported"})
+    return out.assign(ours=np.round(values, 1), ours_at=taken_at)
