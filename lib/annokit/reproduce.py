@@ -1,11 +1,16 @@
 """Run the numbered notebooks in order with papermill for one profile; executed copies go to results/.
 
-``python -m annokit.reproduce --profile demo`` (what ``make reproduce`` calls).
+``python -m annokit.reproduce --profile demo`` (what ``make reproduce`` calls). A notebook whose
+executed copy is up to date (same notebook, same parameters, and no earlier notebook rerun in
+this invocation) is skipped; ``--force`` reruns everything. The first failure stops the chain
+with the notebook, the cell and the error in one message.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -24,12 +29,36 @@ class NotebookFailed(RuntimeError):
 
 def chain(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
     """The numbered notebooks (``NN_name.ipynb``) in order."""
-    return sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+    return sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+
+
+def declared_parameters(notebook: Path, parameters: dict) -> dict:
+    """The subset of ``parameters`` that the notebook's parameters cell declares."""
+    declared = pm.inspect_notebook(str(notebook))
+    return {k: v for k, v in parameters.items() if k in declared}
+
+
+def stamp(notebook: Path, parameters: dict) -> str:
+    """A digest of a notebook's content and the parameters it runs with."""
+    digest = hashlib.sha256(notebook.read_bytes())
+    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def stamp_path(output: Path) -> Path:
+    return output.with_suffix(".stamp.json")
+
+
+def is_up_to_date(output: Path, expected: str) -> bool:
+    """The executed copy exists and was made from the same notebook with the same parameters."""
+    record = stamp_path(output)
+    return output.exists() and record.exists() and json.loads(record.read_text()).get("stamp") == expected
 
 
 def run_notebook(notebook: Path, output: Path, parameters: dict) -> float:
     """Execute one notebook into ``output``; returns its wall time in seconds."""
     output.parent.mkdir(parents=True, exist_ok=True)
+    stamp_path(output).unlink(missing_ok=True)
     start = time.perf_counter()
     try:
         pm.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(notebook.parent),
@@ -42,15 +71,23 @@ def run_notebook(notebook: Path, output: Path, parameters: dict) -> float:
     return time.perf_counter() - start
 
 
-def reproduce(profile: str, parameters: dict | None = None, notebooks: list[Path] | None = None) -> dict[str, float]:
-    """Run the chain for a profile, stopping at the first failure; returns the wall time of each notebook."""
-    parameters = {"profile": profile, **(parameters or {})}
+def reproduce(profile: str, parameters: dict | None = None, notebooks: list[Path] | None = None,
+              force: bool = False) -> dict[str, float | None]:
+    """Run the chain for a profile; returns each notebook's wall time (None where it was up to date and skipped)."""
+    parameters = {"profile": profile, "interactive": False, **(parameters or {})}
     executed = paths.profile_results_dir(profile) / "executed"
-    timings = {}
-    steps = notebooks or chain()
-    for notebook in (bar := tqdm(steps, desc=f"reproduce {profile}", unit="notebook")):
+    timings: dict[str, float | None] = {}
+    rerun_upstream = force
+    for notebook in (bar := tqdm(notebooks or chain(), desc=f"reproduce {profile}", unit="notebook")):
         bar.set_postfix_str(notebook.stem)
-        timings[notebook.stem] = run_notebook(notebook, executed / notebook.name, parameters)
+        own = declared_parameters(notebook, parameters)
+        output, expected = executed / notebook.name, stamp(notebook, own)
+        if not rerun_upstream and is_up_to_date(output, expected):
+            timings[notebook.stem] = None
+            continue
+        timings[notebook.stem] = run_notebook(notebook, output, own)
+        stamp_path(output).write_text(json.dumps({"stamp": expected, "parameters": own, "seconds": timings[notebook.stem]}))
+        rerun_upstream = True  # what follows reads what this one wrote
     return timings
 
 
@@ -59,15 +96,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="demo", choices=available_profiles())
     parser.add_argument("--data-root", default="", help="dataset root for the real-data profiles")
     parser.add_argument("--work-dir", default="", help="work folder (default: $ANNOKIT_WORK or <repo>/.work)")
+    parser.add_argument("--device", default="", help="auto (default), cpu, cuda, cuda:1 …")
+    parser.add_argument("--force", action="store_true", help="rerun notebooks even when their outputs are up to date")
     args = parser.parse_args(argv)
-    parameters = {k: v for k, v in {"data_root": args.data_root, "work_dir": args.work_dir}.items() if v}
+    parameters = {k: v for k, v in {"data_root": args.data_root, "work_dir": args.work_dir, "device": args.device}.items() if v}
     start = time.perf_counter()
-    timings = reproduce(args.profile, parameters)
-    print(f"\nProfile {args.profile}: executed notebooks in {paths.profile_results_dir(args.profile) / 'executed'}")
-    for name, seconds in timings.items():
-        print(f"  {name:<28} {seconds:7.1f} s")
-    print(f"  {'total':<28} {time.perf_counter() - start:7.1f} s")
+    try:
+        timings = reproduce(args.profile, parameters, force=args.force)
+    except NotebookFailed as error:
+        raise SystemExit(f"reproduce stopped: {error}") from None
     results = paths.profile_results_dir(args.profile)
+    print(f"\nProfile {args.profile}: executed notebooks in {results / 'executed'}")
+    for name, seconds in timings.items():
+        print(f"  {name:<28} " + ("up to date, skipped" if seconds is None else f"{seconds:7.1f} s"))
+    print(f"  {'total':<28} {time.perf_counter() - start:7.1f} s")
     for kind in ("tables", "figures"):
         produced = sorted(p.name for p in (results / kind).glob("*")) if (results / kind).exists() else []
         print(f"{kind} in {results / kind}: {', '.join(produced) or 'none'}")

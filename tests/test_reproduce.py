@@ -1,0 +1,68 @@
+"""The runner: order, skip when up to date, --force, and the first failure stops with one clear message."""
+
+import nbformat
+import pytest
+
+from annokit import reproduce
+
+
+def write_notebook(path, body, parameters='profile = "demo"\nmarker = ""'):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def chain_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANNOKIT_RESULTS", str(tmp_path / "results"))
+    log = tmp_path / "log.txt"
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in ("00_first", "01_second"):
+        write_notebook(folder / f"{name}.ipynb", f"open({str(log)!r}, 'a').write('{name} ' + marker + chr(10))")
+    return folder, log
+
+
+def test_runs_in_order_then_skips_what_is_up_to_date(chain_dir):
+    folder, log = chain_dir
+    first = reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
+    assert log.read_text().split("\n")[:2] == ["00_first a", "01_second a"]
+    assert all(seconds is not None for seconds in first.values())
+    second = reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
+    assert second == {"00_first": None, "01_second": None}
+    assert log.read_text().count("\n") == 2
+
+
+def test_changed_parameters_rerun_and_force_reruns_all(chain_dir):
+    folder, log = chain_dir
+    reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
+    reproduce.reproduce("demo", {"marker": "b"}, reproduce.chain(folder))
+    assert log.read_text().count(" b\n") == 2
+    reproduce.reproduce("demo", {"marker": "b"}, reproduce.chain(folder), force=True)
+    assert log.read_text().count(" b\n") == 4
+
+
+def test_a_changed_notebook_reruns_itself_and_everything_after(chain_dir):
+    folder, log = chain_dir
+    reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
+    nb = nbformat.read(folder / "00_first.ipynb", as_version=4)
+    nb.cells[1].source += "  # edited"
+    nbformat.write(nb, folder / "00_first.ipynb")
+    timings = reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
+    assert all(seconds is not None for seconds in timings.values())
+
+
+def test_parameters_a_notebook_does_not_declare_are_not_injected(chain_dir):
+    folder, _ = chain_dir
+    assert reproduce.declared_parameters(folder / "00_first.ipynb", {"marker": "x", "interactive": False}) == {"marker": "x"}
+
+
+def test_first_failure_stops_with_notebook_cell_and_error(chain_dir):
+    # cells are numbered as in the executed copy, which holds papermill's injected parameters cell
+    folder, log = chain_dir
+    write_notebook(folder / "00_first.ipynb", "raise ValueError('the data root is empty')")
+    with pytest.raises(reproduce.NotebookFailed, match=r"00_first.ipynb failed in cell 3 \(ValueError: the data root is empty\)"):
+        reproduce.reproduce("demo", {}, reproduce.chain(folder))
+    assert not log.exists()  # 01 never ran
