@@ -112,6 +112,13 @@ def atomic_write_text(text: str, path: Path) -> Path:
     return _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
 
 
+def atomic_savez(path: Path, **arrays: Any) -> Path:
+    """``numpy.savez`` (uncompressed, so arrays load fast) through a temp file and a rename."""
+    import numpy as np
+
+    return _atomic_write(Path(path), lambda f: np.savez(f, **arrays))
+
+
 def _atomic_write(path: Path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # The temp name starts with "." and ends with ".tmp", so latest_checkpoint never picks it up.

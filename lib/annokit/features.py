@@ -9,12 +9,12 @@ partial-label sweep. One ``<run>/features/<name>.npz`` holds ``train``, ``test``
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from annokit.checkpoints import atomic_savez
 
 
 @dataclass
@@ -36,18 +36,8 @@ def cache_path(run_dir: Path, name: str) -> Path:
 
 def save_cached(cached: CachedArrays, run_dir: Path) -> Path:
     """Write atomically, so an interrupted run never leaves a half file."""
-    path = cache_path(run_dir, cached.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
-    os.close(handle)
-    try:
-        np.savez(temporary, train=cached.train, test=cached.test, train_rows=cached.train_rows,
-                 test_rows=cached.test_rows, meta=np.array(json.dumps(cached.meta)))
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return path
+    return atomic_savez(cache_path(run_dir, cached.name), train=cached.train, test=cached.test,
+                        train_rows=cached.train_rows, test_rows=cached.test_rows, meta=np.array(json.dumps(cached.meta)))
 
 
 def load_cached(run_dir: Path, name: str) -> CachedArrays:

@@ -11,12 +11,12 @@ parameters that made it. Files are uncompressed, so even 50,000 test images load
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from annokit.checkpoints import atomic_savez
 
 OPTIONAL = ("counts", "step_scores", "sequences")
 
@@ -53,7 +53,6 @@ def prediction_path(run_dir: Path, model: str) -> Path:
 def save_predictions(predictions: Predictions, run_dir: Path) -> Path:
     """Write a prediction file atomically (a temporary file renamed into place)."""
     path = prediction_path(run_dir, predictions.model)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {
         "rows": np.asarray(predictions.rows, dtype=np.int64),
         "scores": np.asarray(predictions.scores, dtype=np.float32),
@@ -63,15 +62,7 @@ def save_predictions(predictions: Predictions, run_dir: Path) -> Path:
     for name in OPTIONAL:
         if getattr(predictions, name) is not None:
             arrays[name] = np.asarray(getattr(predictions, name))
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npz", dir=path.parent)
-    os.close(handle)
-    try:
-        np.savez(temporary, **arrays)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return path
+    return atomic_savez(path, **arrays)
 
 
 def load_predictions(path: Path) -> Predictions:
