@@ -9,6 +9,7 @@ partial-label sweep. One ``<run>/features/<name>.npz`` holds ``train``, ``test``
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,5 +51,5 @@ def load_cached(run_dir: Path, name: str) -> CachedArrays:
         with np.load(path, allow_pickle=False) as data:
             return CachedArrays(name=name, train=data["train"], test=data["test"], train_rows=data["train_rows"],
                                 test_rows=data["test_rows"], meta=json.loads(str(data["meta"])))
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise RuntimeError(f"cached arrays {path} are unreadable ({error}): delete the file and rerun its notebook") from error

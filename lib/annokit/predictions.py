@@ -11,6 +11,7 @@ parameters that made it. Files are uncompressed, so even 50,000 test images load
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def load_predictions(path: Path) -> Predictions:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             arrays = {name: data[name] for name in data.files if name != "meta"}
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise RuntimeError(f"prediction file {path} is unreadable ({error}): delete it and rerun the notebook that wrote it") from error
     return Predictions(model=meta.pop("model"), rule=meta.pop("rule"), meta=meta, **arrays)
 
