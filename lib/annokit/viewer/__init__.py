@@ -1,0 +1,27 @@
+"""The annotation viewer: look at what each model annotates, image by image (notebook 07).
+
+For a run's test split it shows an image, its ground-truth labels, its noisy tags and, for every
+model with a prediction file, the labels it predicts marked correct, extra (false positive) or
+missed (false negative), like the qualitative figures of M3 (Niu et al. 2019, Figs. 1 and 6) and
+the Multi-order RNN (Dutta et al. 2020, Figs. 3 and 4).
+
+- ``store``: the run's files, memory-mapped and read only for the images shown;
+- ``browse``: the state behind the controls (model, rule, filter, sort, place) as plain Python;
+- ``render``: HTML of a panel, a grid and the standalone gallery;
+- ``widget``: the ipywidgets controls bound to a browser.
+"""
+
+from annokit.viewer.browse import OUTCOMES, SORTS, Browser, Filter, ImagePanel, Rule
+from annokit.viewer.render import gallery_html, panel_html, sample_positions, write_gallery
+from annokit.viewer.store import ViewerData, display_name, model_order
+
+
+def open_viewer(run, **kwargs):
+    """The ipywidgets viewer of a run (``annokit.run.open_run``); see ``annokit.viewer.widget``."""
+    from annokit.viewer.widget import open_viewer as _open
+
+    return _open(run, **kwargs)
+
+
+__all__ = ["Browser", "Filter", "ImagePanel", "OUTCOMES", "Rule", "SORTS", "ViewerData", "display_name",
+           "gallery_html", "model_order", "open_viewer", "panel_html", "sample_positions", "write_gallery"]

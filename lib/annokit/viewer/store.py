@@ -1,0 +1,262 @@
+"""What the viewer reads from a run, and only when it is shown: memory-mapped prediction files.
+
+A prediction file (``annokit.predictions``) is an uncompressed ``.npz``, a zip archive whose
+members are ``.npy`` files stored as they are. Each member is therefore a plain array at a known
+offset of the file, and ``np.memmap`` maps it without reading it: opening the files of eleven
+models on 50,000 test images costs milliseconds, and showing one image reads one row of each.
+A compressed member (someone else's ``np.savez_compressed``) is read whole on first use instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from annokit.annotate import predicted_quantity
+from annokit.data.index import PreparedIndex
+from annokit.data.table import TEST
+from annokit.predictions import available_predictions, prediction_path
+
+# Display names, in the order the papers' tables list the models (M3 Tables I/II, then Dutta Table 1).
+DISPLAY_NAMES = {
+    "cnn": "CNN",
+    "mscnn": "MS-CNN",
+    "tags_mlp": "Tags MLP",
+    "mscnn_lqp": "MS-CNN+LQP",
+    "mscnn_tags": "MS-CNN+Tags",
+    "mscnn_tags_lqp": "MS-CNN+Tags+LQP (M3)",
+    "upper_bound": "Upper bound (true label count)",
+    "morder_rnn": "Multi-order RNN",
+    "cnn_rnn_frequent_first": "CNN-RNN (frequent-first)",
+    "cnn_rnn_rare_first": "CNN-RNN (rare-first)",
+    "cnn_rnn_lexicographic": "CNN-RNN (lexicographic)",
+}
+PARTIAL_LOSSES = {"bce_negative": "BCE, unknown = negative", "bce_ignore": "BCE, unknown ignored", "partial_bce": "partial-BCE"}
+_SEED = re.compile(r"^(?P<base>.+)@seed(?P<seed>\d+)$")
+_PARTIAL = re.compile(r"^partial_(?P<loss>.+)_p(?P<percent>\d+)$")
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # zip local file header: signature … name length, extra length
+
+
+def display_name(model: str) -> str:
+    """A reader's name for a prediction file: ``mscnn_tags_lqp`` → "MS-CNN+Tags+LQP (M3)"."""
+    if match := _SEED.match(model):
+        return f"{display_name(match['base'])}, seed {match['seed']}"
+    if match := _PARTIAL.match(model):
+        loss = PARTIAL_LOSSES.get(match["loss"], match["loss"])
+        return f"Partial labels: {loss}, {int(match['percent'])}% known"
+    return DISPLAY_NAMES.get(model, model)
+
+
+def model_order(models: list[str]) -> list[str]:
+    """The papers' order first (extra seeds right after their model), then partial-label runs, then the rest by name."""
+    known = list(DISPLAY_NAMES)
+
+    def key(model: str) -> tuple:
+        seed = _SEED.match(model)
+        base, seed_number = (seed["base"], int(seed["seed"])) if seed else (model, -1)
+        if base in DISPLAY_NAMES:
+            return (0, known.index(base), seed_number, model)
+        return (1 if _PARTIAL.match(base) else 2, 0, seed_number, model)
+
+    return sorted(models, key=key)
+
+
+def is_main_model(model: str) -> bool:
+    """One of the papers' models at the profile's own seed (shown by default; the others on request)."""
+    return model in DISPLAY_NAMES
+
+
+class NpzArrays(Mapping):
+    """The arrays of an ``.npz`` file, each opened on first access (memory-mapped when stored uncompressed)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        with zipfile.ZipFile(self.path) as archive:
+            self._members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        self._opened: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._opened:
+            info = self._members[name]  # KeyError for a missing member, as a Mapping should
+            mapped = _memmap_member(self.path, info) if info.compress_type == zipfile.ZIP_STORED else None
+            if mapped is None:
+                with np.load(self.path, allow_pickle=False) as data:
+                    mapped = data[name]
+            self._opened[name] = mapped
+        return self._opened[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def is_mapped(self, name: str) -> bool:
+        """Whether ``name`` is served from the file's pages rather than a copy in memory."""
+        return isinstance(self[name], np.memmap)
+
+
+def _memmap_member(path: Path, info: zipfile.ZipInfo) -> np.ndarray | None:
+    """Map an uncompressed ``.npy`` member in place; None when its header is not one ``np.memmap`` can take."""
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        header = _LOCAL_HEADER.unpack(f.read(_LOCAL_HEADER.size))
+        if header[0] != b"PK\x03\x04":
+            return None
+        f.seek(info.header_offset + _LOCAL_HEADER.size + header[-2] + header[-1])  # skip the name and extra field
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            return None
+        offset = f.tell()
+    if dtype.hasobject or len(shape) == 0:
+        return None
+    if 0 in shape:
+        return np.empty(shape, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C", offset=offset)
+
+
+@dataclass
+class ModelOutput:
+    """One model's prediction file, aligned to the viewer's images (the test split in index order).
+
+    Nothing is read until asked for; ``take(name, positions)`` reads the rows of those images only.
+    """
+
+    model: str
+    path: Path
+    test_rows: np.ndarray = field(repr=False)
+    arrays: NpzArrays = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.arrays = NpzArrays(self.path)
+
+    @property
+    def name(self) -> str:
+        return display_name(self.model)
+
+    @cached_property
+    def meta(self) -> dict:
+        with np.load(self.path, allow_pickle=False) as data:
+            return json.loads(str(data["meta"]))
+
+    @property
+    def rule(self) -> str:
+        return self.meta.get("rule", "?")
+
+    @property
+    def num_labels(self) -> int:
+        return self.arrays["scores"].shape[1]
+
+    @property
+    def has_counts(self) -> bool:
+        return "counts" in self.arrays
+
+    @property
+    def has_steps(self) -> bool:
+        return "step_scores" in self.arrays
+
+    @cached_property
+    def _file_rows(self) -> np.ndarray | None:
+        """File row of each viewer image (-1: not covered); None when the file lists exactly the test split."""
+        rows = np.asarray(self.arrays["rows"])
+        if np.array_equal(rows, self.test_rows):
+            return None
+        where = np.full(int(max(rows.max(initial=-1), self.test_rows.max(initial=-1))) + 1, -1, dtype=np.int64)
+        where[rows] = np.arange(len(rows))
+        return where[self.test_rows]
+
+    @cached_property
+    def covered(self) -> np.ndarray:
+        """Boolean mask over the viewer's images: which ones this file has a prediction for."""
+        if self._file_rows is None:
+            return np.ones(len(self.test_rows), dtype=bool)
+        return self._file_rows >= 0
+
+    def covers(self, position: int) -> bool:
+        return self._file_rows is None or self._file_rows[position] >= 0
+
+    def take(self, name: str, positions: np.ndarray | int) -> np.ndarray | None:
+        """Rows of one array for the given viewer images (zeros where the file has no prediction); None if absent."""
+        if name not in self.arrays:
+            return None
+        array = self.arrays[name]
+        if self._file_rows is None:
+            return np.asarray(array[positions])
+        file_rows = self._file_rows[positions]
+        out = np.array(array[np.maximum(file_rows, 0)])  # a copy: zeros go in where nothing was predicted
+        out[np.asarray(file_rows) < 0] = 0
+        return out
+
+    def quantity(self, position: int) -> tuple[int, float] | None:
+        """LQP models: m̂ (the rounded, clamped prediction of M3 Algorithm 2) and the raw regressor output."""
+        raw = self.take("counts", position)
+        if raw is None:
+            return None
+        return int(predicted_quantity(np.atleast_1d(raw), self.num_labels)[0]), float(raw)
+
+
+@dataclass
+class ViewerData:
+    """A run as the viewer sees it: the test split of the prepared index, its images, every model's file."""
+
+    profile: str
+    index: PreparedIndex
+    data_root: Path
+    models: dict[str, ModelOutput]
+    test_rows: np.ndarray = field(repr=False)  # index row of each viewer image: a viewer position is a place here
+
+    @classmethod
+    def from_run(cls, run) -> "ViewerData":
+        """Everything under ``run.run_dir``: the index already loaded, prediction files opened lazily."""
+        return cls.from_folder(run.profile.name, run.index, run.data_root, run.run_dir)
+
+    @classmethod
+    def from_folder(cls, profile: str, index: PreparedIndex, data_root: Path, run_dir: Path) -> "ViewerData":
+        test_rows = index.rows(TEST)
+        names = model_order(available_predictions(run_dir))
+        models = {m: ModelOutput(m, prediction_path(run_dir, m), test_rows) for m in names}
+        return cls(profile, index, Path(data_root), models, test_rows)
+
+    def __len__(self) -> int:
+        return len(self.test_rows)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per prediction file: display name, decision rule, and what extra it carries."""
+        columns = ["model", "shown as", "rule", "images", "label counts (LQP)", "per-step scores (RNN)"]
+        rows = [(m, o.name, o.rule, int(o.covered.sum()), o.has_counts, o.has_steps) for m, o in self.models.items()]
+        return pd.DataFrame(rows, columns=columns).set_index("model")
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        return self.index.label_names
+
+    @cached_property
+    def truth(self) -> np.ndarray:
+        """(N, C) boolean ground truth of the test split (built on first use: filters and sorting need it)."""
+        return self.index.label_matrix(TEST)
+
+    def true_labels(self, position: int) -> np.ndarray:
+        return np.sort(np.asarray(self.index.frame["labels"].iat[self.test_rows[position]], dtype=np.int64))
+
+    def tags(self, position: int) -> list[str]:
+        return [self.index.tag_names[t] for t in self.index.frame["tags"].iat[self.test_rows[position]]]
+
+    def image_id(self, position: int) -> str:
+        return str(self.index.frame["image_id"].iat[self.test_rows[position]])
+
+    def image_path(self, position: int) -> Path:
+        return self.data_root / str(self.index.frame["path"].iat[self.test_rows[position]])
