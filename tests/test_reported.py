@@ -33,6 +33,7 @@ EXPECTED_SHAPES = {
     "morder_table3": (12, 10),
     "morder_table4": (4, 3),
     "summaries_benchmarks": (18, 7),
+    "durand2019_partial_labels": (9, 6),
 }
 
 M3_METRICS = ["C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "H-F1"]
@@ -44,6 +45,7 @@ EXPECTED_METRICS = {
     **{f"morder_table{i}": MORDER_METRICS for i in (1, 2, 3)},
     "morder_table4": ["top1"],
     "summaries_benchmarks": [],
+    "durand2019_partial_labels": [],
 }
 
 # Established by reading every row (see results/reported/README.md); a transcription typo

@@ -40,7 +40,7 @@ from annokit.losses import (
     partial_bce_normalisation,
 )
 from annokit.metrics import annotation_scores, mean_average_precision
-from annokit.train import FitConfig, History, fit
+from annokit.train import SMALL_MODEL_THREADS, FitConfig, History, fit
 
 POSITIVE, UNKNOWN, NEGATIVE = 1, 0, -1
 REPORTED_CSV = "durand2019_partial_labels.csv"
@@ -120,7 +120,7 @@ def fingerprint(array: np.ndarray) -> str:
 
 def train_classifier(features: np.ndarray, targets: np.ndarray, loss: str, config: FitConfig, run_dir: Path, *,
                      model: nn.Module | None = None, stage_config: dict | None = None, device: str = "cpu",
-                     quiet: bool = True, threads: int | None = 1) -> tuple[nn.Module, History]:
+                     quiet: bool = True, threads: int | None = SMALL_MODEL_THREADS) -> tuple[nn.Module, History]:
     """Fit a linear classifier (or continue ``model``) on partial ``targets`` with loss ``LOSSES[loss]``.
 
     Reuses ``run_dir/final.pt`` when it was made with the same settings, features and targets.

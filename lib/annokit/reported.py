@@ -118,6 +118,11 @@ REPORTED_TABLES: dict[str, ReportedTable] = {
         "Related benchmarks (rows naming a dataset, a metric and a value)",
         {"task": "Task", "dataset": "Dataset", "metric": "(metric label)", "value": "Result"},
     ),
+    "durand2019_partial_labels": ReportedTable(
+        "durand2019_partial_labels.csv", SUMMARIES, None,
+        "Partial labels (Durand et al. 2019): the summary's benchmark rows, shown beside notebook 08's sweep",
+        {"dataset": "Dataset", "metric": "(metric label)", "value": "Result", "known_labels": "known labels"},
+    ),
 }
 
 # Dataset of each single-dataset table (Table 4 and the summaries carry a dataset column).
@@ -133,12 +138,14 @@ REPORTED_DATASETS: dict[str, str | None] = {
     "morder_table3": "NUS-WIDE",
     "morder_table4": None,
     "summaries_benchmarks": None,
+    "durand2019_partial_labels": None,
 }
 
 # Columns that identify a row within a table.
 ROW_KEYS: dict[str, tuple[str, ...]] = {
     name: ("method",) for name in REPORTED_TABLES
-} | {"morder_table4": ("method", "dataset"), "summaries_benchmarks": ("paper", "task", "dataset", "metric")}
+} | {"morder_table4": ("method", "dataset"), "summaries_benchmarks": ("paper", "task", "dataset", "metric"),
+   "durand2019_partial_labels": ("dataset", "metric", "value")}
 
 METRIC_COLUMNS = (
     "C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "S-P", "S-R", "S-F1", "H-F1",

@@ -1,0 +1,80 @@
+"""Notebook 05 (Multi-order RNN, Table 1/4, Fig. 3) runs end to end with papermill on a tiny run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import papermill as pm
+import pytest
+
+from annokit.data.index import build_index
+from annokit.data.manifest import record_manifest
+from annokit.features import CachedArrays, save_cached
+from annokit.predictions import load_predictions
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK = REPO / "notebooks" / "05_multi_order_rnn.ipynb"
+PROFILE = "demo"
+MODELS = ("cnn_threshold", "cnn_rnn_frequent_first", "cnn_rnn_rare_first", "cnn_rnn_lexicographic", "morder_rnn")
+
+
+def fake_cnn_scores(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Noisy sigmoid scores of the true labels, standing in for notebook 01's fine-tuned CNN."""
+    logits = np.where(y, 1.0, -2.5) + rng.normal(0.0, 1.5, size=y.shape)
+    return (1 / (1 + np.exp(-logits))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_demo, tmp_path_factory) -> Path:
+    """A work folder holding the tiny demo's prepared index and fake cached CNN scores."""
+    root, _ = tiny_demo
+    work = tmp_path_factory.mktemp("nb05-work")
+    run_dir = work / "runs" / PROFILE
+    manifest = record_manifest(root / "nuswide", "nuswide", "m3", name="tiny_nuswide_m3", source="tiny demo")
+    index, _ = build_index(run_dir / "index", root / "nuswide", manifest, profile=PROFILE)
+    train, test = index.rows("train"), index.rows("test")
+    labels = index.label_matrix()
+    rng = np.random.default_rng(0)
+    save_cached(CachedArrays("cnn_scores", fake_cnn_scores(labels[train], rng), fake_cnn_scores(labels[test], rng),
+                             train, test, {"source": "test fake"}), run_dir)
+    return work
+
+
+def test_notebook_05_runs_on_a_tiny_run(tiny_run, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    monkeypatch.setenv("ANNOKIT_RESULTS", str(results))
+    monkeypatch.setenv("ANNOKIT_WORK", str(tiny_run))
+    pm.execute_notebook(str(NOTEBOOK), str(tmp_path / "executed.ipynb"), cwd=str(NOTEBOOK.parent), kernel_name="python3",
+                        parameters={"profile": PROFILE, "work_dir": str(tiny_run), "epochs": 2, "seed": 1},
+                        progress_bar=False)
+
+    run_dir = tiny_run / "runs" / PROFILE
+    n_test = None
+    for model in MODELS:
+        pred = load_predictions(run_dir / "predictions" / f"{model}.npz")
+        n_test = n_test or len(pred.rows)
+        assert pred.model == model and pred.scores.shape[0] == n_test == pred.annotation.shape[0]
+        assert np.isfinite(pred.scores).all() and (pred.scores >= 0).all() and (pred.scores <= 1).all()
+        assert pred.meta["profile"] == PROFILE and pred.meta["settings"]["epochs"] == 2
+    assert not (run_dir / "predictions" / "cnn.npz").exists()  # notebook 01's top-3 file is not overwritten
+    morder = load_predictions(run_dir / "predictions" / "morder_rnn.npz")
+    assert morder.step_scores.shape[1] == 5 and morder.sequences.shape == (n_test, 5)
+    np.testing.assert_allclose(morder.scores, morder.step_scores.max(axis=1), rtol=1e-6)
+    for order in ("frequent_first", "rare_first", "lexicographic"):
+        assert (run_dir / "rnn" / f"cnn_rnn_{order}" / "final.pt").exists()
+    assert (run_dir / "rnn" / "morder" / "final.pt").exists()
+
+    out = results / PROFILE
+    table = pd.read_csv(out / "tables" / "morder_table1.csv", index_col="method")
+    assert list(table.index) == ["CNN (BCE)", "CNN-RNN (frequent-first)", "CNN-RNN (rare-first)",
+                                 "CNN-RNN (lexicographic)", "Multi-order RNN"]
+    assert list(table.columns) == ["C-P", "C-R", "C-F1", "S-P", "S-R", "S-F1", "mAP"]
+    assert ((table >= 0) & (table <= 100)).all().all()
+    assert table.loc["CNN (BCE)", "mAP"] > 50  # the fake scores rank true labels well
+    top1 = pd.read_csv(out / "tables" / "morder_table4.csv", index_col="method")
+    assert list(top1.index) == ["CNN-RNN (rare-first)", "Multi-order RNN"]
+    assert ((top1["top-1"] >= 0) & (top1["top-1"] <= 100)).all()
+    for figure in ("morder_steps.png", "morder_training.png"):
+        assert (out / "figures" / figure).stat().st_size > 1000
