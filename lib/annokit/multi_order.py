@@ -20,7 +20,7 @@ cached CNN scores with ``annokit.train.fit`` and write their prediction files; n
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -333,3 +333,20 @@ def plot_step_scores(predictions: Predictions, y_true: np.ndarray, label_names: 
             ax.set_xlabel("probability", fontsize=8)
             ax.tick_params(axis="x", labelsize=7)
     return fig
+
+
+def train_extra_seed(seed: int, settings: RNNSettings, s_train: np.ndarray, y_train: np.ndarray, s_test: np.ndarray,
+                     test_rows: np.ndarray, label_names: Sequence[str], run_dir: Path, *,
+                     device: str | torch.device = "cpu", meta: dict | None = None) -> list[Predictions]:
+    """The Multi-order RNN and the three baselines again with another seed, for the spread over seeds.
+
+    Runs go to ``<run>/seeds/seed<k>/rnn/…``; the prediction files are named ``<model>@seed<k>``.
+    """
+    seeded, folder, suffix = replace(settings, seed=seed), Path(run_dir) / "seeds" / f"seed{seed}", f"@seed{seed}"
+    meta = {**(meta or {}), "seed": seed}
+    model, _ = train_multi_order(s_train, y_train, seeded, folder, device=device)
+    predictions = [multi_order_predictions(model, s_test, test_rows, device=device, meta=meta)]
+    for order in ORDERS:
+        decoder, _ = train_fixed_order(order, s_train, y_train, label_names, seeded, folder, device=device)
+        predictions.append(fixed_order_predictions(order, decoder, s_test, test_rows, seeded, device=device, meta=meta))
+    return [replace(p, model=p.model + suffix) for p in predictions]
