@@ -66,3 +66,11 @@ def test_first_failure_stops_with_notebook_cell_and_error(chain_dir):
     with pytest.raises(reproduce.NotebookFailed, match=r"00_first.ipynb failed in cell 3 \(ValueError: the data root is empty\)"):
         reproduce.reproduce("demo", {}, reproduce.chain(folder))
     assert not log.exists()  # 01 never ran
+
+
+def test_editing_the_profile_makes_notebooks_out_of_date(chain_dir, monkeypatch):
+    folder, log = chain_dir
+    reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
+    monkeypatch.setattr(reproduce, "profile_text", lambda profile: "[cnn]\nepochs = 99\n")
+    timings = reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
+    assert all(seconds is not None for seconds in timings.values())

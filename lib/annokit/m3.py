@@ -131,6 +131,15 @@ def score_monitor(dataset: Dataset, y_true: np.ndarray, device: torch.device, in
     return evaluate
 
 
+def fit_on_images(model: nn.Module, stage: str, profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path,
+                  device: torch.device, epochs: int | None, monitor: bool) -> History:
+    """Train an image model with Eq. 4 in ``<run>/<stage>``, with test mAP after each epoch when ``monitor``."""
+    test = image_split(index, data_root, TEST, profile.image_size)
+    return fit(model, image_split(index, data_root, TRAIN, profile.image_size), image_loss,
+               fit_config(profile, stage, epochs), Path(run_dir) / stage, stage_config=stage_record(profile, index, stage),
+               device=device, eval_fn=score_monitor(test, index.label_matrix(TEST), device) if monitor else None)
+
+
 def train_cnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path, device: torch.device,
               epochs: int | None = None, monitor: bool = True) -> tuple[ResNetBackbone, History]:
     """Algorithm 1 step 1: fine-tune the ResNet on the training images with Eq. 4."""
@@ -138,24 +147,14 @@ def train_cnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: 
     model = build_backbone(settings["backbone"], num_classes=len(index.label_names), pretrained=settings["pretrained"],
                            weights_path=settings.get("weights_path") or None)
     set_batchnorm_momentum(model, float(settings["bn_momentum"]))
-    test = image_split(index, data_root, TEST, profile.image_size)
-    history = fit(model, image_split(index, data_root, TRAIN, profile.image_size), image_loss,
-                  fit_config(profile, "cnn", epochs), Path(run_dir) / "cnn",
-                  stage_config=stage_record(profile, index, "cnn"), device=device,
-                  eval_fn=score_monitor(test, index.label_matrix(TEST), device) if monitor else None)
-    return model, history
+    return model, fit_on_images(model, "cnn", profile, index, data_root, run_dir, device, epochs, monitor)
 
 
 def train_mscnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path, cnn: ResNetBackbone,
                 device: torch.device, epochs: int | None = None, monitor: bool = True) -> tuple[MultiScaleCNN, History]:
     """Algorithm 1 steps 2–3: MS-CNN from the fine-tuned CNN, backbone frozen, fusion and head trained."""
     model = MultiScaleCNN.from_finetuned_cnn(cnn, len(index.label_names)).freeze_backbone()
-    test = image_split(index, data_root, TEST, profile.image_size)
-    history = fit(model, image_split(index, data_root, TRAIN, profile.image_size), image_loss,
-                  fit_config(profile, "mscnn", epochs), Path(run_dir) / "mscnn",
-                  stage_config=stage_record(profile, index, "mscnn"), device=device,
-                  eval_fn=score_monitor(test, index.label_matrix(TEST), device) if monitor else None)
-    return model, history
+    return model, fit_on_images(model, "mscnn", profile, index, data_root, run_dir, device, epochs, monitor)
 
 
 def train_tags_mlp(profile: Profile, index: PreparedIndex, run_dir: Path, feature_dim: int, device: torch.device,

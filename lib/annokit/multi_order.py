@@ -136,6 +136,7 @@ class RNNSettings:
     beam_size: int = 1
     max_length: int = 6
     seed: int = 0
+    baseline_epochs: int = 0  # fixed-order CNN-RNN epochs; 0: the same as ``epochs`` (never more)
 
     @classmethod
     def from_profile(cls, profile: Any, epochs: int | None = None, seed: int | None = None) -> "RNNSettings":
@@ -145,8 +146,13 @@ class RNNSettings:
         overrides = {k: v for k, v in {"epochs": epochs, "seed": seed}.items() if v is not None}
         return cls(**{**asdict(settings), **overrides})
 
-    def fit_config(self) -> FitConfig:
-        return FitConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, momentum=self.momentum,
+    @property
+    def fixed_order_epochs(self) -> int:
+        """Epochs of the fixed-order baselines: ``baseline_epochs`` when set, capped at ``epochs``."""
+        return min(self.baseline_epochs or self.epochs, self.epochs)
+
+    def fit_config(self, epochs: int | None = None) -> FitConfig:
+        return FitConfig(epochs=epochs or self.epochs, batch_size=self.batch_size, lr=self.lr, momentum=self.momentum,
                          optimizer=self.optimizer, seed=self.seed)
 
 
@@ -225,7 +231,7 @@ def train_fixed_order(order: str, s_train: np.ndarray, y_train: np.ndarray, labe
         eval_fn = lambda m: {"eval_loss": loss_fn(m, eval_batch)}  # noqa: E731
     stage = {"model": FIXED_ORDER[order], "order": order, **asdict(settings), "num_labels": num_labels,
              "label_names": list(label_names), "inputs": _digest(s_train, y_train)}
-    history = fit(decoder, data, loss_fn, settings.fit_config(), Path(run_dir) / "rnn" / FIXED_ORDER[order],
+    history = fit(decoder, data, loss_fn, settings.fit_config(settings.fixed_order_epochs), Path(run_dir) / "rnn" / FIXED_ORDER[order],
                   stage_config=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS)
     return decoder, history
 
@@ -335,18 +341,14 @@ def plot_step_scores(predictions: Predictions, y_true: np.ndarray, label_names: 
     return fig
 
 
-def train_extra_seed(seed: int, settings: RNNSettings, s_train: np.ndarray, y_train: np.ndarray, s_test: np.ndarray,
-                     test_rows: np.ndarray, label_names: Sequence[str], run_dir: Path, *,
-                     device: str | torch.device = "cpu", meta: dict | None = None) -> list[Predictions]:
-    """The Multi-order RNN and the three baselines again with another seed, for the spread over seeds.
+def multi_order_extra_seed(seed: int, settings: RNNSettings, s_train: np.ndarray, y_train: np.ndarray,
+                           s_test: np.ndarray, test_rows: np.ndarray, run_dir: Path, *,
+                           device: str | torch.device = "cpu", meta: dict | None = None) -> Predictions:
+    """The Multi-order RNN trained again with another seed, for the spread over seeds in the tables.
 
-    Runs go to ``<run>/seeds/seed<k>/rnn/…``; the prediction files are named ``<model>@seed<k>``.
+    Runs go to ``<run>/seeds/seed<k>/rnn/morder``; the prediction file is ``morder_rnn@seed<k>``.
     """
-    seeded, folder, suffix = replace(settings, seed=seed), Path(run_dir) / "seeds" / f"seed{seed}", f"@seed{seed}"
-    meta = {**(meta or {}), "seed": seed}
-    model, _ = train_multi_order(s_train, y_train, seeded, folder, device=device)
-    predictions = [multi_order_predictions(model, s_test, test_rows, device=device, meta=meta)]
-    for order in ORDERS:
-        decoder, _ = train_fixed_order(order, s_train, y_train, label_names, seeded, folder, device=device)
-        predictions.append(fixed_order_predictions(order, decoder, s_test, test_rows, seeded, device=device, meta=meta))
-    return [replace(p, model=p.model + suffix) for p in predictions]
+    seeded = replace(settings, seed=seed)
+    model, _ = train_multi_order(s_train, y_train, seeded, Path(run_dir) / "seeds" / f"seed{seed}", device=device)
+    predictions = multi_order_predictions(model, s_test, test_rows, device=device, meta={**(meta or {}), "seed": seed})
+    return replace(predictions, model=f"{predictions.model}@seed{seed}")

@@ -1,8 +1,8 @@
 """Run the numbered notebooks in order with papermill for one profile; executed copies go to results/.
 
 ``python -m annokit.reproduce --profile demo`` (what ``make reproduce`` calls). A notebook whose
-executed copy is up to date (same notebook, same parameters, and no earlier notebook rerun in
-this invocation) is skipped; ``--force`` reruns everything. The first failure stops the chain
+executed copy is up to date (same notebook, same parameters, same profile settings, and no
+earlier notebook rerun in this invocation) is skipped; ``--force`` reruns everything. The first failure stops the chain
 with the notebook, the cell and the error in one message.
 """
 
@@ -18,7 +18,7 @@ import papermill as pm
 from tqdm.auto import tqdm
 
 from annokit import paths
-from annokit.profile import available_profiles
+from annokit.profile import PROFILES_DIR, available_profiles
 
 NOTEBOOKS_DIR = paths.repo_root() / "notebooks"
 
@@ -38,11 +38,18 @@ def declared_parameters(notebook: Path, parameters: dict) -> dict:
     return {k: v for k, v in parameters.items() if k in declared}
 
 
-def stamp(notebook: Path, parameters: dict) -> str:
-    """A digest of a notebook's content and the parameters it runs with."""
+def stamp(notebook: Path, parameters: dict, profile_text: str = "") -> str:
+    """A digest of a notebook's content, the parameters it runs with and the profile's settings."""
     digest = hashlib.sha256(notebook.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    digest.update(profile_text.encode())
     return digest.hexdigest()
+
+
+def profile_text(profile: str) -> str:
+    """The profile's TOML, so that editing a profile makes its notebooks out of date."""
+    path = PROFILES_DIR / f"{profile}.toml"
+    return path.read_text() if path.exists() else ""
 
 
 def stamp_path(output: Path) -> Path:
@@ -78,10 +85,11 @@ def reproduce(profile: str, parameters: dict | None = None, notebooks: list[Path
     executed = paths.profile_results_dir(profile) / "executed"
     timings: dict[str, float | None] = {}
     rerun_upstream = force
+    settings = profile_text(profile)
     for notebook in (bar := tqdm(notebooks or chain(), desc=f"reproduce {profile}", unit="notebook")):
         bar.set_postfix_str(notebook.stem)
         own = declared_parameters(notebook, parameters)
-        output, expected = executed / notebook.name, stamp(notebook, own)
+        output, expected = executed / notebook.name, stamp(notebook, own, settings)
         if not rerun_upstream and is_up_to_date(output, expected):
             timings[notebook.stem] = None
             continue
