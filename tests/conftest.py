@@ -36,3 +36,23 @@ def prepared_demo(demo_env):
         yield {name: prepare(load_profile(name)) for name in DEMO_PROFILES}
     finally:
         mp.undo()
+
+
+@pytest.fixture(scope="session")
+def make_tiny_run(tiny_demo):
+    """A factory: ``make_tiny_run(work)`` writes the tiny demo's prepared index as ``<work>/runs/<profile>/index``.
+
+    Notebooks read a run from there when given ``work_dir=work``; returns the run folder and the index.
+    """
+    from annokit.data.index import build_index
+    from annokit.data.manifest import record_manifest
+
+    root, _ = tiny_demo
+    manifest = record_manifest(root / "nuswide", "nuswide", "m3", name="tiny_nuswide_m3", source="tiny demo")
+
+    def make(work: Path, profile: str = "demo"):
+        run_dir = Path(work) / "runs" / profile
+        index, _ = build_index(run_dir / "index", root / "nuswide", manifest, profile=profile)
+        return run_dir, index
+
+    return make

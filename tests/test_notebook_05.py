@@ -9,8 +9,6 @@ import pandas as pd
 import papermill as pm
 import pytest
 
-from annokit.data.index import build_index
-from annokit.data.manifest import record_manifest
 from annokit.features import CachedArrays, save_cached
 from annokit.predictions import load_predictions
 
@@ -27,13 +25,10 @@ def fake_cnn_scores(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tiny_demo, tmp_path_factory) -> Path:
+def tiny_run(make_tiny_run, tmp_path_factory) -> Path:
     """A work folder holding the tiny demo's prepared index and fake cached CNN scores."""
-    root, _ = tiny_demo
     work = tmp_path_factory.mktemp("nb05-work")
-    run_dir = work / "runs" / PROFILE
-    manifest = record_manifest(root / "nuswide", "nuswide", "m3", name="tiny_nuswide_m3", source="tiny demo")
-    index, _ = build_index(run_dir / "index", root / "nuswide", manifest, profile=PROFILE)
+    run_dir, index = make_tiny_run(work, PROFILE)
     train, test = index.rows("train"), index.rows("test")
     labels = index.label_matrix()
     rng = np.random.default_rng(0)

@@ -10,22 +10,18 @@ import pandas as pd
 import papermill as pm
 
 from annokit import paths
-from annokit.data.index import build_index
-from annokit.data.manifest import record_manifest
 from annokit.features import CachedArrays, save_cached
 
 PROFILE = "demo"
 
 
-def tiny_run(root: Path, work: Path) -> Path:
+def tiny_run(make_tiny_run, work: Path) -> Path:
     """``<work>/runs/demo`` with an index of the tiny demo and ``cnn_features`` that carry the labels.
 
     Notebook 01 writes the real features; here they are the labels through a random projection plus
     noise, so a linear classifier can learn from them.
     """
-    run_dir = work / "runs" / PROFILE
-    manifest = record_manifest(root / "nuswide", "nuswide", "m3", name="tiny_nuswide_m3", source="test")
-    index, _ = build_index(run_dir / "index", root / "nuswide", manifest, profile=PROFILE)
+    run_dir, index = make_tiny_run(work, PROFILE)
     labels = index.label_matrix().astype(np.float32)
     rng = np.random.default_rng(0)
     features = np.maximum(0, 3 * labels @ rng.normal(size=(labels.shape[1], 32)) + rng.normal(size=(len(labels), 32)))
@@ -35,10 +31,9 @@ def tiny_run(root: Path, work: Path) -> Path:
     return run_dir
 
 
-def test_notebook_08_runs_on_a_tiny_run(tiny_demo, tmp_path, monkeypatch):
-    root, _ = tiny_demo
+def test_notebook_08_runs_on_a_tiny_run(make_tiny_run, tmp_path, monkeypatch):
     work, results = tmp_path / "work", tmp_path / "results"
-    run_dir = tiny_run(root, work)
+    run_dir = tiny_run(make_tiny_run, work)
     monkeypatch.setenv("ANNOKIT_WORK", str(work))  # the kernel inherits both: nothing lands in the repository
     monkeypatch.setenv("ANNOKIT_RESULTS", str(results))
     output = tmp_path / "08_partial_labels.ipynb"

@@ -8,8 +8,6 @@ import pandas as pd
 import pytest
 
 from annokit import paths
-from annokit.data.index import build_index
-from annokit.data.manifest import record_manifest
 from annokit.features import load_cached
 from annokit.predictions import available_predictions, load_predictions, prediction_path
 
@@ -17,12 +15,10 @@ M3_NOTEBOOKS = ("01_cnn_finetune", "02_ms_cnn", "03_tags_mlp", "04_lqp", "06_res
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tiny_demo, tmp_path_factory):
+def tiny_run(make_tiny_run, tmp_path_factory):
     """A work folder holding the tiny demo prepared as the demo profile's index."""
-    root, _ = tiny_demo
     work = tmp_path_factory.mktemp("tiny-work")
-    manifest = record_manifest(root / "nuswide", "nuswide", "m3", name="tiny", source="test")
-    build_index(work / "runs" / "demo" / "index", root / "nuswide", manifest, profile="demo")
+    make_tiny_run(work, "demo")
     return work
 
 
