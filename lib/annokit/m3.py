@@ -31,16 +31,9 @@ from annokit.models import (JointClassifier, LabelQuantityRegressor, MultiScaleC
                             build_backbone)
 from annokit.models.lqp import label_quantity_loss
 from annokit.profile import Profile
-from annokit.train import SMALL_MODEL_THREADS, FitConfig, History, fit
+from annokit.train import SMALL_MODEL_THREADS, FitConfig, History, fit, resolve_device  # noqa: F401 (notebooks import it here)
 
 EVAL_BATCH = 128
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` picks CUDA when there is a GPU, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def fit_config(profile: Profile, stage: str, epochs: int | None = None, optimizer: str = "sgd",

@@ -60,6 +60,13 @@ KEEP_EPOCH_FILES = 2
 SMALL_MODEL_THREADS = 1
 
 
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when there is a GPU, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
 @dataclass
 class FitConfig:
     """Everything that decides a stage's training, stored in every checkpoint."""
