@@ -19,7 +19,11 @@ def true_labels(index: PreparedIndex, predictions: Predictions) -> np.ndarray:
 
 def score(index: PreparedIndex, predictions: Predictions) -> dict[str, float]:
     """Annotation metrics (C-*, O-*, S-*, H-F1) of the model's annotation, mAP of its scores, in percent."""
-    y_true = true_labels(index, predictions)
+    return score_against(true_labels(index, predictions), predictions)
+
+
+def score_against(y_true: np.ndarray, predictions: Predictions) -> dict[str, float]:
+    """``score`` with the ground truth given directly (rows aligned with the prediction file)."""
     row = {key: 100 * value for key, value in metrics.annotation_scores(y_true, predictions.annotation).items()}
     row["mAP"] = 100 * metrics.mean_average_precision(y_true, predictions.scores)
     if predictions.counts is not None:

@@ -33,7 +33,8 @@ from torch.utils.data import TensorDataset
 
 from annokit.annotate import threshold
 from annokit.data.label_orders import ORDERS, label_sequences
-from annokit.metrics import annotation_scores, mean_average_precision, top1_accuracy
+from annokit.evaluation import score_against
+from annokit.metrics import top1_accuracy
 from annokit.models.rnn_decoder import LabelDecoder, decode, sequence_loss, teacher_forcing
 from annokit.predictions import Predictions
 from annokit.train import SMALL_MODEL_THREADS, FitConfig, History, fit
@@ -280,12 +281,7 @@ def first_labels(predictions: Predictions) -> np.ndarray:
 
 def table1(predictions: Sequence[Predictions], y_true: np.ndarray) -> pd.DataFrame:
     """Per-label (C-*) and per-image (S-*) precision, recall, F1 and mAP, in percent (Table 1)."""
-    rows = {}
-    for p in predictions:
-        scores = annotation_scores(y_true, p.annotation)
-        row = {key: scores[key] for key in TABLE1_COLUMNS if key != "mAP"}
-        row["mAP"] = mean_average_precision(y_true, p.scores)
-        rows[TABLE1_ROWS.get(p.model, p.model)] = {k: 100 * v for k, v in row.items()}
+    rows = {TABLE1_ROWS.get(p.model, p.model): score_against(y_true, p) for p in predictions}
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(TABLE1_COLUMNS))
     frame.index.name = "method"
     return frame
