@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from annokit.data.demo import DemoConfig, generate_demo
+from annokit.demo import DemoConfig, generate_demo
 
 TINY = DemoConfig(n_train=48, n_test=24, image_size=32, seed=0)
 

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from annokit.data import demo_scenes
-from annokit.data.demo import DemoConfig, DemoTruth, generate_demo, load_demo_truth, main, plan_demo
+from annokit.demo import DemoConfig, DemoTruth, generate_demo, load_demo_truth, main, plan_demo
+from annokit.demo.render import render_image
+from annokit.demo.sampling import sample_labels, sample_scene
 
 SMALL = DemoConfig(n_train=40, n_test=20, image_size=32, seed=3)
 COCO_IMAGE_KEYS = ["license", "file_name", "coco_url", "height", "width", "date_captured", "flickr_url", "id"]
@@ -57,7 +58,7 @@ def test_coco_files_have_official_schema(small):
     root, truth = small
     ann = root / "coco" / "annotations"
     all_ids = []
-    for split, folder in COCO_FOLDERS.items():
+    for folder in COCO_FOLDERS.values():
         instances = load_json(ann / f"instances_{folder}.json")
         captions = load_json(ann / f"captions_{folder}.json")
         assert list(instances) == ["info", "licenses", "images", "annotations", "categories"]
@@ -196,9 +197,9 @@ def test_labels_co_occur_like_scenes(default_truth):
 def test_render_covers_every_label_at_any_size(size):
     for i in range(25):
         rng = np.random.default_rng([5, i])
-        scene = demo_scenes.sample_scene(rng)
-        labels = demo_scenes.sample_labels(scene, rng)
-        image, instances = demo_scenes.render_image(scene, labels, size, rng)
+        scene = sample_scene(rng)
+        labels = sample_labels(scene, rng)
+        image, instances = render_image(scene, labels, size, rng)
         assert image.size == (size, size)
         assert {inst.concept for inst in instances} == set(labels)
         for inst in instances:
@@ -210,8 +211,8 @@ def test_small_concepts_are_small():
     sides: dict[str, list[float]] = {}
     for i in range(300):
         rng = np.random.default_rng([6, i])
-        scene = demo_scenes.sample_scene(rng)
-        _, instances = demo_scenes.render_image(scene, demo_scenes.sample_labels(scene, rng), 64, rng)
+        scene = sample_scene(rng)
+        _, instances = render_image(scene, sample_labels(scene, rng), 64, rng)
         for inst in instances:
             sides.setdefault(inst.concept, []).append(max(inst.bbox[2], inst.bbox[3]))
     for concept in ("birds", "flags", "sign", "flowers"):

@@ -1,23 +1,20 @@
-"""Write the demo dataset in the real MS-COCO 2014 and NUS-WIDE on-disk layouts.
-
-The same readers then serve the demo and the real data. Every file is built in a fixed
-order and serialised the same way, so one configuration always gives the same bytes.
-"""
+"""Writing the demo in the real MS-COCO 2014 and NUS-WIDE on-disk layouts, byte for byte reproducibly."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from annokit.data.demo_scenes import CONCEPTS, Instance
+from annokit.demo.drawing import Instance
+from annokit.demo.files import write_bytes, write_json, write_text_lines
+from annokit.demo.truth import DemoTruth
+from annokit.demo.vocabulary import CONCEPTS
 
-if TYPE_CHECKING:
-    from annokit.data.demo import DemoTruth
+# The same readers then serve the demo and the real data. Every file is built in a fixed
+# order and serialised the same way, so one configuration always gives the same bytes.
 
 # The ids real COCO leaves unused, so demo category ids have gaps too and readers must remap them.
 COCO_ID_GAPS = (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)
@@ -36,7 +33,6 @@ _COCO_LICENSES = (
     {"url": "http://creativecommons.org/licenses/by-nc/2.0/", "id": 2, "name": "Attribution-NonCommercial License"},
     {"url": "http://creativecommons.org/licenses/by/2.0/", "id": 4, "name": "Attribution License"},
 )
-_JSON_SEPARATORS = (",", ":")  # compact, like the official files
 # NUS-WIDE was published from Windows: CRLF line endings and C:\ paths, which readers must tolerate.
 NUSWIDE_NEWLINE = "\r\n"
 NUSWIDE_IMAGE_DIR = "C:\\ImageData\\Flickr"
@@ -56,22 +52,6 @@ def coco_file_name(split: str, image_id: int) -> str:
     """Path of a COCO image relative to the COCO root, e.g. ``train2014/COCO_train2014_000000000123.jpg``."""
     folder = COCO_FOLDERS[split]
     return f"{folder}/COCO_{folder}_{image_id:012d}.jpg"
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-
-
-def write_text_lines(path: Path, lines: Sequence[str], newline: str = "\n") -> None:
-    """Write one line per entry, each ending with ``newline``."""
-    write_bytes(path, "".join(line + newline for line in lines).encode("utf-8"))
-
-
-def write_json(path: Path, obj: object) -> None:
-    """Compact JSON with a fixed key order (dicts are built in order, never sorted from sets)."""
-    write_bytes(path, json.dumps(obj, separators=_JSON_SEPARATORS, ensure_ascii=False).encode("utf-8"))
 
 
 # --------------------------------------------------------------------------- COCO 2014

@@ -1,0 +1,112 @@
+"""Generating the demo under a root: the config marker, reuse or refusal, and the summary."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from annokit.demo.files import write_json
+from annokit.demo.plan import plan_demo
+from annokit.demo.render import render_demo
+from annokit.demo.truth import TRUTH_ARRAYS, TRUTH_STRINGS, DemoConfig, DemoTruth, load_demo_truth, save_demo_truth
+from annokit.demo.writers import write_coco_layout, write_nuswide_layout
+
+log = logging.getLogger(__name__)
+
+# Bump when a change to the generator changes its output, so old folders are not reused.
+GENERATOR_VERSION = 1
+MARKER = "demo_config.json"
+LAYOUTS = ("coco", "nuswide")
+
+
+def config_marker(config: DemoConfig) -> dict:
+    """What ``demo_config.json`` holds for a configuration."""
+    # "annokit.data.demo" is the generator's on-disk name (its module path when markers were introduced), not an
+    # import path: changing it would make check_replaceable refuse every demo folder generated before.
+    return {"generator": "annokit.data.demo", "version": GENERATOR_VERSION, **asdict(config)}
+
+
+def describe(marker: dict) -> str:
+    """A marker as ``n_train=..., n_test=..., image_size=..., seed=... (generator version v)``."""
+    fields = ", ".join(f"{k}={marker.get(k)}" for k in ("n_train", "n_test", "image_size", "seed"))
+    return f"{fields} (generator version {marker.get('version')})"
+
+
+def existing_marker(root: Path) -> dict | None:
+    """The configuration of the demo already under ``root``, or None when there is none."""
+    path = Path(root) / MARKER
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def is_complete(root: Path, config: DemoConfig) -> bool:
+    """Whether ``root`` holds a finished demo generated with ``config``."""
+    present = all((root / name).is_dir() for name in LAYOUTS) and all(
+        (root / name).is_file() for name in (TRUTH_ARRAYS, TRUTH_STRINGS))
+    return present and existing_marker(root) == config_marker(config)
+
+
+def check_replaceable(root: Path, config: DemoConfig, overwrite: bool) -> None:
+    """Refuse to replace data that is not this configuration's demo unless ``overwrite`` is set."""
+    marker = existing_marker(root)
+    if overwrite or marker == config_marker(config):
+        return  # our own (possibly incomplete) output for this config: safe to redo
+    occupied = [root / name for name in LAYOUTS if (root / name).exists()]
+    if marker is not None:
+        raise FileExistsError(
+            f"{occupied[0] if occupied else root} holds a demo generated with {describe(marker)}, "
+            f"not {describe(config_marker(config))}; use another root, delete that folder, "
+            "or pass overwrite=True (--overwrite)"
+        )
+    if occupied:
+        raise FileExistsError(
+            f"{occupied[0]} already exists but was not written by the demo generator (no {root / MARKER}); "
+            "use another root, or pass overwrite=True (--overwrite) to replace it"
+        )
+
+
+def remove_demo(root: Path) -> None:
+    """Delete the demo generator's own outputs under ``root`` (nothing else there)."""
+    for name in LAYOUTS:
+        if (root / name).is_dir():
+            shutil.rmtree(root / name)
+        elif (root / name).exists():
+            (root / name).unlink()
+    for name in (MARKER, TRUTH_ARRAYS, TRUTH_STRINGS):
+        (root / name).unlink(missing_ok=True)
+
+
+def generate_demo(root: Path, config: DemoConfig | None = None, overwrite: bool = False) -> DemoTruth:
+    """Write the demo in both layouts under ``root`` (skipped when already there) and return its truth."""
+    root, config = Path(root), config or DemoConfig()
+    root.mkdir(parents=True, exist_ok=True)
+    if is_complete(root, config) and not overwrite:
+        log.info("demo data for %s already under %s: not regenerated", config, root)
+        return load_demo_truth(root)
+    check_replaceable(root, config, overwrite)
+    remove_demo(root)
+    truth = plan_demo(config)
+    images, instances = render_demo(truth, config)
+    write_coco_layout(root / "coco", truth, images, instances, config.image_size)
+    write_nuswide_layout(root / "nuswide", truth, images)
+    save_demo_truth(root, truth)
+    write_json(root / MARKER, config_marker(config))  # last: its presence means the demo is complete
+    log.info("demo data for %s written under %s", config, root)
+    return truth
+
+
+def summary(truth: DemoTruth) -> str:
+    """A few lines describing a generated demo."""
+    counts = np.bincount(truth.labels.sum(axis=1), minlength=1)
+    return "\n".join([
+        f"{len(truth)} images ({int((truth.split == 'train').sum())} train, "
+        f"{int((truth.split == 'test').sum())} test), "
+        f"{len(truth.label_names)} labels, {len(truth.tag_names)} tags",
+        "labels per image: " + ", ".join(f"{k}: {int(c)}" for k, c in enumerate(counts)),
+        f"images without label: {float((counts[0]) / len(truth)):.1%}, "
+        f"without tag: {float((~truth.tags.any(axis=1)).mean()):.1%}",
+    ])
