@@ -1,5 +1,7 @@
 # The two commands: `make reproduce` (demo chain on CPU) and `make test`.
-# Both create .venv when it is missing and install the kit into it.
+# Both create .venv when it is missing and install the kit into it; `make test` first installs
+# Debian's chromium for the viewer's browser test (target `browser`, needs root or passwordless sudo;
+# otherwise it stops before pytest and says what to run; ANNOKIT_SKIP_BROWSER=1 skips that one test).
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
@@ -8,7 +10,7 @@ STAMP  := $(VENV)/.annokit-installed
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PROFILE ?= demo
 
-.PHONY: setup reproduce test clean-work
+.PHONY: setup reproduce test lint notebooks browser clean-work
 
 setup: $(STAMP)
 
@@ -22,8 +24,20 @@ $(STAMP): pyproject.toml
 reproduce: setup
 	$(PY) -m annokit.reproduce --profile $(PROFILE)
 
-test: setup
+# browser first: a missing chromium stops make before the long PyTorch install, not after it
+test: browser setup lint
 	$(PY) -m pytest
+
+# ruff over the library, the tests and the notebooks' paired scripts (settings in pyproject.toml)
+lint: setup
+	$(PY) -m ruff check lib tests notebooks
+
+# after editing a notebook's .py (or its .ipynb outside JupyterLab): bring its pair up to date
+notebooks: setup
+	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+
+browser:
+	@bash .ci/install-browser.sh
 
 clean-work:
 	rm -rf .work
