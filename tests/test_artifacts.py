@@ -10,15 +10,15 @@ from annokit.predictions import Predictions, available_predictions, load_predict
 def test_prediction_file_round_trip_keeps_every_array(tmp_path):
     rng = np.random.default_rng(0)
     scores = rng.random((4, 3)).astype(np.float32)
-    original = Predictions("morder_rnn", np.array([5, 2, 9, 1]), scores, scores > 0.5, "max-pool, threshold 0.5",
+    original = Predictions("multi_order_rnn", np.array([5, 2, 9, 1]), scores, scores > 0.5, "max-pool, threshold 0.5",
                            counts=np.array([1.2, 2.6, 0.4, 3.0]), step_scores=rng.random((4, 2, 3)),
                            sequences=np.array([[0, 2], [1, -1], [2, 0], [0, 1]]), meta={"profile": "demo"})
     path = save_predictions(original, tmp_path)
     loaded = load_predictions(path)
-    assert loaded.model == "morder_rnn" and loaded.rule == "max-pool, threshold 0.5" and loaded.meta == {"profile": "demo"}
+    assert loaded.model == "multi_order_rnn" and loaded.rule == "max-pool, threshold 0.5" and loaded.meta == {"profile": "demo"}
     for name in ("rows", "scores", "annotation", "counts", "step_scores", "sequences"):
         np.testing.assert_array_equal(getattr(loaded, name), getattr(original, name))
-    assert available_predictions(tmp_path) == ["morder_rnn"]
+    assert available_predictions(tmp_path) == ["multi_order_rnn"]
     assert not list((tmp_path / "predictions").glob(".*")), "no temporary file is left behind"
 
 

@@ -42,7 +42,7 @@ def test_nuswide_reader_returns_what_the_generator_drew(tiny_demo):
 
 
 @pytest.mark.parametrize("dataset,layout", [("coco2014", "coco"), ("nuswide", "nuswide")])
-@pytest.mark.parametrize("rule", ["m3", "morder"])
+@pytest.mark.parametrize("rule", ["m3", "multi_order"])
 def test_recorded_manifest_verifies_its_own_root(tiny_demo, dataset, layout, rule):
     root, _ = tiny_demo
     manifest = record_manifest(root / layout, dataset, rule, name=f"tiny_{layout}_{rule}", source="test")
@@ -60,7 +60,7 @@ def damaged_copy(tiny_demo, tmp_path, layout):
 
 def test_verify_reports_a_deleted_image_and_stops_by_default(tiny_demo, tmp_path):
     original, copy = damaged_copy(tiny_demo, tmp_path, "nuswide")
-    manifest = record_manifest(original, "nuswide", "morder", name="tiny", source="test")
+    manifest = record_manifest(original, "nuswide", "multi_order", name="tiny", source="test")
     _, table = verify(original, manifest)
     victim = table.paths[3]
     (copy / victim).unlink()
@@ -124,7 +124,7 @@ def test_unreadable_index_says_how_to_rebuild(tmp_path):
 
 def test_dataset_items_and_missing_image_message(tiny_demo, tmp_path):
     root, _ = tiny_demo
-    manifest = record_manifest(root / "coco", "coco2014", "morder", name="tiny", source="test")
+    manifest = record_manifest(root / "coco", "coco2014", "multi_order", name="tiny", source="test")
     index, _ = build_index(tmp_path / "index", root / "coco", manifest, profile="t")
     dataset = AnnotationDataset(index, root / "coco", split="test", image_size=32)
     image, tags, labels, row = dataset[0]

@@ -6,8 +6,8 @@ from pathlib import Path
 import papermill as pm
 
 from annokit import paths
-from annokit.data.demo import load_demo_truth
 from annokit.data.manifest import load_manifest
+from annokit.demo import load_demo_truth
 from annokit.prepare import main as prepare_main
 
 
@@ -25,8 +25,8 @@ def test_demo_questions_are_answerable(prepared_demo):
     assert 0 < (~truth.tags.any(axis=1)).mean() < 0.2  # M3's rule removes something, not everything
     m3 = prepared_demo["demo"].index
     assert not (m3.tag_matrix().sum(axis=1) == 0).any()
-    morder = prepared_demo["demo-morder"].index
-    assert not (morder.label_matrix().sum(axis=1) == 0).any()
+    multi_order = prepared_demo["demo-multi-order"].index
+    assert not (multi_order.label_matrix().sum(axis=1) == 0).any()
 
 
 def test_prepare_command_reuses_what_is_up_to_date(prepared_demo, capsys):

@@ -319,10 +319,10 @@ def test_top1_bad_input():
 
 
 def test_paper_columns_map_to_our_keys():
-    assert set(PAPER_COLUMNS) == {"m3", "morder"}
+    assert set(PAPER_COLUMNS) == {"m3", "multi_order"}
     for columns in PAPER_COLUMNS.values():
         assert set(columns.values()) <= set(ANNOTATION_KEYS)
     # M3's "I-" metrics pool all images; Dutta's "_I" metrics average per image.
     assert PAPER_COLUMNS["m3"]["I-F1"] == "O-F1"
-    assert PAPER_COLUMNS["morder"]["F1_I"] == "S-F1"
+    assert PAPER_COLUMNS["multi_order"]["F1_I"] == "S-F1"
     assert PAPER_COLUMNS["m3"]["H-F1"] == "H-F1"

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torchvision.models as tvm
 
+from annokit.losses import label_quantity_loss
 from annokit.models import (
     JointClassifier,
     LabelQuantityRegressor,
@@ -15,8 +16,6 @@ from annokit.models import (
     build_mscnn,
 )
 from annokit.models.backbone import imagenet_cache_path, load_imagenet_weights
-from annokit.models.heads import joint_feature
-from annokit.models.lqp import label_quantity_loss
 from annokit.models.mscnn import FusionBlock, fusion_parameter_count
 
 RESNET101_CHANNELS = (64, 256, 512, 1024, 2048)
@@ -143,8 +142,8 @@ def test_tags_mlp_matches_visual_feature_dim(depth, feature_dim, request):
 
 def test_joint_classifier_with_and_without_tags():
     f_v, f_t = torch.randn(3, 8), torch.randn(3, 8)
-    assert JointClassifier(16, 5)(joint_feature(f_v, f_t)).shape == (3, 5)
-    assert JointClassifier(8, 5)(joint_feature(f_v)).shape == (3, 5)
+    assert JointClassifier(16, 5)(torch.cat([f_v, f_t], dim=1)).shape == (3, 5)
+    assert JointClassifier(8, 5)(f_v).shape == (3, 5)
 
 
 def test_label_quantity_regressor_dropout():

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from annokit.data.label_orders import ORDERS, label_frequencies, label_priority, label_sequences, order_labels
+from annokit.models.multi_order_rnn import MultiOrderRNN, masked_targets, multi_order_loss, predict_multi_order
 from annokit.models.rnn_decoder import (
     IGNORE,
     LabelDecoder,
@@ -19,24 +20,19 @@ from annokit.models.rnn_decoder import (
     sequence_loss,
     teacher_forcing,
 )
-from annokit.multi_order import (
-    MORDER,
-    MultiOrderRNN,
-    RNNSettings,
+from annokit.multi_order_rnn import (
+    MULTI_ORDER,
     cnn_predictions,
     first_labels,
     fixed_order_predictions,
-    masked_targets,
-    multi_order_loss,
     multi_order_predictions,
-    predict_multi_order,
     table1,
     table4,
     train_fixed_order,
     train_multi_order,
 )
 from annokit.predictions import Predictions
-from annokit.profile import load_profile
+from annokit.profile import RNNSettings, load_profile
 
 # Fig. 2 of the paper: vocabulary {sky, cloud, hill, dog, man}, ground truth {sky, cloud, man}.
 SKY, CLOUD, HILL, DOG, MAN = range(5)
@@ -246,22 +242,22 @@ def test_beam_of_one_is_greedy_and_wider_beams_find_likelier_paths():
 def test_training_decreases_the_loss(tmp_path):
     s_hat, y = synthetic_problem()
     settings = RNNSettings(hidden=32, embedding=16, steps=3, lr=1e-3, epochs=4, batch_size=16, max_length=4)
-    model, history = train_multi_order(s_hat[:200], y[:200], settings, tmp_path, s_eval=s_hat[200:], y_eval=y[200:])
+    model, history = train_multi_order(s_hat[:200], y[:200], settings, 0, tmp_path, s_eval=s_hat[200:], y_eval=y[200:])
     assert history.train_loss[-1] < 0.7 * history.train_loss[0]
     assert history.metrics[-1]["eval_loss"] < history.metrics[0]["eval_loss"]
-    assert (tmp_path / "rnn" / "morder" / "final.pt").exists()
+    assert (tmp_path / "rnn" / "multi_order_rnn" / "final.pt").exists()
     pred = multi_order_predictions(model, s_hat[200:], np.arange(200, 240))
-    assert pred.model == MORDER and pred.step_scores.shape == (40, 3, 6) and pred.sequences.shape == (40, 3)
+    assert pred.model == MULTI_ORDER and pred.step_scores.shape == (40, 3, 6) and pred.sequences.shape == (40, 3)
 
     names = [f"label{j}" for j in range(6)]
-    decoder, fixed_history = train_fixed_order("rare_first", s_hat[:200], y[:200], names, settings, tmp_path)
+    decoder, fixed_history = train_fixed_order("rare_first", s_hat[:200], y[:200], names, settings, 0, tmp_path)
     assert fixed_history.train_loss[-1] < 0.7 * fixed_history.train_loss[0]
     assert (tmp_path / "rnn" / "cnn_rnn_rare_first" / "final.pt").exists()
     fixed = fixed_order_predictions("rare_first", decoder, s_hat[200:], np.arange(200, 240), settings)
     assert fixed.model == "cnn_rnn_rare_first" and "greedy" in fixed.rule
     np.testing.assert_array_equal(fixed.scores, fixed.step_scores.max(axis=1))
 
-    again, _ = train_multi_order(s_hat[:200], y[:200], settings, tmp_path)  # final.pt reused, same weights
+    again, _ = train_multi_order(s_hat[:200], y[:200], settings, 0, tmp_path)  # final.pt reused, same weights
     for key, value in model.state_dict().items():
         assert torch.equal(value, again.state_dict()[key]), key
 
@@ -269,7 +265,7 @@ def test_training_decreases_the_loss(tmp_path):
 def test_top1_accuracy_and_tables():
     y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=bool)
     scores = np.full((4, 3), 0.2, dtype=np.float32)
-    multi = Predictions(MORDER, np.arange(4), scores, scores > 0.5, "test",
+    multi = Predictions(MULTI_ORDER, np.arange(4), scores, scores > 0.5, "test",
                         sequences=np.array([[2, 0], [0, 1], [1, 1], [2, 2]]))  # first labels: right, wrong, right, right
     rare = Predictions("cnn_rnn_rare_first", np.arange(4), scores, scores > 0.5, "test",
                        sequences=np.array([[0, -1], [-1, -1], [2, 0], [1, -1]]))  # right, none (wrong), wrong, wrong
@@ -288,9 +284,8 @@ def test_top1_accuracy_and_tables():
 
 def test_settings_come_from_the_profile():
     profile = load_profile("demo")
-    settings = RNNSettings.from_profile(profile)
-    stage = profile.stages["rnn"]
-    assert (settings.hidden, settings.embedding, settings.steps) == (stage["hidden"], stage["embedding"], stage["steps"])
-    assert settings.epochs == stage["epochs"] and settings.seed == profile.seed
-    assert RNNSettings.from_profile(profile, epochs=2, seed=7).fit_config().epochs == 2
-    assert RNNSettings.from_profile(profile, epochs=2, seed=7).seed == 7
+    settings = profile.rnn
+    assert (settings.hidden, settings.embedding, settings.steps, settings.optimizer) == (512, 256, 5, "rmsprop")
+    assert settings.with_epochs(2).epochs == 2 and settings.with_epochs(None) is settings
+    assert settings.with_epochs(2).fixed_order_epochs == 2  # never more than the Multi-order RNN's
+    assert load_profile("demo", seed=7).seed == 7

@@ -15,7 +15,7 @@ from annokit.predictions import load_predictions
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "05_multi_order_rnn.ipynb"
 PROFILE = "demo"
-MODELS = ("cnn_threshold", "cnn_rnn_frequent_first", "cnn_rnn_rare_first", "cnn_rnn_lexicographic", "morder_rnn")
+MODELS = ("cnn_threshold", "cnn_rnn_frequent_first", "cnn_rnn_rare_first", "cnn_rnn_lexicographic", "multi_order_rnn")
 
 
 def fake_cnn_scores(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -54,25 +54,25 @@ def test_notebook_05_runs_on_a_tiny_run(tiny_run, tmp_path, monkeypatch):
         assert np.isfinite(pred.scores).all() and (pred.scores >= 0).all() and (pred.scores <= 1).all()
         assert pred.meta["profile"] == PROFILE and pred.meta["settings"]["epochs"] == 2
     assert not (run_dir / "predictions" / "cnn.npz").exists()  # notebook 01's top-3 file is not overwritten
-    morder = load_predictions(run_dir / "predictions" / "morder_rnn.npz")
-    assert morder.step_scores.shape[1] == 5 and morder.sequences.shape == (n_test, 5)
-    np.testing.assert_allclose(morder.scores, morder.step_scores.max(axis=1), rtol=1e-6)
+    multi_order = load_predictions(run_dir / "predictions" / "multi_order_rnn.npz")
+    assert multi_order.step_scores.shape[1] == 5 and multi_order.sequences.shape == (n_test, 5)
+    np.testing.assert_allclose(multi_order.scores, multi_order.step_scores.max(axis=1), rtol=1e-6)
     for order in ("frequent_first", "rare_first", "lexicographic"):
         assert (run_dir / "rnn" / f"cnn_rnn_{order}" / "final.pt").exists()
-    assert (run_dir / "rnn" / "morder" / "final.pt").exists()
+    assert (run_dir / "rnn" / "multi_order_rnn" / "final.pt").exists()
     # seed 1 is the run's own; the profile's other seeds give the spread notebook 06 reports
     for extra in (0, 2):
-        assert load_predictions(run_dir / "predictions" / f"morder_rnn@seed{extra}.npz").meta["seed"] == extra
+        assert load_predictions(run_dir / "predictions" / f"multi_order_rnn@seed{extra}.npz").meta["seed"] == extra
 
     out = results / PROFILE
-    table = pd.read_csv(out / "tables" / "morder_table1.csv", index_col="method")
+    table = pd.read_csv(out / "tables" / "multi_order_rnn_orders.csv", index_col="method")
     assert list(table.index) == ["CNN (BCE)", "CNN-RNN (frequent-first)", "CNN-RNN (rare-first)",
                                  "CNN-RNN (lexicographic)", "Multi-order RNN"]
     assert list(table.columns) == ["C-P", "C-R", "C-F1", "S-P", "S-R", "S-F1", "mAP"]
     assert ((table >= 0) & (table <= 100)).all().all()
     assert table.loc["CNN (BCE)", "mAP"] > 50  # the fake scores rank true labels well
-    top1 = pd.read_csv(out / "tables" / "morder_table4.csv", index_col="method")
+    top1 = pd.read_csv(out / "tables" / "multi_order_rnn_top1.csv", index_col="method")
     assert list(top1.index) == ["CNN-RNN (rare-first)", "Multi-order RNN"]
     assert ((top1["top-1"] >= 0) & (top1["top-1"] <= 100)).all()
-    for figure in ("morder_steps.png", "morder_training.png"):
+    for figure in ("multi_order_steps.png", "multi_order_training.png"):
         assert (out / "figures" / figure).stat().st_size > 1000

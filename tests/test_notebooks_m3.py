@@ -1,10 +1,9 @@
 """Notebooks 01–04 and the result tables (06) executed in order by papermill on a tiny run (a few dozen images, one epoch)."""
 
-from pathlib import Path
 
 import numpy as np
-import papermill as pm
 import pandas as pd
+import papermill as pm
 import pytest
 
 from annokit import paths

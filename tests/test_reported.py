@@ -28,22 +28,22 @@ EXPECTED_SHAPES = {
     "m3_table4": (8, 10),
     "m3_table5": (2, 3),
     "m3_table6": (2, 3),
-    "morder_table1": (5, 9),
-    "morder_table2": (17, 10),
-    "morder_table3": (12, 10),
-    "morder_table4": (4, 3),
+    "multi_order_table1": (5, 9),
+    "multi_order_table2": (17, 10),
+    "multi_order_table3": (12, 10),
+    "multi_order_table4": (4, 3),
     "summaries_benchmarks": (18, 7),
     "durand2019_partial_labels": (9, 6),
 }
 
 M3_METRICS = ["C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "H-F1"]
-MORDER_METRICS = ["C-P", "C-R", "C-F1", "S-P", "S-R", "S-F1"]
+MULTI_ORDER_METRICS = ["C-P", "C-R", "C-F1", "S-P", "S-R", "S-F1"]
 EXPECTED_METRICS = {
     **{f"m3_table{i}": M3_METRICS for i in (1, 2, 3, 4)},
     "m3_table5": ["LQP-accuracy", "LQP-MSE"],
     "m3_table6": ["LQP-accuracy", "LQP-MSE"],
-    **{f"morder_table{i}": MORDER_METRICS for i in (1, 2, 3)},
-    "morder_table4": ["top1"],
+    **{f"multi_order_table{i}": MULTI_ORDER_METRICS for i in (1, 2, 3)},
+    "multi_order_table4": ["top1"],
     "summaries_benchmarks": [],
     "durand2019_partial_labels": [],
 }
@@ -53,9 +53,9 @@ EXPECTED_METRICS = {
 EXPECTED_FLAGS = {
     ("m3_table2", "MS-CNN", "O-F1"),  # I-F1 63.02 above both I-P 61.06 and I-R 62.15: paper typo
     ("m3_table3", "SINN [25]", "C-F1"),  # copied row, 59.44 vs 59.28
-    ("morder_table2", "SRN [52]", "C-F1"),  # copied row, 67.40 vs 69.58 (other F1 definition)
-    ("morder_table2", "ACfs [13]", "C-F1"),  # copied row, 72.20 vs 72.57
-    ("morder_table2", "Attentive RNN [26]", "S-F1"),  # copied row, 71.80 vs 71.93
+    ("multi_order_table2", "SRN [52]", "C-F1"),  # copied row, 67.40 vs 69.58 (other F1 definition)
+    ("multi_order_table2", "ACfs [13]", "C-F1"),  # copied row, 72.20 vs 72.57
+    ("multi_order_table2", "Attentive RNN [26]", "S-F1"),  # copied row, 71.80 vs 71.93
 }
 
 
@@ -104,14 +104,14 @@ def test_values_in_range(name):
 def test_paper_column_names_match_kit_mapping():
     for name, spec in REPORTED_TABLES.items():
         paper = "m3" if name.startswith("m3_table") and name[-1] in "1234" else None
-        paper = "morder" if name[:-1] == "morder_table" and name[-1] in "123" else paper
+        paper = "multi_order" if name[:-1] == "multi_order_table" and name[-1] in "123" else paper
         if paper is None:
             continue
         for printed, key in PAPER_COLUMNS[paper].items():
             assert spec.columns[key] == printed, (name, key)
     renamed = with_paper_columns(load_reported("m3_table1"), "m3_table1")
     assert {"Models", "I-P", "I-F1", "H-F1"} <= set(renamed.columns)
-    renamed = with_paper_columns(load_reported("morder_table2"), "morder_table2")
+    renamed = with_paper_columns(load_reported("multi_order_table2"), "multi_order_table2")
     assert {"P_I", "F1_L", "definition"} <= set(renamed.columns)
 
 
@@ -120,9 +120,9 @@ def test_missing_values_only_where_the_paper_has_none():
         frame = load_reported(name)
         metrics = [c for c in frame.columns if c in METRIC_COLUMNS]
         missing = {(m, c) for c in metrics for m in frame.loc[frame[c].isna(), "method"]}
-        if name == "morder_table2":
+        if name == "multi_order_table2":
             assert missing == {("S-Cls [32]", c) for c in ("C-P", "C-R", "S-P", "S-R")}
-        elif name == "morder_table3":
+        elif name == "multi_order_table3":
             assert missing == {(m, c) for m in ("CMA [51]", "MS-CMA [51]") for c in ("C-P", "C-R", "S-P", "S-R")}
         else:
             assert not missing, name
@@ -139,7 +139,7 @@ def test_descriptive_columns():
     t3 = load_reported("m3_table3").set_index("method")
     assert t3.loc["TagNeighboor [23]", ["multi_modal", "quantity_prediction"]].tolist() == ["yes", "no"]
     assert t3.loc["RIA [26]", ["multi_modal", "quantity_prediction"]].tolist() == ["no", "yes"]
-    for name, n_cnn in (("morder_table2", 10), ("morder_table3", 7)):
+    for name, n_cnn in (("multi_order_table2", 10), ("multi_order_table3", 7)):
         frame = load_reported(name)
         assert (frame["type"] == "CNN").sum() == n_cnn
         assert set(frame["type"]) == {"CNN", "CNN-RNN"}
@@ -147,15 +147,15 @@ def test_descriptive_columns():
 
 def test_definition_column():
     allowed = {"per-image mean", "overall (copied from [36])", "unknown"}
-    for name in ("morder_table1", "morder_table2", "morder_table3"):
+    for name in ("multi_order_table1", "multi_order_table2", "multi_order_table3"):
         frame = load_reported(name)
         assert set(frame["definition"]) <= allowed
         assert frame["definition_note"].notna().all()
         proposed = frame[frame["method"] == "Multi-order RNN (Proposed)"]
         assert proposed["definition"].tolist() == ["per-image mean"]
-    t1 = load_reported("morder_table1").set_index("method")
+    t1 = load_reported("multi_order_table1").set_index("method")
     assert t1.loc["CNN (Binary Cross-Entropy)", "definition"] == "overall (copied from [36])"
-    t2 = load_reported("morder_table2").set_index("method")
+    t2 = load_reported("multi_order_table2").set_index("method")
     assert t2.loc["MS-CNN+LQP [36]", "definition"] == "overall (copied from [36])"
     assert t2.loc["TagProp [12]", "definition"] == "per-image mean"
 
@@ -163,12 +163,12 @@ def test_definition_column():
 def test_copied_rows_are_identical_to_m3():
     """The evidence behind the 'overall (copied from [36])' marks."""
     pairs = [
-        ("morder_table1", "CNN (Binary Cross-Entropy)", "m3_table4", "CNN+logistic [25]"),
-        ("morder_table2", "MS-CNN+LQP [36]", "m3_table2", "MS-CNN+LQP"),
+        ("multi_order_table1", "CNN (Binary Cross-Entropy)", "m3_table4", "CNN+logistic [25]"),
+        ("multi_order_table2", "MS-CNN+LQP [36]", "m3_table2", "MS-CNN+LQP"),
     ]
     m3_keys = ["C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1"]
-    for morder, m_row, m3, m3_row in pairs:
-        a = [value(morder, m_row, k) for k in MORDER_METRICS]
+    for multi_order, m_row, m3, m3_row in pairs:
+        a = [value(multi_order, m_row, k) for k in MULTI_ORDER_METRICS]
         b = [value(m3, m3_row, k) for k in m3_keys]
         assert a == b
 
@@ -187,13 +187,13 @@ def test_spot_values():
     assert value("m3_table4", "RIA [26]", "C-R") == 54.07
     assert value("m3_table5", "MS-CNN+Tags", "LQP-MSE") == 0.437
     assert value("m3_table6", "MS-CNN", "LQP-accuracy") == 46.27
-    assert value("morder_table1", "CNN-RNN (rare-first)", "C-F1") == 63.43
-    assert value("morder_table2", "SRN [52]", "S-P") == 87.40
-    assert value("morder_table2", "S-Cls [32]", "S-F1") == 74.00
-    assert value("morder_table2", "PLA [50]", "C-R") == 61.96
-    assert value("morder_table3", "Multi-order RNN (Proposed)", "S-F1") == 74.74
-    assert value("morder_table3", "LSEP [29]", "C-P") == 66.70
-    t4 = load_reported("morder_table4").set_index(["method", "dataset"])["top1"]
+    assert value("multi_order_table1", "CNN-RNN (rare-first)", "C-F1") == 63.43
+    assert value("multi_order_table2", "SRN [52]", "S-P") == 87.40
+    assert value("multi_order_table2", "S-Cls [32]", "S-F1") == 74.00
+    assert value("multi_order_table2", "PLA [50]", "C-R") == 61.96
+    assert value("multi_order_table3", "Multi-order RNN (Proposed)", "S-F1") == 74.74
+    assert value("multi_order_table3", "LSEP [29]", "C-P") == 66.70
+    t4 = load_reported("multi_order_table4").set_index(["method", "dataset"])["top1"]
     assert t4[("SR-CNN-RNN", "NUS-WIDE")] == 68.06
     assert t4[("Multi-order RNN", "MS-COCO")] == 93.49
     s = load_reported("summaries_benchmarks")
@@ -210,7 +210,7 @@ def test_repeated_rows_agree():
         for row_a, row_b in (("Upper bound (Ours)", "Upper bound (Ours)"), ("MS-CNN+Tags+LQP", "Ours")):
             assert [value(a, row_a, k) for k in M3_METRICS] == [value(b, row_b, k) for k in M3_METRICS]
     row = "Multi-order RNN (Proposed)"
-    assert [value("morder_table1", row, k) for k in MORDER_METRICS] == [value("morder_table2", row, k) for k in MORDER_METRICS]
+    assert [value("multi_order_table1", row, k) for k in MULTI_ORDER_METRICS] == [value("multi_order_table2", row, k) for k in MULTI_ORDER_METRICS]
 
 
 def test_prose_numbers_agree_with_tables():
@@ -222,11 +222,11 @@ def test_prose_numbers_agree_with_tables():
     assert round(hf("m3_table2", "MS-CNN+Tags+LQP") - hf("m3_table2", "MS-CNN+LQP"), 2) == 4.86
     # Multi-order RNN Sec. 4.4
     prop = "Multi-order RNN (Proposed)"
-    assert round(value("morder_table2", "ACfs [13]", "C-F1") - value("morder_table2", prop, "C-F1"), 2) == 2.07
-    assert round(value("morder_table3", prop, "C-F1") - value("morder_table3", "PLA [50]", "C-F1"), 2) == 1.23
-    assert round(value("morder_table2", prop, "S-F1") - value("morder_table2", "ACfs [13]", "S-F1"), 2) == 3.81
-    assert round(value("morder_table3", prop, "S-F1") - value("morder_table3", "PLA [50]", "S-F1"), 2) == 2.37
-    t1 = load_reported("morder_table1").set_index("method")
+    assert round(value("multi_order_table2", "ACfs [13]", "C-F1") - value("multi_order_table2", prop, "C-F1"), 2) == 2.07
+    assert round(value("multi_order_table3", prop, "C-F1") - value("multi_order_table3", "PLA [50]", "C-F1"), 2) == 1.23
+    assert round(value("multi_order_table2", prop, "S-F1") - value("multi_order_table2", "ACfs [13]", "S-F1"), 2) == 3.81
+    assert round(value("multi_order_table3", prop, "S-F1") - value("multi_order_table3", "PLA [50]", "S-F1"), 2) == 2.37
+    t1 = load_reported("multi_order_table1").set_index("method")
     baselines = t1.drop(index=prop)
     assert round(100 * (t1.loc[prop, "C-F1"] / baselines["C-F1"].max() - 1), 1) == 10.6
     assert round(100 * (t1.loc[prop, "S-F1"] / baselines["S-F1"].max() - 1), 1) == 17.6

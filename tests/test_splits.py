@@ -32,14 +32,14 @@ def test_m3_nuswide_drops_images_without_tags():
     assert kept.official_split.tolist() == ["train", "test"]
 
 
-def test_morder_nuswide_drops_images_without_labels():
-    kept = apply_split_rule(make_table("nuswide", LABELS, TAGS, SPLIT), "morder")
+def test_multi_order_nuswide_drops_images_without_labels():
+    kept = apply_split_rule(make_table("nuswide", LABELS, TAGS, SPLIT), "multi_order")
     assert kept.image_ids.tolist() == ["0", "2", "3"]
 
 
-def test_morder_coco_keeps_train2014_and_val2014_whole():
+def test_multi_order_coco_keeps_train2014_and_val2014_whole():
     table = make_table("coco2014", LABELS, TAGS, SPLIT)
-    assert apply_split_rule(table, "morder").image_ids.tolist() == table.image_ids.tolist()
+    assert apply_split_rule(table, "multi_order").image_ids.tolist() == table.image_ids.tolist()
 
 
 def test_m3_coco_targets_are_the_papers_counts_on_real_sizes():

@@ -27,7 +27,9 @@ from annokit.checkpoints import (
     load_weights,
     save_checkpoint,
 )
-from annokit.train import FitConfig, History, fit, plot_history, to_device, unwrap
+from annokit.distributed import unwrap
+from annokit.plots import plot_history
+from annokit.train import FitConfig, History, fit, to_device
 
 REPO = Path(__file__).resolve().parents[1]
 DDP_SCRIPT = REPO / "tests" / "helpers" / "ddp_fit.py"

@@ -31,7 +31,7 @@ def write_tiny_run(root: Path, work: Path) -> Path:
     """``<work>/runs/demo``: the tiny demo's index and fake prediction files of four kinds of model.
 
     Scores put every true label above 0.6 and every other below 0.45, plus noise, so each rule has
-    both hits and misses: cnn (top-3), mscnn_tags_lqp (top-m̂ with label counts), morder_rnn
+    both hits and misses: cnn (top-3), mscnn_tags_lqp (top-m̂ with label counts), multi_order_rnn
     (threshold 0.5 with per-step scores) and tags_mlp, which covers only half the test images, in
     reverse order (a file need not list the split as the index does).
     """
@@ -52,7 +52,7 @@ def write_tiny_run(root: Path, work: Path) -> Path:
                                  counts=counts), run_dir)
     steps = (0.5 * rng.random((len(rows), STEPS, truth.shape[1])) ** 3 + 0.5 * truth[:, None, :]).astype(np.float32)
     s = steps.max(axis=1)
-    save_predictions(Predictions("morder_rnn", rows, s, annotate.threshold(s), "max-pool over 5 steps, sigmoid, threshold 0.5",
+    save_predictions(Predictions("multi_order_rnn", rows, s, annotate.threshold(s), "max-pool over 5 steps, sigmoid, threshold 0.5",
                                  step_scores=steps, sequences=steps.argmax(axis=2)), run_dir)
     half = rows[::2][::-1]
     s = scores()[::2][::-1]
@@ -125,9 +125,9 @@ def names(run, matrix_row: np.ndarray) -> list[str]:
 
 
 def test_models_get_display_names_in_the_papers_order():
-    files = ["zeta", "upper_bound", "partial_partial_bce_p010", "morder_rnn", "mscnn_tags_lqp@seed1", "cnn",
+    files = ["zeta", "upper_bound", "partial_partial_bce_p010", "multi_order_rnn", "mscnn_tags_lqp@seed1", "cnn",
              "mscnn_tags_lqp", "cnn_rnn_rare_first", "cnn_rnn_frequent_first"]
-    assert model_order(files) == ["cnn", "mscnn_tags_lqp", "mscnn_tags_lqp@seed1", "upper_bound", "morder_rnn",
+    assert model_order(files) == ["cnn", "mscnn_tags_lqp", "mscnn_tags_lqp@seed1", "upper_bound", "multi_order_rnn",
                                   "cnn_rnn_frequent_first", "cnn_rnn_rare_first", "partial_partial_bce_p010", "zeta"]
     assert display_name("mscnn_tags_lqp") == "MS-CNN+Tags+LQP (M3)"
     assert display_name("mscnn_tags_lqp@seed1") == "MS-CNN+Tags+LQP (M3), seed 1"
@@ -138,8 +138,8 @@ def test_models_get_display_names_in_the_papers_order():
 
 
 def test_prediction_arrays_are_memory_mapped_not_read(tiny_run, tmp_path):
-    arrays = NpzArrays(prediction_path(tiny_run.run_dir, "morder_rnn"))
-    stored = predictions(tiny_run, "morder_rnn")
+    arrays = NpzArrays(prediction_path(tiny_run.run_dir, "multi_order_rnn"))
+    stored = predictions(tiny_run, "multi_order_rnn")
     for name in ("rows", "scores", "annotation", "step_scores", "sequences"):
         assert arrays.is_mapped(name), name
         np.testing.assert_array_equal(arrays[name], getattr(stored, name))
@@ -160,7 +160,7 @@ def test_viewer_opens_on_the_first_test_image_with_truth_tags_and_every_model(ti
     for tag in tags:
         assert 'class="ak-chip ak-tag"' in view and f">{tag}<" in view
     assert b.model == "mscnn_tags_lqp"  # M3 is selected when present
-    assert b.shown == ("cnn", "tags_mlp", "mscnn_tags_lqp", "morder_rnn")  # the papers' order
+    assert b.shown == ("cnn", "tags_mlp", "mscnn_tags_lqp", "multi_order_rnn")  # the papers' order
     for model in b.shown:
         assert f'data-model="{model}"' in view
     assert view.count('<img class="ak-image" src="data:image/jpeg;base64,') == 1
@@ -169,7 +169,7 @@ def test_viewer_opens_on_the_first_test_image_with_truth_tags_and_every_model(ti
         assert colour in viewer.legend.value
 
 
-@pytest.mark.parametrize("model", ["cnn", "mscnn_tags_lqp", "morder_rnn"])
+@pytest.mark.parametrize("model", ["cnn", "mscnn_tags_lqp", "multi_order_rnn"])
 def test_labels_are_marked_correct_extra_and_missed_in_their_colours(tiny_run, viewer, truth, model):
     stored = predictions(tiny_run, model)
     for place in range(6):
@@ -201,9 +201,9 @@ def test_lqp_models_show_predicted_against_true_count(tiny_run, viewer, truth):
 
 
 def test_multi_order_rnn_shows_the_top_five_labels_at_every_step(tiny_run, viewer, truth):
-    stored = predictions(tiny_run, "morder_rnn")
+    stored = predictions(tiny_run, "multi_order_rnn")
     view = viewer.view.value
-    table = re.search(r'<details class="ak-steps" data-model="morder_rnn" open.*?</details>', view).group(0)
+    table = re.search(r'<details class="ak-steps" data-model="multi_order_rnn" open.*?</details>', view).group(0)
     lines = re.findall(r"<tr><td[^>]*>t=(\d)</td>(.*?)</tr>", table)
     assert [int(t) for t, _ in lines] == list(range(1, STEPS + 1))
     for t, line in enumerate(lines):
@@ -218,20 +218,20 @@ def test_multi_order_rnn_shows_the_top_five_labels_at_every_step(tiny_run, viewe
 
 
 def test_browser_answers_with_plain_data_without_any_widget(tiny_run, truth):
-    browser = Browser.from_run(tiny_run, model="cnn", shown=("cnn", "morder_rnn"))
+    browser = Browser.from_run(tiny_run, model="cnn", shown=("cnn", "multi_order_rnn"))
     annotation = predictions(tiny_run, "cnn").annotation
     browser.go(4)
     panel = browser.panel()
     assert (panel.position, panel.place, panel.listed) == (4, 4, len(truth))
     assert list(panel.truth) == names(tiny_run, truth[4])
-    cnn, morder = panel.rows
-    assert cnn.selected and not morder.selected and cnn.rule == "top-3"
+    cnn, multi_order = panel.rows
+    assert cnn.selected and not multi_order.selected and cnn.rule == "top-3"
     assert sorted(cnn.labels("correct")) == sorted(names(tiny_run, annotation[4] & truth[4]))
     assert sorted(cnn.labels("missed")) == sorted(names(tiny_run, ~annotation[4] & truth[4]))
-    assert cnn.steps is None and len(morder.steps) == STEPS and all(len(step) == 5 for step in morder.steps)
+    assert cnn.steps is None and len(multi_order.steps) == STEPS and all(len(step) == 5 for step in multi_order.steps)
     browser.set_rule(Rule("top_k", k=1))
     assert len(browser.panel(4).rows[0].labels("correct") + browser.panel(4).rows[0].labels("extra")) == 1
-    assert browser.panel(4).rows[1] == morder  # the other models keep their own rule
+    assert browser.panel(4).rows[1] == multi_order  # the other models keep their own rule
 
 
 def test_a_model_without_a_prediction_for_the_image_says_so(tiny_run, viewer):
@@ -290,7 +290,7 @@ def test_label_filter_in_truth_and_in_a_models_prediction(tiny_run, viewer, trut
     assert len(viewer.browser.order) == len(truth) and viewer.browser.filter.label is None
 
 
-@pytest.mark.parametrize("model", ["cnn", "mscnn_tags_lqp", "morder_rnn"])
+@pytest.mark.parametrize("model", ["cnn", "mscnn_tags_lqp", "multi_order_rnn"])
 def test_outcome_filters_select_exactly_the_matching_images(tiny_run, viewer, truth, model):
     annotation = predictions(tiny_run, model).annotation
     extra, missed = (annotation & ~truth).sum(axis=1), (~annotation & truth).sum(axis=1)
@@ -318,11 +318,11 @@ def test_outcome_filters_select_exactly_the_matching_images(tiny_run, viewer, tr
 
 
 def test_choosing_which_models_are_shown(viewer):
-    viewer.shown.value = ("morder_rnn",)
+    viewer.shown.value = ("multi_order_rnn",)
     rows = re.findall(r'<tr class="ak-model" data-model="([^"]+)"', viewer.view.value)
-    assert rows == ["mscnn_tags_lqp", "morder_rnn"]  # the selected model always stays
+    assert rows == ["mscnn_tags_lqp", "multi_order_rnn"]  # the selected model always stays
     viewer.model.value = "cnn"
-    assert viewer.shown.value == ("cnn", "mscnn_tags_lqp", "morder_rnn")
+    assert viewer.shown.value == ("cnn", "mscnn_tags_lqp", "multi_order_rnn")
 
 
 def test_threshold_slider_reannotates_the_selected_model_live(tiny_run, viewer, truth):
@@ -425,7 +425,7 @@ def test_gallery_stands_alone_with_the_sampled_images_labels_and_colours(tiny_ru
     chunks = re.split(r'(?=<div class="ak-panel")', page)[1:]
     for position, chunk in zip(sample, chunks, strict=True):
         assert truth_shown(chunk) == names(tiny_run, truth[position])
-        for model in ("cnn", "mscnn_tags_lqp", "morder_rnn"):
+        for model in ("cnn", "mscnn_tags_lqp", "multi_order_rnn"):
             annotation = predictions(tiny_run, model).annotation[position]
             assert sorted(marks(chunk, model)["extra"]) == sorted(names(tiny_run, annotation & ~truth[position]))
     for colour, _, _, meaning in OUTCOME_STYLE.values():
@@ -463,7 +463,7 @@ def write_large_run(work: Path, n_test: int = 50_000, num_labels: int = 81, n_ta
         s = base + 0.45 * rng.random(truth.shape, dtype=np.float32)
         extra = {"counts": truth.sum(axis=1) + rng.normal(0, 0.8, n_test)} if model.endswith("lqp") else {}
         save_predictions(Predictions(model, rows, s, annotate.threshold(s), "fake", **extra), run_dir)
-    for model in ("morder_rnn", "cnn_rnn_frequent_first"):
+    for model in ("multi_order_rnn", "cnn_rnn_frequent_first"):
         steps = rng.random((n_test, STEPS, num_labels), dtype=np.float32)
         s = steps.max(axis=1)
         save_predictions(Predictions(model, rows, s, annotate.threshold(s), "fake", step_scores=steps,
@@ -480,7 +480,7 @@ def test_viewer_opens_in_under_3_seconds_on_50000_test_images(tmp_path):
     print(f"\nviewer on 50,000 test images: opened and drew the first image in {opened:.2f} s")
     assert opened < 3.0, f"the viewer took {opened:.2f} s to open on 50,000 test images"
     assert "image 1 of 50,000" in viewer.view.value and len(viewer.browser.data.models) == 9
-    assert viewer.browser.data.models["morder_rnn"].arrays.is_mapped("step_scores")
+    assert viewer.browser.data.models["multi_order_rnn"].arrays.is_mapped("step_scores")
     assert "ak-steps" in viewer.view.value
     start = time.perf_counter()
     viewer.sort.value = "f1_worst"  # the first whole-split computation: per-image F1 of the selected model

@@ -2,6 +2,7 @@
 
 - ``sigmoid_cross_entropy``: M3 Eq. 4 (CNN, MS-CNN, tags MLP and the joint classifier) and the
   "CNN (BCE)" baseline of the Multi-order RNN paper.
+- ``label_quantity_loss``: M3 Eq. 5, the squared error of the predicted label count (LQP).
 - ``partial_bce``, ``bce_ignore_unknown``, ``bce_unknown_as_negative``: learning with partial
   labels (Durand et al. 2019, Sec. 3.1, and its two baselines), targets in {1, 0 unknown, −1}.
 """
@@ -16,6 +17,11 @@ from torch import Tensor
 def sigmoid_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
     """Eq. 4: −[y log σ(l) + (1−y) log(1−σ(l))], summed over labels, averaged over the batch."""
     return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="sum") / logits.shape[0]
+
+
+def label_quantity_loss(pred: Tensor, true_counts: Tensor, reduction: str = "mean") -> Tensor:
+    """Eq. 5: L2 = (m̂ − m)², averaged over the batch ("mean", as the paper names it) or summed ("sum")."""
+    return F.mse_loss(pred, true_counts.to(pred.dtype), reduction=reduction)
 
 
 # Partial labels (Durand, Mehrasa, Mori, CVPR 2019). Targets are int8/int {1 positive, -1 negative, 0 unknown};

@@ -5,55 +5,37 @@
 3. ``train_tags_mlp``: the MLP on noisy tags (independent of 1–2).
 4. ``train_classifier`` / ``train_quantity_regressor``: on cached f_v or [f_v, f_t], with the
    visual and textual models fixed (Algorithm 1 step 5).
-``annotate_m3`` then keeps the top m̂ labels (Algorithm 2). Every stage trains with the one
+``annotate.top_m_hat`` then keeps the top m̂ labels (Algorithm 2). Every stage trains with the one
 fit loop, so each resumes after an interruption and is skipped when already finished.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 from tqdm.auto import tqdm
 
 from annokit import annotate, metrics
+from annokit.checkpoints import load_weights
 from annokit.data.dataset import AnnotationDataset
 from annokit.data.index import PreparedIndex
 from annokit.data.table import TEST, TRAIN
-from annokit.features import CachedArrays
-from annokit.predictions import Predictions
-from annokit.losses import sigmoid_cross_entropy
-from annokit.models import (JointClassifier, LabelQuantityRegressor, MultiScaleCNN, ResNetBackbone, TagsMLP,
-                            build_backbone)
-from annokit.models.lqp import label_quantity_loss
-from annokit.profile import Profile
-from annokit.train import SMALL_MODEL_THREADS, FitConfig, History, fit, resolve_device  # noqa: F401 (notebooks import it here)
+from annokit.features import CachedArrays, save_cached
+from annokit.losses import label_quantity_loss, sigmoid_cross_entropy
+from annokit.models import JointClassifier, LabelQuantityRegressor, MultiScaleCNN, ResNetBackbone, TagsMLP, build_backbone
+from annokit.predictions import Predictions, save_predictions
+from annokit.profile import Profile, stage_settings_dict
+from annokit.run import Run
+from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
+from annokit.training_config import fit_config
 
 EVAL_BATCH = 128
-
-
-def fit_config(profile: Profile, stage: str, epochs: int | None = None, optimizer: str = "sgd",
-               seed: int | None = None) -> FitConfig:
-    """The stage's training settings from the profile; ``epochs`` and ``seed`` override the profile's."""
-    settings = profile.stages[stage]
-    return FitConfig(
-        epochs=int(epochs or settings["epochs"]),
-        batch_size=int(settings["batch_size"]),
-        lr=float(settings["lr"]),
-        momentum=float(settings.get("momentum", 0.9)),
-        weight_decay=float(settings.get("weight_decay", profile.stages["cnn"].get("weight_decay", 0.0))),
-        optimizer=optimizer,
-        seed=profile.seed if seed is None else seed,
-    )
-
-
-def stage_seeds(profile: Profile, stage: str) -> list[int]:
-    """The seeds a cheap stage is trained with (its ``seeds`` list; the profile's seed alone by default)."""
-    return [int(s) for s in profile.stages[stage].get("seeds", [profile.seed])]
 
 
 def seed_suffix(profile: Profile, seed: int) -> str:
@@ -63,13 +45,24 @@ def seed_suffix(profile: Profile, seed: int) -> str:
 
 def stage_record(profile: Profile, index: PreparedIndex, stage: str, **extra) -> dict:
     """What a stage's checkpoints must agree with: profile, split and the stage's settings."""
-    settings = {k: v for k, v in profile.stages[stage].items() if k != "seeds"}  # the seed in use is in FitConfig
+    settings = stage_settings_dict(profile.stage(stage))
+    del settings["seeds"]  # the seed in use is in FitConfig
     return {"stage": stage, "profile": profile.name, "index": index.meta["fingerprint"], **settings, **extra}
 
 
 def image_split(index: PreparedIndex, data_root: Path, split: str, image_size: int) -> AnnotationDataset:
     """Images of one split with their tag and label vectors."""
     return AnnotationDataset(index, data_root, split=split, image_size=image_size)
+
+
+def image_splits(run: Run) -> dict[str, AnnotationDataset]:
+    """The train and test images of a run, at the profile's input size."""
+    return {split: image_split(run.index, run.data_root, split, run.profile.image_size) for split in (TRAIN, TEST)}
+
+
+def tag_splits(run: Run) -> dict[str, TensorDataset]:
+    """The train and test (tag vector, label vector) pairs of a run."""
+    return {split: tag_split(run.index, split) for split in (TRAIN, TEST)}
 
 
 def tag_split(index: PreparedIndex, split: str) -> TensorDataset:
@@ -116,6 +109,26 @@ def features_and_scores(model: nn.Module, dataset: Dataset, device: torch.device
     return torch.cat(features).numpy(), torch.cat(scores).numpy()
 
 
+def cache_and_annotate(run: Run, model: nn.Module, name: str, inputs: dict[str, Dataset], device: torch.device, *,
+                       cache: str, with_scores: bool = False, meta: dict | None = None) -> Predictions:
+    """Cache a trained model's features (``<cache>_features``, and ``<cache>_scores`` when asked) for both
+    splits, then save its top-k annotation of the test split as the prediction file ``name``.
+
+    The later stages train on these arrays and never decode an image again.
+    """
+    outputs = {split: features_and_scores(model, data, device, desc=f"{name} on {split}") for split, data in inputs.items()}
+    rows = {split: run.index.rows(split) for split in (TRAIN, TEST)}
+    meta = {"profile": run.profile.name, "model": name, **(meta or {})}
+    kinds = (("features", 0), ("scores", 1)) if with_scores else (("features", 0),)
+    for kind, position in kinds:
+        save_cached(CachedArrays(f"{cache}_{kind}", outputs[TRAIN][position], outputs[TEST][position],
+                                 rows[TRAIN], rows[TEST], meta), run.run_dir)
+    k, scores = run.profile.annotation.top_k, outputs[TEST][1]
+    predictions = Predictions(name, rows[TEST], scores, annotate.top_k(scores, k), rule=f"top-{k}", meta=meta)
+    save_predictions(predictions, run.run_dir)
+    return predictions
+
+
 def score_monitor(dataset: Dataset, y_true: np.ndarray, device: torch.device, input_index: int = 0) -> Callable[[nn.Module], dict]:
     """An ``eval_fn`` for ``fit``: test mAP after every epoch, for the training curves."""
     def evaluate(model: nn.Module) -> dict:
@@ -129,23 +142,48 @@ def fit_on_images(model: nn.Module, stage: str, profile: Profile, index: Prepare
     """Train an image model with Eq. 4 in ``<run>/<stage>``, with test mAP after each epoch when ``monitor``."""
     test = image_split(index, data_root, TEST, profile.image_size)
     return fit(model, image_split(index, data_root, TRAIN, profile.image_size), image_loss,
-               fit_config(profile, stage, epochs), Path(run_dir) / stage, stage_config=stage_record(profile, index, stage),
-               device=device, eval_fn=score_monitor(test, index.label_matrix(TEST), device) if monitor else None)
+               fit_config(profile.stage(stage), profile.seed, epochs), Path(run_dir) / stage,
+               stage_config=stage_record(profile, index, stage), device=device, record=profile.to_dict(),
+               eval_fn=score_monitor(test, index.label_matrix(TEST), device) if monitor else None)
 
 
 def train_cnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path, device: torch.device,
               epochs: int | None = None, monitor: bool = True) -> tuple[ResNetBackbone, History]:
     """Algorithm 1 step 1: fine-tune the ResNet on the training images with Eq. 4."""
-    settings = profile.stages["cnn"]
-    model = build_backbone(settings["backbone"], num_classes=len(index.label_names), pretrained=settings["pretrained"],
-                           weights_path=settings.get("weights_path") or None)
-    set_batchnorm_momentum(model, float(settings["bn_momentum"]))
+    settings = profile.cnn
+    seed_everything(profile.seed)  # the new fc layer's initial weights
+    model = build_backbone(settings.backbone, num_classes=len(index.label_names), pretrained=settings.pretrained,
+                           weights_path=settings.weights_path or None)
+    set_batchnorm_momentum(model, settings.bn_momentum)
     return model, fit_on_images(model, "cnn", profile, index, data_root, run_dir, device, epochs, monitor)
+
+
+def load_finetuned_cnn(run: Run) -> ResNetBackbone:
+    """The stage-1 CNN of notebook 01 (``<run>/cnn/final.pt``), the starting point of the MS-CNN."""
+    cnn = build_backbone(run.profile.cnn.backbone, num_classes=len(run.index.label_names))
+    load_weights(run.run_dir / "cnn" / "final.pt", cnn)
+    return cnn
+
+
+@torch.no_grad()
+def scale_maps_of(model: MultiScaleCNN, image: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+    """The maps M1..M5 of the ResNet and the fused maps M~1..M~5 (Eq. 2) for one image (C, H, W)."""
+    model.eval()
+    batch = image[None].to(next(model.parameters()).device)
+    return [m[0].cpu() for m in model.backbone.scale_maps(batch)], [m[0].cpu() for m in model.fused_maps(batch)]
+
+
+def scale_map_shapes(maps: list[Tensor], fused: list[Tensor]) -> pd.DataFrame:
+    """Channels and spatial size of M_l and M~l at each scale l (they match: Eq. 2 adds them)."""
+    return pd.DataFrame([{"scale": f"l = {level}", "M_l (C x H x W)": " x ".join(map(str, m.shape)),
+                          "M~_l (C x H x W)": " x ".join(map(str, f.shape))}
+                         for level, (m, f) in enumerate(zip(maps, fused), start=1)]).set_index("scale")
 
 
 def train_mscnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path, cnn: ResNetBackbone,
                 device: torch.device, epochs: int | None = None, monitor: bool = True) -> tuple[MultiScaleCNN, History]:
     """Algorithm 1 steps 2–3: MS-CNN from the fine-tuned CNN, backbone frozen, fusion and head trained."""
+    seed_everything(profile.seed)  # the fusion blocks' initial weights
     model = MultiScaleCNN.from_finetuned_cnn(cnn, len(index.label_names)).freeze_backbone()
     return model, fit_on_images(model, "mscnn", profile, index, data_root, run_dir, device, epochs, monitor)
 
@@ -153,12 +191,12 @@ def train_mscnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir
 def train_tags_mlp(profile: Profile, index: PreparedIndex, run_dir: Path, feature_dim: int, device: torch.device,
                    epochs: int | None = None) -> tuple[TagsMLP, History]:
     """Algorithm 1 step 4: the MLP on noisy tags, f_t of the same size as f_v (Sec. III-B)."""
-    model = TagsMLP(len(index.tag_names), len(index.label_names), hidden=int(profile.stages["tags_mlp"].get("hidden", 2048)),
-                    feature_dim=feature_dim)
+    seed_everything(profile.seed)
+    model = TagsMLP(len(index.tag_names), len(index.label_names), hidden=profile.tags_mlp.hidden, feature_dim=feature_dim)
     test = tag_split(index, TEST)
-    history = fit(model, tag_split(index, TRAIN), vector_loss, fit_config(profile, "tags_mlp", epochs),
+    history = fit(model, tag_split(index, TRAIN), vector_loss, fit_config(profile.tags_mlp, profile.seed, epochs),
                   Path(run_dir) / "tags_mlp", stage_config=stage_record(profile, index, "tags_mlp", feature_dim=feature_dim),
-                  device=device, eval_fn=score_monitor(test, index.label_matrix(TEST), device), threads=SMALL_MODEL_THREADS)
+                  device=device, record=profile.to_dict(), eval_fn=score_monitor(test, index.label_matrix(TEST), device), threads=SMALL_MODEL_THREADS)
     return model, history
 
 
@@ -172,12 +210,14 @@ def train_classifier(profile: Profile, index: PreparedIndex, run_dir: Path, name
                      test_features: np.ndarray, device: torch.device, epochs: int | None = None,
                      seed: int | None = None) -> tuple[JointClassifier, History, np.ndarray]:
     """Algorithm 1 step 5: the fc + sigmoid classifier on fixed features; returns the test scores too."""
+    seed = profile.seed if seed is None else seed
+    seed_everything(seed)
     model = JointClassifier(train_features.shape[1], len(index.label_names))
     train = TensorDataset(torch.from_numpy(train_features), torch.from_numpy(index.label_matrix(TRAIN).astype(np.float32)))
     test_inputs = torch.from_numpy(test_features)
-    history = fit(model, train, vector_loss, fit_config(profile, "classifier", epochs, seed=seed), Path(run_dir) / name,
+    history = fit(model, train, vector_loss, fit_config(profile.classifier, seed, epochs), Path(run_dir) / name,
                   stage_config=stage_record(profile, index, "classifier", features=name, dim=train_features.shape[1]),
-                  device=device, threads=SMALL_MODEL_THREADS, progress=False)
+                  device=device, threads=SMALL_MODEL_THREADS, progress=False, record=profile.to_dict())
     model.eval().to(device)
     with torch.no_grad():
         scores = torch.sigmoid(model(test_inputs.to(device))).cpu().numpy()
@@ -188,21 +228,18 @@ def train_quantity_regressor(profile: Profile, index: PreparedIndex, run_dir: Pa
                              test_features: np.ndarray, device: torch.device, epochs: int | None = None,
                              seed: int | None = None) -> tuple[LabelQuantityRegressor, History, np.ndarray]:
     """Algorithm 1 step 5: the LQP regressor (512-256-1, dropout 0.5, Eq. 5); returns the test predictions too."""
+    seed = profile.seed if seed is None else seed
+    seed_everything(seed)
     model = LabelQuantityRegressor(train_features.shape[1])
     counts = torch.from_numpy(index.label_matrix(TRAIN).sum(axis=1).astype(np.float32))
     history = fit(model, TensorDataset(torch.from_numpy(train_features), counts), quantity_loss,
-                  fit_config(profile, "lqp", epochs, seed=seed), Path(run_dir) / name,
+                  fit_config(profile.lqp, seed, epochs), Path(run_dir) / name,
                   stage_config=stage_record(profile, index, "lqp", features=name, dim=train_features.shape[1]), device=device,
-                  threads=SMALL_MODEL_THREADS, progress=False)
+                  threads=SMALL_MODEL_THREADS, progress=False, record=profile.to_dict())
     model.eval().to(device)
     with torch.no_grad():
         predicted = model(torch.from_numpy(test_features).to(device)).cpu().numpy()
     return model, history, predicted
-
-
-def annotate_m3(scores: np.ndarray, predicted_counts: np.ndarray) -> np.ndarray:
-    """Algorithm 2: the top m̂ labels by probability, m̂ the rounded LQP prediction."""
-    return annotate.top_m_hat(scores, predicted_counts)
 
 
 def step5_predictions(profile: Profile, index: PreparedIndex, run_dir: Path, visual: CachedArrays, textual: CachedArrays,
@@ -221,15 +258,33 @@ def step5_predictions(profile: Profile, index: PreparedIndex, run_dir: Path, vis
         train, test = joint_features(visual, tags, TRAIN), joint_features(visual, tags, TEST)
         _, _, scores[name] = train_classifier(profile, index, run_dir, f"classifier_{name}{suffix}", train, test, device, epochs, seed)
         _, _, counts[name] = train_quantity_regressor(profile, index, run_dir, f"lqp_{name}{suffix}", train, test, device, epochs, seed)
-    rows, k = visual.test_rows, int(profile.stages["annotation"]["top_k"])
+    rows, k = visual.test_rows, profile.annotation.top_k
     meta = {"profile": profile.name, "seed": seed}
     truth = index.label_matrix()[rows]
     return [
-        Predictions(f"mscnn_lqp{suffix}", rows, scores["visual"], annotate_m3(scores["visual"], counts["visual"]),
+        Predictions(f"mscnn_lqp{suffix}", rows, scores["visual"], annotate.top_m_hat(scores["visual"], counts["visual"]),
                     "top-m̂ (LQP on f_v)", counts=counts["visual"], meta=meta),
         Predictions(f"mscnn_tags{suffix}", rows, scores["joint"], annotate.top_k(scores["joint"], k), f"top-{k}", meta=meta),
-        Predictions(f"mscnn_tags_lqp{suffix}", rows, scores["joint"], annotate_m3(scores["joint"], counts["joint"]),
+        Predictions(f"mscnn_tags_lqp{suffix}", rows, scores["joint"], annotate.top_m_hat(scores["joint"], counts["joint"]),
                     "top-m̂ (LQP on [f_v, f_t])", counts=counts["joint"], meta=meta),
         Predictions(f"upper_bound{suffix}", rows, scores["joint"], annotate.upper_bound(scores["joint"], truth),
                     "top-m, m the true count", meta=meta),
     ]
+
+
+def top_m_hat_examples(predictions: Predictions, index: PreparedIndex, count: int = 6) -> pd.DataFrame:
+    """Algorithm 2 on a few test images: raw LQP output, rounded, clamped to [1, C] (m̂), and the top-m̂ labels."""
+    names, truth = index.label_names, index.label_matrix()[predictions.rows]
+    raw = np.asarray(predictions.counts, dtype=np.float64)
+    m_hat = annotate.predicted_quantity(raw, len(names))
+    shown = np.unique(np.concatenate([np.argsort(raw, kind="stable")[:2], np.argsort(-raw, kind="stable")[:2],
+                                      np.arange(min(count, len(raw)))]))[:max(count, 4)]
+    return pd.DataFrame({
+        "LQP output": raw[shown].round(2),
+        "rounded": annotate.round_half_up(raw[shown]),
+        "m̂ (clamped to [1, C])": m_hat[shown],
+        "true m": truth[shown].sum(axis=1),
+        "top-m̂ labels": [", ".join(names[j] for j in np.argsort(-predictions.scores[i], kind="stable")[:m_hat[i]])
+                         for i in shown],
+        "true labels": [", ".join(names[j] for j in np.flatnonzero(truth[i])) or "none" for i in shown],
+    }, index=pd.Index(predictions.rows[shown], name="index row"))

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from annokit.annotate import round_half_up
+
 ANNOTATION_KEYS = ("C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "S-P", "S-R", "S-F1", "H-F1")
 
 # Column names as printed in each paper's tables -> our keys. M3's "I-" metrics pool all
@@ -42,7 +44,7 @@ PAPER_COLUMNS: dict[str, dict[str, str]] = {
         "I-F1": "O-F1",
         "H-F1": "H-F1",
     },
-    "morder": {
+    "multi_order": {
         "P_L": "C-P",
         "R_L": "C-R",
         "F1_L": "C-F1",
@@ -178,9 +180,7 @@ def _count_pair(true_counts: np.ndarray, predicted_counts: np.ndarray) -> tuple[
 def label_quantity_accuracy(true_counts: np.ndarray, predicted_counts: np.ndarray) -> float:
     """Share of images whose predicted label count, rounded to the nearest integer, is right (M3 Sec. IV-D1)."""
     t, p = _count_pair(true_counts, predicted_counts)
-    # Round half up: np.round is banker's rounding (2.5 -> 2), which would bias x.5 counts downwards.
-    rounded = np.floor(p + 0.5)
-    return float(np.mean(rounded == t))
+    return float(np.mean(round_half_up(p) == t))
 
 
 def label_quantity_mse(true_counts: np.ndarray, predicted_counts: np.ndarray) -> float:

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import io
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -31,13 +30,12 @@ from tqdm.auto import tqdm
 
 from annokit import paths
 from annokit.annotate import threshold
+from annokit.digest import array_digest
 from annokit.losses import (
     PARTIAL_BCE_GAMMA,
     bce_ignore_unknown,
     bce_unknown_as_negative,
     partial_bce,
-    partial_bce_coefficients,
-    partial_bce_normalisation,
 )
 from annokit.metrics import annotation_scores, mean_average_precision
 from annokit.train import SMALL_MODEL_THREADS, FitConfig, History, fit
@@ -112,12 +110,6 @@ def linear_classifier(in_dim: int, num_classes: int, seed: int = 0) -> nn.Linear
         return nn.Linear(in_dim, num_classes)
 
 
-def fingerprint(array: np.ndarray) -> str:
-    """A short digest of an array, stored in the run config so changed features or targets are noticed."""
-    array = np.ascontiguousarray(array)
-    return hashlib.sha256(str(array.shape).encode() + str(array.dtype).encode() + array.tobytes()).hexdigest()[:16]
-
-
 def train_classifier(features: np.ndarray, targets: np.ndarray, loss: str, config: FitConfig, run_dir: Path, *,
                      model: nn.Module | None = None, stage_config: dict | None = None, device: str = "cpu",
                      quiet: bool = True, threads: int | None = SMALL_MODEL_THREADS) -> tuple[nn.Module, History]:
@@ -131,8 +123,8 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, loss: str, confi
     fn = LOSSES[loss].fn
     model = model if model is not None else linear_classifier(features.shape[1], targets.shape[1], config.seed)
     train_set = TensorDataset(torch.as_tensor(features, dtype=torch.float32), torch.as_tensor(targets, dtype=torch.int8))
-    stage = {"loss": loss, "gamma": PARTIAL_BCE_GAMMA, "features": fingerprint(features),
-             "targets": fingerprint(targets), **(stage_config or {})}
+    stage = {"loss": loss, "gamma": PARTIAL_BCE_GAMMA, "features": array_digest(features),
+             "targets": array_digest(targets), **(stage_config or {})}
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
         history = fit(model, train_set, lambda m, batch: fn(m(batch[0]), batch[1]), config, run_dir,
                       stage_config=stage, device=device, threads=threads, progress=False)
@@ -265,42 +257,6 @@ def sweep(train_features: np.ndarray, train_labels: np.ndarray, test_features: n
                      "final_train_loss": history.train_loss[-1] if len(history) else float("nan"),
                      "seconds": time.perf_counter() - started})
     return SweepResult(pd.DataFrame(rows), probabilities)
-
-
-def plot_against_proportion(table: pd.DataFrame, metric: str = "mAP", ax=None, title: str | None = None):
-    """The paper's headline figure: a test metric against the proportion of known labels, one curve per loss."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax)
-    for _, group in table.groupby("loss", sort=False):
-        group = group.sort_values("proportion")
-        ax.plot(100 * group["proportion"], 100 * group[metric], marker="o", label=group["title"].iloc[0])
-    ax.set_xlabel("proportion of known training labels (%)")
-    ax.set_ylabel(f"test {metric} (%)" if metric == "mAP" else f"test {metric}, threshold 0.5 (%)")
-    ax.set_xticks(sorted(100 * table["proportion"].unique()))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
-    ax.set_title(title or f"{metric} against the proportion of known labels")
-    return fig
-
-
-def plot_normalisation(gammas: tuple[float, ...] = (0.5, 1.0, 2.0)):
-    """g(p) = α p^γ + β for a few γ (each with g(1) = 1, g(0.1) = 5): the weight partial-BCE gives an image."""
-    import matplotlib.pyplot as plt
-
-    p = torch.linspace(0.05, 1.0, 96)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for gamma in gammas:
-        alpha, beta = partial_bce_coefficients(gamma)
-        label = f"γ = {gamma:g}: α = {alpha:.2f}, β = {beta:.2f}" + (" (paper)" if gamma == PARTIAL_BCE_GAMMA else "")
-        ax.plot(100 * p, partial_bce_normalisation(p, gamma), label=label)
-    ax.plot(100 * p, 1 / p, color="gray", linestyle=":", label="1 / p (mean over known labels)")
-    ax.set_ylim(0, 12)
-    ax.set_xlabel("proportion of known labels p (%)")
-    ax.set_ylabel("g(p)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return fig
 
 
 def reported_results() -> pd.DataFrame:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import torch
 from PIL import Image
+
+from annokit.losses import PARTIAL_BCE_GAMMA, partial_bce_coefficients, partial_bce_normalisation
+from annokit.predictions import Predictions
+from annokit.train import History
 
 
 def save_figure(fig: matplotlib.figure.Figure, path: Path, dpi: int = 120) -> Path:
@@ -107,4 +111,116 @@ def annotation_grid(images: Sequence[Image.Image], truth: Sequence[Sequence[str]
             text.append(f"{model}: {', '.join(marked) or '(none)'}")
         ax.set_title("\n".join(text), fontsize=7, loc="left")
     fig.tight_layout()
+    return fig
+
+
+def plot_history(history: History | dict, ax=None):
+    """Training curve: train loss per epoch, eval losses on the same axis, other metrics on a twin axis."""
+    h = history if isinstance(history, History) else History.from_dict(history)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+    else:
+        fig = ax.figure
+    ax.plot(h.epoch, h.train_loss, marker="o", label="train loss")
+    keys = sorted({k for m in h.metrics for k in m})
+    other = None
+    for key in keys:
+        xs = [e for e, m in zip(h.epoch, h.metrics) if key in m]
+        ys = [m[key] for m in h.metrics if key in m]
+        if "loss" in key:
+            ax.plot(xs, ys, marker="o", label=key)
+        else:
+            other = other or ax.twinx()
+            other.plot(xs, ys, marker="s", linestyle="--", label=key, color=f"C{len(other.lines) + len(ax.lines) + 1}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    handles, labels = ax.get_legend_handles_labels()
+    if other is not None:
+        other.set_ylabel("metric")
+        more = other.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    ax.legend(handles, labels, loc="best")
+    return fig
+
+
+def plot_step_scores(predictions: Predictions, y_true: np.ndarray, label_names: Sequence[str],
+                     images: Sequence[int], top: int = 5, threshold: float = 0.5) -> matplotlib.figure.Figure:
+    """Fig. 3: the ``top`` labels with their probabilities at every step, one row of panels per test image.
+
+    Bars of true labels are green, others grey; the label fed to the next step is outlined; the
+    dashed line is the decision threshold.
+    """
+    steps = np.asarray(predictions.step_scores)
+    truth = np.asarray(y_true, dtype=bool)
+    t_count = steps.shape[1]
+    fig = plt.figure(figsize=(2.7 * t_count, 2.3 * len(images)), layout="constrained")
+    for sub, i in zip(np.atleast_1d(fig.subfigures(len(images), 1)), images):
+        true_names = ", ".join(label_names[j] for j in np.flatnonzero(truth[i])) or "none"
+        pooled = ", ".join(label_names[j] for j in np.flatnonzero(predictions.annotation[i])) or "none"
+        sub.suptitle(f"test image {i}    truth: {true_names}    assigned (max-pooled > 0.5): {pooled}",
+                     fontsize=9, x=0.01, ha="left")
+        for t, ax in enumerate(np.atleast_1d(sub.subplots(1, t_count))):
+            best = np.argsort(-steps[i, t], kind="stable")[:top][::-1]
+            bars = ax.barh(range(len(best)), steps[i, t, best],
+                           color=["tab:green" if truth[i, j] else "0.65" for j in best])
+            if predictions.sequences is not None and predictions.sequences[i, t] in best:
+                picked = bars[list(best).index(predictions.sequences[i, t])]
+                picked.set_edgecolor("black")
+                picked.set_linewidth(1.5)
+            ax.set_yticks(range(len(best)), [label_names[j] for j in best], fontsize=8)
+            ax.axvline(threshold, color="k", linestyle="--", linewidth=0.8)
+            ax.set_xlim(0, 1)
+            ax.set_title(f"t = {t + 1}", fontsize=9)
+            ax.set_xlabel("probability", fontsize=8)
+            ax.tick_params(axis="x", labelsize=7)
+    return fig
+
+
+def plot_scale_maps(image: Image.Image, maps: Sequence, fused: Sequence) -> matplotlib.figure.Figure:
+    """One image, its ResNet maps M1..M5 (top) and the fused maps M~1..M~5 (bottom), each as its channel mean."""
+    fig, axes = plt.subplots(2, len(maps) + 1, figsize=(2.2 * (len(maps) + 1), 4.6), layout="constrained")
+    for row, (name, tensors) in enumerate((("M", maps), ("M~", fused))):
+        axes[row, 0].imshow(image)
+        axes[row, 0].set_title("input", fontsize=9)
+        for level, tensor in enumerate(tensors, start=1):
+            ax = axes[row, level]
+            ax.imshow(tensor.float().mean(dim=0).numpy(), cmap="viridis")
+            ax.set_title(f"{name}{level}: {tensor.shape[1]}x{tensor.shape[2]}, {tensor.shape[0]} ch", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xlabel("x (map cells)", fontsize=7)
+        ax.set_ylabel("y", fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
+def plot_against_proportion(table: pd.DataFrame, metric: str = "mAP", ax=None, title: str | None = None) -> matplotlib.figure.Figure:
+    """The paper's headline figure: a test metric against the proportion of known labels, one curve per loss."""
+    fig, ax = plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax)
+    for _, group in table.groupby("loss", sort=False):
+        group = group.sort_values("proportion")
+        ax.plot(100 * group["proportion"], 100 * group[metric], marker="o", label=group["title"].iloc[0])
+    ax.set_xlabel("proportion of known training labels (%)")
+    ax.set_ylabel(f"test {metric} (%)" if metric == "mAP" else f"test {metric}, threshold 0.5 (%)")
+    ax.set_xticks(sorted(100 * table["proportion"].unique()))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    ax.set_title(title or f"{metric} against the proportion of known labels")
+    return fig
+
+
+def plot_normalisation(gammas: tuple[float, ...] = (0.5, 1.0, 2.0)) -> matplotlib.figure.Figure:
+    """g(p) = α p^γ + β for a few γ (each with g(1) = 1, g(0.1) = 5): the weight partial-BCE gives an image."""
+    p = torch.linspace(0.05, 1.0, 96)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for gamma in gammas:
+        alpha, beta = partial_bce_coefficients(gamma)
+        label = f"γ = {gamma:g}: α = {alpha:.2f}, β = {beta:.2f}" + (" (paper)" if gamma == PARTIAL_BCE_GAMMA else "")
+        ax.plot(100 * p, partial_bce_normalisation(p, gamma), label=label)
+    ax.plot(100 * p, 1 / p, color="gray", linestyle=":", label="1 / p (mean over known labels)")
+    ax.set_ylim(0, 12)
+    ax.set_xlabel("proportion of known labels p (%)")
+    ax.set_ylabel("g(p)")
+    ax.grid(alpha=0.3)
+    ax.legend()
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from annokit.data.index import PreparedIndex, build_index
 from annokit.data.manifest import Manifest, load_manifest
 from annokit.profile import Profile, available_profiles, load_profile
 
-DEMO_PROFILES = ("demo", "demo-coco", "demo-morder", "demo-coco-morder")
+DEMO_PROFILES = ("demo", "demo-coco", "demo-multi-order", "demo-coco-multi-order")
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,10 @@ def index_dir(profile: Profile, work_dir: Path | None = None) -> Path:
 
 def ensure_demo_data(profile: Profile) -> Path:
     """Generate the demo dataset (both layouts) for a demo profile unless it is already there."""
-    from annokit.data.demo import DemoConfig, generate_demo
+    from annokit.demo import DemoConfig, generate_demo
 
     root = profile.resolved_data_root()
-    generate_demo(root.parent, DemoConfig(**profile.demo))
+    generate_demo(root.parent, DemoConfig(**dataclasses.asdict(profile.demo)))
     return root
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 from annokit.paths import reported_dir
 
 M3 = "Niu et al. 2019, Multi-modal multi-scale deep learning for large-scale image annotation (M3), IEEE TIP"
-MORDER = "Dutta, Verma, Jawahar 2020, Recurrent image annotation with explicit inter-label dependencies (Multi-order RNN)"
+MULTI_ORDER = "Dutta, Verma, Jawahar 2020, Recurrent image annotation with explicit inter-label dependencies (Multi-order RNN)"
 SUMMARIES = "Seed summaries: Wang et al. 2016 (CNN-RNN) and Durand et al. 2019 (partial labels)"
 
 
@@ -51,7 +51,7 @@ _M3_COMPONENT_COLUMNS = {
 }
 _M3_SOTA_COLUMNS = {**_M3_COMPONENT_COLUMNS, "method": "Methods"}
 _M3_LQP_COLUMNS = {"method": "Features for LQP", "LQP-accuracy": "Accuracy", "LQP-MSE": "MSE"}
-_MORDER_COLUMNS = {
+_MULTI_ORDER_COLUMNS = {
     "method": "Method",
     "C-P": "P_L",
     "C-R": "R_L",
@@ -92,24 +92,24 @@ REPORTED_TABLES: dict[str, ReportedTable] = {
         "Results of label quantity prediction with different groups of features on the MSCOCO dataset.",
         _M3_LQP_COLUMNS,
     ),
-    "morder_table1": ReportedTable(
-        "morder_table1_coco_baselines.csv", MORDER, "1",
+    "multi_order_table1": ReportedTable(
+        "multi_order_table1_coco_baselines.csv", MULTI_ORDER, "1",
         "Comparison of the proposed approach with a vanilla CNN using binary cross-entropy loss, and "
         "CNN-RNN models trained with different label-ordering methods on the MS-COCO dataset",
-        _MORDER_COLUMNS,
+        _MULTI_ORDER_COLUMNS,
     ),
-    "morder_table2": ReportedTable(
-        "morder_table2_coco_sota.csv", MORDER, "2",
+    "multi_order_table2": ReportedTable(
+        "multi_order_table2_coco_sota.csv", MULTI_ORDER, "2",
         "Comparison of the proposed approach with the state-of-the-art methods on the MS-COCO dataset",
-        {**_MORDER_COLUMNS, "type": "(row group: CNN based / CNN-RNN based)"},
+        {**_MULTI_ORDER_COLUMNS, "type": "(row group: CNN based / CNN-RNN based)"},
     ),
-    "morder_table3": ReportedTable(
-        "morder_table3_nuswide_sota.csv", MORDER, "3",
+    "multi_order_table3": ReportedTable(
+        "multi_order_table3_nuswide_sota.csv", MULTI_ORDER, "3",
         "Comparison of the proposed approach with the state-of-the-art methods on the NUS-WIDE dataset",
-        {**_MORDER_COLUMNS, "type": "(row group: CNN based / CNN-RNN based)"},
+        {**_MULTI_ORDER_COLUMNS, "type": "(row group: CNN based / CNN-RNN based)"},
     ),
-    "morder_table4": ReportedTable(
-        "morder_table4_top1.csv", MORDER, "4",
+    "multi_order_table4": ReportedTable(
+        "multi_order_table4_top1.csv", MULTI_ORDER, "4",
         "Comparison between SR-CNN-RNN [31] and the proposed Multi-order RNN approach based on top-1 accuracy",
         {"method": "(column header)", "dataset": "(column group: NUS-WIDE / MS-COCO)", "top1": "top-1 accuracy"},
     ),
@@ -133,10 +133,10 @@ REPORTED_DATASETS: dict[str, str | None] = {
     "m3_table4": "MS-COCO",
     "m3_table5": "NUS-WIDE",
     "m3_table6": "MS-COCO",
-    "morder_table1": "MS-COCO",
-    "morder_table2": "MS-COCO",
-    "morder_table3": "NUS-WIDE",
-    "morder_table4": None,
+    "multi_order_table1": "MS-COCO",
+    "multi_order_table2": "MS-COCO",
+    "multi_order_table3": "NUS-WIDE",
+    "multi_order_table4": None,
     "summaries_benchmarks": None,
     "durand2019_partial_labels": None,
 }
@@ -144,7 +144,7 @@ REPORTED_DATASETS: dict[str, str | None] = {
 # Columns that identify a row within a table.
 ROW_KEYS: dict[str, tuple[str, ...]] = {
     name: ("method",) for name in REPORTED_TABLES
-} | {"morder_table4": ("method", "dataset"), "summaries_benchmarks": ("paper", "task", "dataset", "metric"),
+} | {"multi_order_table4": ("method", "dataset"), "summaries_benchmarks": ("paper", "task", "dataset", "metric"),
    "durand2019_partial_labels": ("dataset", "metric", "value")}
 
 METRIC_COLUMNS = (

@@ -18,7 +18,7 @@ import papermill as pm
 from tqdm.auto import tqdm
 
 from annokit import paths
-from annokit.profile import PROFILES_DIR, available_profiles
+from annokit.profile import available_profiles, load_profile
 
 NOTEBOOKS_DIR = paths.repo_root() / "notebooks"
 
@@ -47,9 +47,8 @@ def stamp(notebook: Path, parameters: dict, profile_text: str = "") -> str:
 
 
 def profile_text(profile: str) -> str:
-    """The profile's TOML, so that editing a profile makes its notebooks out of date."""
-    path = PROFILES_DIR / f"{profile}.toml"
-    return path.read_text() if path.exists() else ""
+    """The profile's resolved settings (the profiles it extends included), so editing one makes its notebooks out of date."""
+    return load_profile(profile).to_json()
 
 
 def stamp_path(output: Path) -> Path:

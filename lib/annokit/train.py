@@ -24,9 +24,10 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,14 +45,22 @@ from annokit.checkpoints import (
     latest_checkpoint,
     load_checkpoint,
     load_weights,
-    rng_state,
     save_checkpoint,
     save_final,
     set_rng_state,
 )
+from annokit.distributed import (
+    barrier,
+    gather_rng_states,
+    get_rank,
+    get_world_size,
+    is_distributed,
+    is_main_process,
+    setup_distributed,
+    unwrap,  # noqa: F401  (part of the loop's interface)
+)
+from annokit.training_config import FitConfig, build_optimizer, build_scheduler
 
-OPTIMIZERS = ("sgd", "rmsprop", "adam")
-LR_SCHEDULES = ("constant", "step")
 # Settings of the machine, not of the experiment: a run may resume with other values.
 RESUME_MAY_DIFFER = ("fit.num_workers",)
 KEEP_EPOCH_FILES = 2
@@ -65,34 +74,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-@dataclass
-class FitConfig:
-    """Everything that decides a stage's training, stored in every checkpoint."""
-
-    epochs: int
-    batch_size: int  # global batch: split evenly across DDP processes
-    lr: float
-    momentum: float = 0.9  # SGD/RMSprop momentum; Adam keeps its default betas
-    weight_decay: float = 0.0
-    optimizer: str = "sgd"  # "sgd" | "rmsprop" | "adam"
-    seed: int = 0
-    num_workers: int = 0
-    amp: bool = True  # float16 autocast + GradScaler, CUDA only
-    channels_last: bool = True  # CUDA only, 4-D inputs
-    lr_schedule: str = "constant"  # "constant" | "step" (x0.1 every step_epochs)
-    step_epochs: int = 0
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"FitConfig needs epochs >= 1, batch_size >= 1 and lr > 0, got {self}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer {self.optimizer!r} unknown: use one of {OPTIMIZERS}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule {self.lr_schedule!r} unknown: use one of {LR_SCHEDULES}")
-        if self.lr_schedule == "step" and self.step_epochs < 1:
-            raise ValueError("lr_schedule='step' needs step_epochs >= 1")
 
 
 @dataclass
@@ -114,57 +95,11 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "History":
+    def from_dict(cls, data: dict) -> History:
         return cls(**{k: list(data.get(k, [])) for k in ("epoch", "train_loss", "metrics", "seconds")})
 
     def __len__(self) -> int:
         return len(self.epoch)
-
-
-# Distributed helpers.
-
-
-def is_distributed() -> bool:
-    return dist.is_available() and dist.is_initialized()
-
-
-def get_rank() -> int:
-    return dist.get_rank() if is_distributed() else 0
-
-
-def get_world_size() -> int:
-    return dist.get_world_size() if is_distributed() else 1
-
-
-def is_main_process() -> bool:
-    """True on rank 0 (and in a single process): the one that writes files and shows progress."""
-    return get_rank() == 0
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    """The module inside a DistributedDataParallel wrapper (or the model itself)."""
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
-def barrier() -> None:
-    if is_distributed():
-        dist.barrier()
-
-
-def setup_distributed(device: str | torch.device) -> torch.device:
-    """Join the torchrun process group when WORLD_SIZE > 1; returns this process's device.
-
-    Under torchrun, ``"cuda"`` means ``cuda:LOCAL_RANK``.
-    """
-    device = torch.device(device)
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return device
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    if not is_distributed():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return device
 
 
 # The loop.
@@ -183,6 +118,7 @@ def fit(
     params: Iterable[nn.Parameter] | Iterable[dict] | None = None,
     threads: int | None = None,
     progress: bool = True,
+    record: dict | None = None,
 ) -> History:
     """Train ``model`` on ``train_set`` for ``config.epochs``, resuming from ``run_dir`` if it holds checkpoints.
 
@@ -190,13 +126,15 @@ def fit(
     two busy ones; not part of the config, so a run may resume with another value).
     ``progress``: per-batch progress bars (off for the many tiny fits of a sweep, whose bars
     would otherwise fill the executed notebook).
+    ``record``: the run's resolved profile settings, stored in every checkpoint's ``meta`` (not
+    compared on resume: the stage's own settings are in ``stage_config``).
     """
     previous = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
         return _fit(model, train_set, loss_fn, config, run_dir, stage_config=stage_config, device=device,
-                    eval_fn=eval_fn, params=params, progress=progress)
+                    eval_fn=eval_fn, params=params, progress=progress, record=record)
     finally:
         torch.set_num_threads(previous)
 
@@ -213,6 +151,7 @@ def _fit(
     eval_fn: Callable[[nn.Module], dict] | None,
     params: Iterable[nn.Parameter] | Iterable[dict] | None,
     progress: bool,
+    record: dict | None = None,
 ) -> History:
     """The loop behind ``fit``.
 
@@ -228,7 +167,8 @@ def _fit(
     if config.batch_size % world_size:
         raise ValueError(f"batch_size={config.batch_size} is the global batch: make it a multiple of the {world_size} processes")
     run_config = {"fit": asdict(config), "stage": stage_config or {}}
-    meta = {"annokit_version": __version__, "torch_version": torch.__version__, "world_size": world_size}
+    meta = {"annokit_version": __version__, "torch_version": torch.__version__, "world_size": world_size,
+            "settings": record or {}}
     on_cuda = device.type == "cuda"
 
     final = run_dir / "final.pt"
@@ -371,63 +311,16 @@ def to_device(batch: Any, device: torch.device, channels_last: bool = False) -> 
     return batch
 
 
-def build_optimizer(params: list, config: FitConfig) -> torch.optim.Optimizer:
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-
-
-def build_scheduler(optimizer: torch.optim.Optimizer, config: FitConfig) -> torch.optim.lr_scheduler.LRScheduler:
-    """Stepped once per epoch."""
-    if config.lr_schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_epochs, gamma=0.1)
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
-
-
 def seed_everything(seed: int) -> None:
+    """Seed every generator a stage draws from, and ask for deterministic kernels: called before a model is built.
+
+    On the CPU a run is then bit-identical from process to process. On CUDA, cuBLAS gets a fixed
+    workspace and cuDNN its deterministic algorithms; the few kernels without a deterministic
+    version (PyTorch warns about them) may still vary in the last bits.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
     torch.manual_seed(seed)  # also seeds every CUDA device
     np.random.seed(seed % 2**32)
     random.seed(seed)
-
-
-def gather_rng_states() -> list[dict]:
-    """This process's RNG states, or every rank's (rank order) under DDP."""
-    state = rng_state()
-    if not is_distributed():
-        return [state]
-    states: list = [None] * get_world_size()
-    dist.all_gather_object(states, state)
-    return states
-
-
-def plot_history(history: History | dict, ax=None):
-    """Training curve: train loss per epoch, eval losses on the same axis, other metrics on a twin axis."""
-    import matplotlib.pyplot as plt
-
-    h = history if isinstance(history, History) else History.from_dict(history)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-    else:
-        fig = ax.figure
-    ax.plot(h.epoch, h.train_loss, marker="o", label="train loss")
-    keys = sorted({k for m in h.metrics for k in m})
-    other = None
-    for key in keys:
-        xs = [e for e, m in zip(h.epoch, h.metrics) if key in m]
-        ys = [m[key] for m in h.metrics if key in m]
-        if "loss" in key:
-            ax.plot(xs, ys, marker="o", label=key)
-        else:
-            other = other or ax.twinx()
-            other.plot(xs, ys, marker="s", linestyle="--", label=key, color=f"C{len(other.lines) + len(ax.lines) + 1}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    handles, labels = ax.get_legend_handles_labels()
-    if other is not None:
-        other.set_ylabel("metric")
-        more = other.get_legend_handles_labels()
-        handles, labels = handles + more[0], labels + more[1]
-    ax.legend(handles, labels, loc="best")
-    return fig

@@ -220,7 +220,7 @@ def _main() -> None:
     rec = sub.add_parser("record", help="write a manifest describing a root as it is now")
     rec.add_argument("root", type=Path)
     rec.add_argument("--dataset", choices=("coco2014", "nuswide"), required=True)
-    rec.add_argument("--split-rule", choices=("m3", "morder"), required=True)
+    rec.add_argument("--split-rule", choices=("m3", "multi_order"), required=True)
     rec.add_argument("--name", required=True)
     rec.add_argument("--source", default="recorded from a local copy")
     rec.add_argument("--out", type=Path, default=None)

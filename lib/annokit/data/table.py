@@ -45,7 +45,7 @@ class AnnotationTable:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def subset(self, rows: np.ndarray) -> "AnnotationTable":
+    def subset(self, rows: np.ndarray) -> AnnotationTable:
         """The same table restricted to ``rows`` (a boolean mask or an index array)."""
         return AnnotationTable(
             dataset=self.dataset,

@@ -8,8 +8,8 @@ layer2, layer3 and layer4; for ResNet-101 at 224x224 they are 64x112x112, 256x56
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torchvision.models as tvm

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
-
-
-def joint_feature(f_v: Tensor, f_t: Tensor | None = None) -> Tensor:
-    """f = [f_v, f_t] (Sec. III-B); f_v alone when there are no tags (the MS-CNN / LQP-only ablations)."""
-    return f_v if f_t is None else torch.cat([f_v, f_t], dim=1)
 
 
 class JointClassifier(nn.Module):

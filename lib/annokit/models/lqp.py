@@ -1,10 +1,9 @@
-"""Label quantity prediction of M3 (Niu et al. 2019, Sec. III-C, Eq. 5): an MLP regressing the label count m."""
+"""Label quantity prediction of M3 (Niu et al. 2019, Sec. III-C): an MLP regressing the label count m (its loss, Eq. 5, is in ``annokit.losses``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -22,8 +21,3 @@ class LabelQuantityRegressor(nn.Module):
 
     def forward(self, f: Tensor) -> Tensor:
         return self.mlp(f).squeeze(-1)
-
-
-def label_quantity_loss(pred: Tensor, true_counts: Tensor, reduction: str = "mean") -> Tensor:
-    """L2 = (m^ - m)^2 (Eq. 5), averaged over the batch ("mean", as the paper names it) or summed ("sum")."""
-    return F.mse_loss(pred, true_counts.to(pred.dtype), reduction=reduction)

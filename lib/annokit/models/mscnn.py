@@ -51,7 +51,7 @@ class MultiScaleCNN(nn.Module):
         super().__init__()
         self.backbone = backbone  # its own fc, if any, is not used here
         c = backbone.channels
-        self.fusion = nn.ModuleList(FusionBlock(c[l - 1], c[l]) for l in range(1, len(c)))  # F_2..F_5
+        self.fusion = nn.ModuleList(FusionBlock(c[level - 1], c[level]) for level in range(1, len(c)))  # F_2..F_5
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.feature_dim = backbone.feature_dim
         self.fc = nn.Linear(self.feature_dim, num_classes)

@@ -27,7 +27,7 @@ OUTCOMES = {
     "count_wrong": "label count wrong",
 }
 SORTS = {"test_order": "test-split order", "f1_worst": "per-image F1, worst first", "f1_best": "per-image F1, best first"}
-PREFERRED_MODELS = ("mscnn_tags_lqp", "morder_rnn")  # selected at start when present: M3, then the Multi-order RNN
+PREFERRED_MODELS = ("mscnn_tags_lqp", "multi_order_rnn")  # selected at start when present: M3, then the Multi-order RNN
 TOP_PER_STEP = 5  # labels listed per time step, as in Dutta et al. Fig. 3
 
 
@@ -193,7 +193,7 @@ class Browser:
         self._order = np.arange(len(data))
 
     @classmethod
-    def from_run(cls, run, **kwargs) -> "Browser":
+    def from_run(cls, run, **kwargs) -> Browser:
         return cls(ViewerData.from_run(run), **kwargs)
 
     # State changes: each recomputes the list; a new filter or sort starts at its top, a new model or

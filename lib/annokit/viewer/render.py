@@ -150,7 +150,7 @@ def panel_html(panel: ImagePanel | None) -> str:
     truth = "".join(_chip(html.escape(t), *TRUTH_STYLE, "truth") for t in panel.truth) or NONE
     tags = "".join(_chip(html.escape(t), *TAG_STYLE, "tag") for t in panel.tags) or NONE
     rows = "".join(_model_row_html(r) for r in panel.rows)
-    steps = "".join(steps_html(r, open_=r.selected or r.model == "morder_rnn") for r in panel.rows if r.covered)
+    steps = "".join(steps_html(r, open_=r.selected or r.model == "multi_order_rnn") for r in panel.rows if r.covered)
     return (f'<div class="ak-panel" data-position="{panel.position}" style="{FONT}">{header}'
             f'<div style="display:flex;gap:16px;align-items:flex-start;flex-wrap:wrap">'
             f'<div style="flex:0 0 auto">{image_html(panel.image_path)}</div>'

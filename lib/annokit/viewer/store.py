@@ -13,11 +13,10 @@ import json
 import re
 import struct
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -36,7 +35,7 @@ DISPLAY_NAMES = {
     "mscnn_tags": "MS-CNN+Tags",
     "mscnn_tags_lqp": "MS-CNN+Tags+LQP (M3)",
     "upper_bound": "Upper bound (true label count)",
-    "morder_rnn": "Multi-order RNN",
+    "multi_order_rnn": "Multi-order RNN",
     "cnn_rnn_frequent_first": "CNN-RNN (frequent-first)",
     "cnn_rnn_rare_first": "CNN-RNN (rare-first)",
     "cnn_rnn_lexicographic": "CNN-RNN (lexicographic)",
@@ -220,12 +219,12 @@ class ViewerData:
     test_rows: np.ndarray = field(repr=False)  # index row of each viewer image: a viewer position is a place here
 
     @classmethod
-    def from_run(cls, run) -> "ViewerData":
+    def from_run(cls, run) -> ViewerData:
         """Everything under ``run.run_dir``: the index already loaded, prediction files opened lazily."""
         return cls.from_folder(run.profile.name, run.index, run.data_root, run.run_dir)
 
     @classmethod
-    def from_folder(cls, profile: str, index: PreparedIndex, data_root: Path, run_dir: Path) -> "ViewerData":
+    def from_folder(cls, profile: str, index: PreparedIndex, data_root: Path, run_dir: Path) -> ViewerData:
         test_rows = index.rows(TEST)
         names = model_order(available_predictions(run_dir))
         models = {m: ModelOutput(m, prediction_path(run_dir, m), test_rows) for m in names}

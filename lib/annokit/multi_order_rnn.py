@@ -1,0 +1,205 @@
+"""Multi-order RNN stages (Dutta et al. 2020): training on cached CNN scores, prediction files, Tables 1 and 4.
+
+The model and its loss are in ``annokit.models.multi_order_rnn``; the fixed-order CNN-RNN baselines
+(Wang et al. 2016) share its decoder (``annokit.models.rnn_decoder``). Every function here trains
+with ``annokit.train.fit`` on the profile's ``[rnn]`` settings, so a run resumes and a finished one
+is reused; notebook 05 calls them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from torch.utils.data import TensorDataset
+
+from annokit.annotate import threshold
+from annokit.data.label_orders import ORDERS, label_sequences
+from annokit.digest import array_digest
+from annokit.evaluation import score_against
+from annokit.metrics import top1_accuracy
+from annokit.models.multi_order_rnn import THRESHOLD, MultiOrderRNN, multi_order_loss, predict_multi_order
+from annokit.models.rnn_decoder import LabelDecoder, decode, sequence_loss, teacher_forcing
+from annokit.predictions import Predictions
+from annokit.profile import RNNSettings, stage_settings_dict
+from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
+from annokit.training_config import fit_config
+
+# Prediction file names and the rows of Table 1, in the paper's order. The CNN row thresholds ŝ at
+# 0.5; "cnn" is notebook 01's file with M3's top-3 rule, so this one is "cnn_threshold".
+CNN = "cnn_threshold"
+MULTI_ORDER = "multi_order_rnn"
+FIXED_ORDER = {order: f"cnn_rnn_{order}" for order in ORDERS}
+TABLE1_ROWS = {
+    CNN: "CNN (BCE)",
+    FIXED_ORDER["frequent_first"]: "CNN-RNN (frequent-first)",
+    FIXED_ORDER["rare_first"]: "CNN-RNN (rare-first)",
+    FIXED_ORDER["lexicographic"]: "CNN-RNN (lexicographic)",
+    MULTI_ORDER: "Multi-order RNN",
+}
+TABLE1_COLUMNS = ("C-P", "C-R", "C-F1", "S-P", "S-R", "S-F1", "mAP")
+EVAL_LIMIT = 2000  # images of the per-epoch monitoring loss
+
+
+def _floats(a: np.ndarray) -> Tensor:
+    return torch.as_tensor(np.asarray(a), dtype=torch.float32)
+
+
+def _eval_subset(n: int, limit: int, seed: int) -> np.ndarray:
+    """At most ``limit`` images for the per-epoch monitoring loss (fixed across epochs)."""
+    return np.sort(np.random.default_rng(seed).permutation(n)[:limit]) if n > limit else np.arange(n)
+
+
+def _stage(model: str, settings: RNNSettings, num_labels: int, inputs: str, **extra) -> dict:
+    """What a decoder's checkpoints must agree with (the seed in use is in FitConfig)."""
+    record = stage_settings_dict(settings)
+    del record["seeds"]
+    return {"model": model, **record, "num_labels": num_labels, "inputs": inputs, **extra}
+
+
+def train_multi_order(s_train: np.ndarray, y_train: np.ndarray, settings: RNNSettings, seed: int, run_dir: Path, *,
+                      device: str | torch.device = "cpu", s_eval: np.ndarray | None = None,
+                      y_eval: np.ndarray | None = None, epochs: int | None = None) -> tuple[MultiOrderRNN, History]:
+    """Train the Multi-order RNN on cached CNN scores in ``<run>/rnn/multi_order_rnn`` (resumes; reuses final.pt).
+
+    With ``s_eval``/``y_eval`` the Eq. 7 loss on (at most ``EVAL_LIMIT`` of) those images is
+    recorded each epoch as ``eval_loss``, for the training curve only.
+    """
+    num_labels = y_train.shape[1]
+    seed_everything(seed)
+    model = MultiOrderRNN(num_labels, settings.hidden, settings.embedding, settings.steps)
+    data = TensorDataset(_floats(s_train), _floats(y_train))
+
+    def loss_fn(m: nn.Module, batch) -> Tensor:
+        s_hat, y = batch
+        logits, picks = m(s_hat)
+        return multi_order_loss(logits, y, picks)
+
+    eval_fn = None
+    if s_eval is not None and y_eval is not None:
+        keep = _eval_subset(len(s_eval), EVAL_LIMIT, seed)
+        eval_s, eval_y = _floats(s_eval[keep]).to(device), _floats(y_eval[keep]).to(device)
+        eval_fn = lambda m: {"eval_loss": loss_fn(m, (eval_s, eval_y))}  # noqa: E731
+    stage = _stage(MULTI_ORDER, settings, num_labels, array_digest(s_train, y_train))
+    history = fit(model, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / MULTI_ORDER,
+                  stage_config=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS)
+    return model, history
+
+
+def train_fixed_order(order: str, s_train: np.ndarray, y_train: np.ndarray, label_names: Sequence[str],
+                      settings: RNNSettings, seed: int, run_dir: Path, *, device: str | torch.device = "cpu",
+                      s_eval: np.ndarray | None = None, y_eval: np.ndarray | None = None,
+                      epochs: int | None = None) -> tuple[LabelDecoder, History]:
+    """Train a CNN-RNN baseline on label sequences in ``order`` (teacher forcing) in ``<run>/rnn/cnn_rnn_<order>``.
+
+    Frequencies for the frequent/rare-first orders come from ``y_train``; ``epochs`` (None: the
+    profile's ``fixed_order_epochs``).
+    """
+    num_labels = y_train.shape[1]
+    seed_everything(seed)
+    decoder = LabelDecoder(num_labels, settings.hidden, settings.embedding, end_token=True)
+
+    def tensors(labels: np.ndarray) -> tuple[Tensor, Tensor]:
+        inputs, targets = teacher_forcing(label_sequences(order, y_train, labels, label_names), num_labels)
+        return torch.as_tensor(inputs), torch.as_tensor(targets)
+
+    data = TensorDataset(_floats(s_train), *tensors(y_train))
+
+    def loss_fn(m: nn.Module, batch) -> Tensor:
+        s_hat, inputs, targets = batch
+        return sequence_loss(m(s_hat, inputs), targets)
+
+    eval_fn = None
+    if s_eval is not None and y_eval is not None:
+        keep = _eval_subset(len(s_eval), EVAL_LIMIT, seed)
+        eval_batch = tuple(t.to(device) for t in (_floats(s_eval[keep]), *tensors(np.asarray(y_eval)[keep])))
+        eval_fn = lambda m: {"eval_loss": loss_fn(m, eval_batch)}  # noqa: E731
+    stage = _stage(FIXED_ORDER[order], settings, num_labels, array_digest(s_train, y_train), order=order,
+                   label_names=list(label_names))
+    config = fit_config(settings, seed, settings.fixed_order_epochs if epochs is None else epochs)
+    history = fit(decoder, data, loss_fn, config, Path(run_dir) / "rnn" / FIXED_ORDER[order],
+                  stage_config=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS)
+    return decoder, history
+
+
+# Prediction files.
+
+
+def cnn_predictions(s_test: np.ndarray, rows: np.ndarray, meta: dict | None = None) -> Predictions:
+    """Table 1's "CNN (BCE)" row: the fine-tuned CNN's scores ŝ thresholded at 0.5."""
+    return Predictions(CNN, rows, np.asarray(s_test, dtype=np.float32), threshold(s_test, THRESHOLD),
+                       rule="threshold 0.5 on the CNN sigmoid scores", meta=meta or {})
+
+
+def multi_order_predictions(model: MultiOrderRNN, s_test: np.ndarray, rows: np.ndarray, *,
+                            device: str | torch.device = "cpu", meta: dict | None = None) -> Predictions:
+    """Prediction file of the Multi-order RNN: pooled scores, annotation, per-step scores, picked labels."""
+    out = predict_multi_order(model, s_test, device)
+    return Predictions(MULTI_ORDER, rows, out.scores, out.annotation,
+                       rule=f"max-pool over {model.steps} steps, sigmoid, threshold 0.5",
+                       step_scores=out.step_scores, sequences=out.sequences, meta=meta or {})
+
+
+def fixed_order_predictions(order: str, decoder: LabelDecoder, s_test: np.ndarray, rows: np.ndarray,
+                            settings: RNNSettings, *, device: str | torch.device = "cpu",
+                            meta: dict | None = None) -> Predictions:
+    """Prediction file of a CNN-RNN baseline: the decoded label set; scores = max over steps of the softmax."""
+    decoder.to(device)
+    decoded = decode(decoder, _floats(s_test).to(device), settings.max_length, settings.beam_size)
+    search = "greedy decoding" if settings.beam_size == 1 else f"beam search (beam {settings.beam_size})"
+    rule = (f"{search} until END or {settings.max_length} labels, no label twice; "
+            "scores: per-label max over steps of the softmax probabilities")
+    return Predictions(FIXED_ORDER[order], rows, decoded.scores, decoded.annotation, rule=rule,
+                       step_scores=decoded.step_scores, sequences=decoded.sequences,
+                       meta={"order": order, **(meta or {})})
+
+
+def multi_order_extra_seed(seed: int, settings: RNNSettings, s_train: np.ndarray, y_train: np.ndarray,
+                           s_test: np.ndarray, test_rows: np.ndarray, run_dir: Path, *,
+                           device: str | torch.device = "cpu", meta: dict | None = None,
+                           epochs: int | None = None) -> Predictions:
+    """The Multi-order RNN trained again with another seed, for the spread over seeds in the tables.
+
+    Runs go to ``<run>/seeds/seed<k>/rnn/multi_order_rnn``; the prediction file is ``multi_order_rnn@seed<k>``.
+    """
+    model, _ = train_multi_order(s_train, y_train, settings, seed, Path(run_dir) / "seeds" / f"seed{seed}",
+                                 device=device, epochs=epochs)
+    predictions = multi_order_predictions(model, s_test, test_rows, device=device, meta={**(meta or {}), "seed": seed})
+    return replace(predictions, model=f"{predictions.model}@seed{seed}")
+
+
+# Tables.
+
+
+def first_labels(predictions: Predictions) -> np.ndarray:
+    """First predicted label per image: step-1 argmax (Multi-order) or first decoded label (CNN-RNN)."""
+    if predictions.sequences is None:
+        raise ValueError(f"{predictions.model} has no label sequences, so no first label")
+    return np.asarray(predictions.sequences)[:, 0].astype(np.int64)
+
+
+def table1(predictions: Sequence[Predictions], y_true: np.ndarray) -> pd.DataFrame:
+    """Per-label (C-*) and per-image (S-*) precision, recall, F1 and mAP, in percent (Table 1)."""
+    rows = {TABLE1_ROWS.get(p.model, p.model): score_against(y_true, p) for p in predictions}
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(TABLE1_COLUMNS))
+    frame.index.name = "method"
+    return frame
+
+
+def table4(predictions: Sequence[Predictions], y_true: np.ndarray) -> pd.DataFrame:
+    """Top-1 accuracy in percent: share of images whose first predicted label is true (Table 4)."""
+    return pd.DataFrame({"top-1": [100 * top1_accuracy(y_true, first_labels(p)) for p in predictions]},
+                        index=pd.Index([TABLE1_ROWS.get(p.model, p.model) for p in predictions], name="method"))
+
+
+def example_images(predictions: Predictions, y_true: np.ndarray, count: int = 3) -> np.ndarray:
+    """Test images (positions) worth showing in Fig. 3: several true labels and several distinct picks."""
+    truth = np.asarray(y_true, dtype=bool)
+    distinct = np.array([len(set(seq[seq >= 0].tolist())) for seq in np.asarray(predictions.sequences)])
+    ranked = np.lexsort((np.arange(len(truth)), -np.minimum(distinct, 3), -np.minimum(truth.sum(axis=1), 3)))
+    return ranked[:count]

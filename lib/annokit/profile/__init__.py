@@ -1,0 +1,37 @@
+"""Profiles: TOML files in ``lib/annokit/profiles/`` read into one typed settings object per section.
+
+``python -m annokit.profile check NAME_OR_PATH`` validates a profile; ``show NAME_OR_PATH --json``
+prints every resolved setting, defaults included.
+"""
+
+from annokit.profile.load import (
+    PROFILES_DIR,
+    Profile,
+    available_profiles,
+    load_profile,
+    profile_path,
+    stage_settings_dict,
+    trained_sections,
+)
+from annokit.profile.sections import (
+    DATASETS,
+    SPLIT_RULES,
+    AnnotationSettings,
+    ClassifierSettings,
+    CNNSettings,
+    DemoSettings,
+    LQPSettings,
+    MSCNNSettings,
+    PartialSettings,
+    RNNSettings,
+    TagsMLPSettings,
+    Training,
+)
+from annokit.profile.strict import ProfileError
+
+__all__ = [
+    "DATASETS", "PROFILES_DIR", "SPLIT_RULES", "AnnotationSettings", "CNNSettings", "ClassifierSettings",
+    "DemoSettings", "LQPSettings", "MSCNNSettings", "PartialSettings", "Profile", "ProfileError", "RNNSettings",
+    "TagsMLPSettings", "Training", "available_profiles", "load_profile", "profile_path", "stage_settings_dict",
+    "trained_sections",
+]

@@ -1,0 +1,130 @@
+"""The typed sections of a profile: one frozen dataclass per TOML table, each default beside its field.
+
+Field metadata states what a value may be (``choices``, ``min``, ``positive``); ``annokit.profile.strict``
+checks it when the TOML is read, so a typo or a wrong type stops the run before any stage starts.
+The paper values and where they come from are in ``docs/deviations.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+DATASETS = ("coco2014", "nuswide")
+SPLIT_RULES = ("m3", "multi_order")
+OPTIMIZERS = ("sgd", "rmsprop", "adam")
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
+
+
+def at_least(minimum: int | float) -> dict[str, Any]:
+    """Field metadata: the value must be >= ``minimum``."""
+    return {"min": minimum}
+
+
+POSITIVE = {"positive": True}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Training:
+    """What every trained stage needs: epochs, global batch size and the optimiser's settings."""
+
+    epochs: int = field(metadata=at_least(1))
+    batch_size: int = field(metadata=at_least(1))
+    lr: float = field(metadata=POSITIVE)
+    momentum: float = field(default=0.9, metadata=at_least(0.0))  # SGD's and RMSProp's momentum
+    weight_decay: float = field(default=0.0, metadata=at_least(0.0))
+    optimizer: str = field(default="sgd", metadata={"choices": OPTIMIZERS})
+    seeds: tuple[int, ...] = ()  # extra training runs for the spread over seeds; empty: the profile seed alone
+
+    def with_epochs(self, epochs: int | None) -> Training:
+        """These settings with another number of epochs (a notebook's ``epochs`` parameter); None keeps them."""
+        return self if epochs is None else replace(self, epochs=int(epochs))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CNNSettings(Training):
+    """[cnn]: M3 Algorithm 1 step 1, the ResNet fine-tuned with Eq. 4."""
+
+    backbone: str = field(metadata={"choices": BACKBONES})
+    pretrained: bool
+    weights_path: str = ""  # a local torchvision state dict; empty: the torch hub cache
+    bn_momentum: float = field(default=0.1, metadata=at_least(0.0))  # PyTorch momentum = 1 - TF decay
+
+
+@dataclass(frozen=True, kw_only=True)
+class MSCNNSettings(Training):
+    """[mscnn]: M3 Algorithm 1 steps 2-3, the fusion blocks and head over the frozen CNN."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TagsMLPSettings(Training):
+    """[tags_mlp]: M3 Algorithm 1 step 4, the MLP on noisy tags (hidden width, then f_t as wide as f_v)."""
+
+    hidden: int = field(default=2048, metadata=at_least(1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClassifierSettings(Training):
+    """[classifier]: M3 Algorithm 1 step 5, fc + sigmoid on the fixed f_v or [f_v, f_t]."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LQPSettings(Training):
+    """[lqp]: M3 Algorithm 1 step 5, the label quantity regressor (Eq. 5)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnnotationSettings:
+    """[annotation]: the top-k rule of the rows without label quantity prediction."""
+
+    top_k: int = field(default=3, metadata=at_least(1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RNNSettings(Training):
+    """[rnn]: the Multi-order RNN and the fixed-order CNN-RNN decoders (Dutta et al. Sec. 4.3)."""
+
+    optimizer: str = field(default="rmsprop", metadata={"choices": OPTIMIZERS})
+    hidden: int = field(default=512, metadata=at_least(1))  # LSTM cells
+    embedding: int = field(default=256, metadata=at_least(1))  # label embedding E
+    steps: int = field(default=5, metadata=at_least(1))  # T
+    beam_size: int = field(default=1, metadata=at_least(1))  # CNN-RNN decoding
+    max_length: int = field(default=6, metadata=at_least(1))  # CNN-RNN decoding
+    baseline_epochs: int = field(default=0, metadata=at_least(0))  # fixed-order epochs; 0: the same as ``epochs``
+
+    @property
+    def fixed_order_epochs(self) -> int:
+        """Epochs of the fixed-order baselines: ``baseline_epochs`` when set, never more than ``epochs``."""
+        return min(self.baseline_epochs or self.epochs, self.epochs)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartialSettings(Training):
+    """[partial]: the partial-label sweep (Durand et al. 2019): proportions of known labels."""
+
+    proportions: tuple[float, ...] = field(metadata={"unit_interval": True})
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoSettings:
+    """[demo]: size and seed of the generated demo dataset (profiles without it use real data)."""
+
+    n_train: int = field(default=3000, metadata=at_least(1))
+    n_test: int = field(default=1500, metadata=at_least(1))
+    image_size: int = field(default=64, metadata=at_least(16))
+    seed: int = field(default=0, metadata=at_least(0))
+
+
+# Section name in the TOML -> its settings class. Sections with only defaulted fields may be left out.
+SECTIONS: dict[str, type] = {
+    "cnn": CNNSettings,
+    "mscnn": MSCNNSettings,
+    "tags_mlp": TagsMLPSettings,
+    "classifier": ClassifierSettings,
+    "lqp": LQPSettings,
+    "annotation": AnnotationSettings,
+    "rnn": RNNSettings,
+    "partial": PartialSettings,
+    "demo": DemoSettings,
+}
+OPTIONAL_SECTIONS = ("annotation", "demo")

@@ -1,0 +1,52 @@
+# %% [markdown]
+# # 03 · Textual features from noisy tags (M3 Sec. III-B, Algorithm 1 step 4)
+#
+# Users' tags are noisy (true concepts missing, synonyms, unrelated words) but carry high-level
+# meaning. M3 encodes the multi-hot tag vector with a small MLP into a dense feature $f_t$ of the
+# same size as $f_v$, so that both modalities weigh alike in the joint feature.
+#
+# - **Reads:** the prepared index (tag and label vectors only, no image).
+# - **Writes:** `<run>/tags_mlp/`, `<run>/features/tags_features.npz` ($f_t$), `<run>/predictions/tags_mlp.npz`,
+#   the figure `m3_tags_mlp_training.png`.
+# - **Time:** seconds on the demo profile. This stage is independent of notebooks 01–02.
+
+# %% tags=["parameters"]
+# Parameters (papermill overrides these)
+profile = "demo"     # a name from lib/annokit/profiles/
+data_root = ""       # real data: root of your dataset copy (empty: the one notebook 00 verified)
+work_dir = ""        # empty: $ANNOKIT_WORK, else <repo>/.work
+device = "auto"      # auto: CUDA when there is a GPU, else cpu
+epochs = None        # None: the profile's number of epochs for this stage
+
+# %%
+from annokit.evaluation import score_table
+from annokit.m3 import cache_and_annotate, tag_splits, train_tags_mlp
+from annokit.models.backbone import feature_dim_of
+from annokit.plots import plot_history, save_figure
+from annokit.run import open_stage
+
+run, device = open_stage(profile, data_root, work_dir, device)
+feature_dim = feature_dim_of(run.profile.cnn.backbone)
+print(f"{len(run.index.tag_names)} tags -> {run.profile.tags_mlp.hidden} -> {feature_dim} (= dim f_v)")
+
+# %% [markdown]
+# ## The MLP
+#
+# $t \in \{0,1\}^T \rightarrow$ 2,048 units (ReLU; `hidden` in the profile's `[tags_mlp]`) $\rightarrow$ $f_t$ (ReLU) $\rightarrow$ fc + sigmoid,
+# trained with Eq. 4 on the ground-truth labels. Once trained, only $f_t$ is kept.
+
+# %%
+mlp, history = train_tags_mlp(run.profile, run.index, run.run_dir, feature_dim, device, epochs)
+fig = plot_history(history)
+fig.axes[0].set_title("Tags MLP")
+save_figure(fig, run.figure("m3_tags_mlp_training"));
+
+# %% [markdown]
+# ## Cache $f_t$; how far do tags alone go?
+#
+# Annotating from the tags alone (top-3) is not a row of the paper, but it shows how much the
+# noisy tags know before they are joined with the image.
+
+# %%
+tags_predictions = cache_and_annotate(run, mlp, "tags_mlp", tag_splits(run), device, cache="tags")
+score_table(run.index, [tags_predictions]).round(2)

@@ -1,0 +1,103 @@
+# %% [markdown]
+# # 04 · Joint classifier and label quantity prediction (M3 Sec. III-C, Algorithms 1–2)
+#
+# With the visual model (notebook 02) and the textual model (notebook 03) fixed, M3 trains two
+# heads on the joint feature $f = [f_v, f_t]$: a multi-label classifier (fc + sigmoid) and a
+# regressor that predicts **how many** labels the image has. The annotation is then the top $\hat m$
+# labels (Algorithm 2). Training both on $f_v$ alone as well gives every row of Tables I/II and V/VI.
+# These heads are cheap, so the profile may train them with several seeds (the demo: 3) and the
+# tables report mean ± standard deviation.
+#
+# - **Reads:** `<run>/features/mscnn_features.npz`, `tags_features.npz`, the prepared index.
+# - **Writes:** `<run>/classifier_*`, `<run>/lqp_*`, predictions `mscnn_lqp`, `mscnn_tags`,
+#   `mscnn_tags_lqp`, `upper_bound` (and `…@seed<k>` for extra seeds); tables `m3_components.csv`,
+#   `m3_lqp.csv`; figure `m3_lqp_confusion.png`.
+# - **Time:** under a minute on the demo profile (no image is decoded: cached features only).
+
+# %% tags=["parameters"]
+# Parameters (papermill overrides these)
+profile = "demo"     # a name from lib/annokit/profiles/
+data_root = ""       # real data: root of your dataset copy (empty: the one notebook 00 verified)
+work_dir = ""        # empty: $ANNOKIT_WORK, else <repo>/.work
+device = "auto"      # auto: CUDA when there is a GPU, else cpu
+epochs = None        # None: the profile's number of epochs for this stage
+n_examples = 6       # test images in the top-m̂ walk-through
+
+# %%
+import matplotlib.pyplot as plt
+
+from annokit.annotate import predicted_quantity
+from annokit.data.table import TEST
+from annokit.evaluation import score_table
+from annokit.m3 import step5_predictions, top_m_hat_examples
+from annokit.plots import count_confusion, save_figure
+from annokit.predictions import save_predictions
+from annokit.run import open_stage
+
+run, device = open_stage(profile, data_root, work_dir, device)
+visual, textual = run.cached("mscnn_features"), run.cached("tags_features")
+print("f_v:", visual.train.shape, " f_t:", textual.train.shape, " seeds:", run.profile.seeds("classifier"))
+
+# %% [markdown]
+# ## Classifier and label quantity prediction on fixed features
+#
+# - The **classifier** is an fc layer + sigmoid trained with Eq. 4, on $f_v$ ("MS-CNN" rows) and on
+#   $[f_v, f_t]$ ("+Tags" rows).
+# - The **LQP regressor** is an MLP with hidden layers of 512 and 256 units and dropout 0.5 in
+#   both, trained with the squared error $L_2 = (\hat m - m)^2$ (Eq. 5). At test time $\hat m$ is
+#   rounded to the nearest integer and clamped to $[1, C]$; the annotation is the top $\hat m$ labels.
+#
+# Rows of Tables I/II: **MS-CNN+LQP** (both heads on $f_v$), **MS-CNN+Tags** (classifier on $[f_v, f_t]$,
+# top-3), **MS-CNN+Tags+LQP** (the full M3) and the **upper bound** (the full model's scores with the
+# *true* label count).
+
+# %%
+by_seed = {}
+for seed in run.profile.seeds("classifier"):
+    by_seed[seed] = step5_predictions(run.profile, run.index, run.run_dir, visual, textual, device, epochs, seed)
+    for predictions in by_seed[seed]:
+        save_predictions(predictions, run.run_dir)
+main = {p.model: p for p in by_seed[run.profile.seed]}
+
+# %% [markdown]
+# ## Algorithm 2 on a few images: from the regressor's output to the top-$\hat m$ labels
+#
+# The regressor outputs a real number. Algorithm 2 rounds it to the nearest integer (halves up, so
+# 2.5 gives 3), clamps it to $[1, C]$ so every image gets at least one label and never more than
+# there are, and keeps the $\hat m$ labels with the highest classifier probabilities. The rows below
+# are the images with the lowest and the highest predicted counts and the first few of the split;
+# the full M3 model (both heads on $[f_v, f_t]$).
+
+# %%
+top_m_hat_examples(main["mscnn_tags_lqp"], run.index, n_examples)
+
+# %% [markdown]
+# ## Every row of Tables I/II (the profile's own seed)
+#
+# Notebook 06 puts these beside the paper's numbers, with the spread over seeds.
+
+# %%
+earlier = [run.predictions(name) for name in ("cnn", "mscnn")]
+order = ["upper_bound", "mscnn_tags_lqp", "mscnn_lqp", "mscnn_tags", "mscnn", "cnn"]
+table = score_table(run.index, earlier + list(main.values())).loc[order]
+columns = ["rule", "C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "H-F1", "mAP"]
+run.save_table(table[columns], "m3_components")
+table[columns].round(2)
+
+# %% [markdown]
+# ## Tables V/VI: how good is the predicted label count?
+#
+# Accuracy counts the images whose rounded $\hat m$ equals $m$; MSE compares the raw prediction.
+
+# %%
+lqp = table.loc[["mscnn_lqp", "mscnn_tags_lqp"], ["LQP-accuracy", "LQP-MSE"]].rename(index={"mscnn_lqp": "MS-CNN", "mscnn_tags_lqp": "MS-CNN+Tags"})
+run.save_table(lqp, "m3_lqp", float_format="%.3f")
+lqp.round(3)
+
+# %%
+true_counts = run.index.label_matrix(TEST).sum(axis=1)
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+for ax, (name, title) in zip(axes, (("mscnn_lqp", "LQP on f_v"), ("mscnn_tags_lqp", "LQP on [f_v, f_t]"))):
+    count_confusion(ax, true_counts, predicted_quantity(main[name].counts, len(run.index.label_names)), title)
+fig.tight_layout()
+save_figure(fig, run.figure("m3_lqp_confusion"));

@@ -1,0 +1,218 @@
+# %% [markdown]
+# # 05 · Multi-order RNN and fixed-order CNN-RNNs (Dutta et al. 2020, Table 1 and Table 4)
+#
+# An LSTM decoder reads the fine-tuned CNN's label probabilities and predicts labels step by step.
+# The **Multi-order RNN** is trained to predict, at every step, all true labels except the one it was
+# most sure of at the previous step; the **CNN-RNN baselines** are trained on each image's labels
+# written as one fixed sequence (frequent-first, rare-first or alphabetical).
+#
+# - **Reads:** the prepared index `<work>/runs/<profile>/index/` (notebook 00) and the CNN soft scores
+#   `<work>/runs/<profile>/features/cnn_scores.npz` (notebook 01). No image is decoded here.
+# - **Writes:** checkpoints in `<work>/runs/<profile>/rnn/{multi_order_rnn, cnn_rnn_frequent_first, cnn_rnn_rare_first, cnn_rnn_lexicographic}/`;
+#   prediction files `multi_order_rnn`, `cnn_rnn_*` and `cnn_threshold` in `<work>/runs/<profile>/predictions/`;
+#   `results/<profile>/tables/multi_order_rnn_orders.{csv,md}` (Table 1 rows of this run) and `multi_order_rnn_top1.{csv,md}`
+#   (Table 4); notebook 06 sets both beside the paper's numbers. Figures `results/<profile>/figures/multi_order_training.png`,
+#   `multi_order_steps.png`.
+# - **Time:** on the demo profile (2 CPU cores) about 15 s plus 5 s per epoch for the four decoders together
+#   (about a minute at 10 epochs); a finished run reloads its `final.pt` files in seconds.
+
+# %% tags=["parameters"]
+# Parameters (papermill overrides these)
+profile = "demo"     # a name from lib/annokit/profiles/
+data_root = ""       # not read here (the scores are cached), kept so the chain passes the same parameters
+work_dir = ""        # empty: $ANNOKIT_WORK, else <repo>/.work
+device = "auto"      # auto: CUDA when there is a GPU, else cpu
+seed = None          # None: the seed of the profile
+epochs = None        # None: epochs of the rnn section of the profile
+n_example_images = 3 # test images in the Fig. 3 chart
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from IPython.display import display
+
+import annokit
+from annokit import multi_order_rnn, paths
+from annokit.data.label_orders import ORDERS, label_sequences
+from annokit.models.multi_order_rnn import masked_targets
+from annokit.plots import plot_history, plot_step_scores, save_figure
+from annokit.predictions import save_predictions
+from annokit.profile import stage_settings_dict
+from annokit.run import open_stage
+
+run, device = open_stage(profile, data_root, work_dir, device, seed=seed)
+run_dir, index, settings, seed = run.run_dir, run.index, run.profile.rnn.with_epochs(epochs), run.profile.seed
+
+cnn = run.cached("cnn_scores")  # s_hat of every train and test image (Sec. 3.1)
+labels = index.label_matrix()
+y_train, y_test = labels[cnn.train_rows], labels[cnn.test_rows]
+names = index.label_names
+meta = {"profile": profile, "settings": stage_settings_dict(settings), "seed": seed, "annokit_version": annokit.__version__}
+print(f"{len(y_train)} train / {len(y_test)} test images, {len(names)} labels; settings: {settings}")
+
+# %% [markdown]
+# ## The CNN-RNN framework (Sec. 3.1)
+#
+# The CNN, fine-tuned with binary cross-entropy, gives every image a vector of label probabilities
+# $\hat s \in [0,1]^C$. Training the RNN on these cached vectors decouples the two parts. The LSTM
+# (512 cells, 256-d label embeddings) starts from $\hat s$ and, at step $t$, reads the label it
+# predicted at step $t-1$:
+#
+# $$x_t = E\,a_{t-1} \quad (1) \qquad h_t = \mathrm{LSTM}(x_t, h_{t-1}, c_{t-1}) \quad (2) \qquad \hat y_t = W h_t + b \quad (3)$$
+#
+# with $a_{t-1}$ the one-hot vector of the previous label. The paper says only that $\hat s$ is the
+# LSTM's initial state; since $\hat s$ has $C$ entries and the state 512, the kit learns the map
+# $h_0 = \tanh(W_h \hat s + b_h)$, $c_0 = \tanh(W_c \hat s + b_c)$, and feeds a learned START embedding at $t=1$
+# (`annokit.models.rnn_decoder`).
+
+# %% [markdown]
+# ## Multi-order training (Sec. 3.2-3.3, Eq. 4-7)
+#
+# If every step were trained to predict the whole label set $y$, the easiest label would win every step
+# and be fed back forever. Instead, with $l_{t-1} = \arg\max_c \hat y^c_{t-1}$ the label the model itself
+# was most sure of at the previous step (Eq. 4), the target at step $t$ masks exactly that label:
+#
+# $$\tilde a_t = \neg\,a_{t-1} \quad (5) \qquad y_t = \tilde a_t \odot y \quad (6) \qquad
+# \mathcal L = \sum_t \sum_c \mathrm{BCE}\big(\sigma(\hat y^c_t),\, y^c_t\big) \quad (7)$$
+#
+# **Fig. 2's example.** Vocabulary {sky, cloud, hill, dog, man}, true labels {sky, cloud, man}. At $t=1$ the
+# model must predict all three; say it is surest of *sky*. At $t=2$ it reads *sky* and must predict
+# *cloud* and *man* with *sky* now a negative: it learns sky → cloud and sky → man. Say it picks *cloud*.
+# At $t=3$ it reads *cloud* and must predict *sky* and *man*: *sky* is positive again, so it also
+# learns cloud → sky. The paths sky → cloud → sky and sky → cloud → man are both trained: the label
+# set is learnt as several orders, chosen by the model's own confidence, not one order fixed in advance.
+# Only the *previous* label is masked (not all earlier ones, as in the Order-free RNN), so no label is
+# forced to follow one it does not depend on. A wrong pick (say *hill*) masks nothing: it is already negative.
+#
+# The targets of that example, from the kit's `masked_targets`:
+
+# %%
+fig2_names = ["sky", "cloud", "hill", "dog", "man"]
+y_fig2 = torch.tensor([[1, 1, 0, 0, 1]])
+picks = torch.tensor([[0, 1, 0]])  # the model picks sky, then cloud, then sky
+targets = masked_targets(y_fig2, picks)[0].int().numpy()
+pd.DataFrame(targets, columns=fig2_names,
+             index=[f"t={t + 1} (reads {'START' if t == 0 else fig2_names[picks[0, t - 1]]})" for t in range(3)])
+
+# %% [markdown]
+# At test time the model runs $T = 5$ steps, each fed its own previous argmax; the logits are max-pooled
+# label-wise over the steps, $\hat y^c = \max_t \hat y^c_t$, passed through $\sigma$, and every label above
+# 0.5 is assigned. No END token is needed. Training uses RMSProp (lr $10^{-4}$, batch 32) on the cached
+# scores; `fit` checkpoints every epoch and resumes. The eval loss in the curve is Eq. 7 on (up to 2,000)
+# test images, for watching only: the last epoch is kept, nothing is selected on it.
+
+# %%
+multi_order_model, multi_order_history = multi_order_rnn.train_multi_order(cnn.train, y_train, settings, seed, run_dir, device=device,
+                                                    s_eval=cnn.test, y_eval=y_test)
+
+# %% [markdown]
+# ## Fixed-order CNN-RNN baselines (Table 1)
+#
+# The same decoder, started from the same $\hat s$, trained as a sequence model (Wang et al. 2016): each
+# image's true labels are written in one global order, the decoder reads the true previous label
+# (teacher forcing) and a softmax over the $C$ labels plus END is trained with cross-entropy. Orders:
+# *frequent-first* and *rare-first* by the training split's label frequencies (ties: lower label index
+# first), *lexicographic* by name. At test time it decodes greedily (a beam with `beam_size` in the
+# profile) until END or `max_length` labels, never emitting a label twice. The annotation is the decoded
+# set; for mAP each label's score is its largest softmax probability over the decoding steps.
+#
+# One training image in the three orders:
+
+# %%
+example = int(np.argmax(y_train.sum(axis=1)))
+pd.DataFrame({order: [", ".join(names[j] for j in label_sequences(order, y_train, y_train[example:example + 1], names)[0])]
+              for order in ORDERS}, index=[f"train image {example}"])
+
+# %%
+decoders, histories = {}, {"Multi-order RNN": multi_order_history}
+for order in ORDERS:
+    decoders[order], history = multi_order_rnn.train_fixed_order(order, cnn.train, y_train, names, settings, seed, run_dir, device=device,
+                                                    s_eval=cnn.test, y_eval=y_test)
+    histories[multi_order_rnn.TABLE1_ROWS[multi_order_rnn.FIXED_ORDER[order]]] = history
+
+# %%
+fig, axes = plt.subplots(1, len(histories), figsize=(4.2 * len(histories), 3.4))
+for ax, (name, history) in zip(axes, histories.items()):
+    plot_history(history, ax=ax)
+    ax.set_title(name, fontsize=10)
+fig.suptitle("Training curves: Eq. 7 (Multi-order) and sequence cross-entropy (CNN-RNN), per image")
+fig.tight_layout()
+save_figure(fig, run.figure("multi_order_training"));
+
+# %% [markdown]
+# ## Prediction files
+#
+# Five files in `<run>/predictions/`: the CNN alone (`cnn_threshold`: threshold 0.5 on $\hat s$, Table 1's first
+# row; notebook 01's `cnn` file holds the same scores with M3's top-3 rule),
+# the Multi-order RNN (pooled scores, annotation, per-step scores $\sigma(\hat y_t)$ and the picked labels)
+# and the three CNN-RNNs (decoded sets, per-step softmax probabilities, sequences).
+
+# %%
+predictions = [multi_order_rnn.cnn_predictions(cnn.test, cnn.test_rows, meta=meta)]
+predictions += [multi_order_rnn.fixed_order_predictions(order, decoders[order], cnn.test, cnn.test_rows, settings, device=device, meta=meta)
+                for order in ORDERS]
+predictions.append(multi_order_rnn.multi_order_predictions(multi_order_model, cnn.test, cnn.test_rows, device=device, meta=meta))
+for p in predictions:
+    print(f"{save_predictions(p, run_dir)}  ({p.rule})")
+
+# %% [markdown]
+# ### Spread over seeds
+#
+# The Multi-order RNN trains in seconds on cached scores, so the profile can train it with more
+# seeds (its `seeds` list in `[rnn]`; the demo: 3). Notebook 06 reports its rows as mean ± standard
+# deviation over them. The baselines keep one seed, which holds notebook 05 to about two minutes on
+# the demo; the tables below use the profile's own seed.
+
+# %%
+extra_seeds = [s for s in run.profile.seeds("rnn") if s != seed]
+for extra in extra_seeds:
+    save_predictions(multi_order_rnn.multi_order_extra_seed(extra, settings, cnn.train, y_train, cnn.test, cnn.test_rows, run_dir,
+                                               device=device, meta=meta), run_dir)
+print(f"extra seeds of the Multi-order RNN: {extra_seeds or 'none'}")
+
+# %% [markdown]
+# ## Table 1: per-label and per-image metrics
+#
+# Per-label ($P_L, R_L, F1_L$ in the paper, `C-*` in the kit) averages each label's precision and recall;
+# per-image ($P_I, R_I, F1_I$, `S-*`) averages each test image's; each F1 is the harmonic mean of the
+# averaged P and R (Sec. 4.2). mAP ranks the test images by each label's score. Values in percent. The
+# paper's own Table 1 (MS-COCO, ResNet-101) follows for comparison; its CNN row was copied from another
+# paper and uses overall sums, not per-image means (`results/reported/`).
+
+# %%
+table = multi_order_rnn.table1(predictions, y_test)
+run.save_table(table, "multi_order_rnn_orders")
+display(table.round(2))
+reported = paths.reported_dir() / "multi_order_table1_coco_baselines.csv"
+if reported.exists():
+    paper = pd.read_csv(reported, index_col=0)
+    display(paper[[c for c in multi_order_rnn.TABLE1_COLUMNS if c in paper.columns]])
+
+# %% [markdown]
+# ## Table 4: top-1 accuracy
+#
+# The share of test images whose *first* predicted label is true: the step-1 argmax of the Multi-order
+# RNN, the first decoded label of the rare-first CNN-RNN (the order of SR-CNN-RNN, the paper's
+# comparison). Rare-first must start with a rare, hard label; the Multi-order RNN starts with the label
+# it is surest of.
+
+# %%
+by_name = {p.model: p for p in predictions}
+top1 = multi_order_rnn.table4([by_name[multi_order_rnn.FIXED_ORDER["rare_first"]], by_name[multi_order_rnn.MULTI_ORDER]], y_test)
+run.save_table(top1, "multi_order_rnn_top1")
+top1.round(2)
+
+# %% [markdown]
+# ## Fig. 3: what the Multi-order RNN says at each step
+#
+# For a few test images, the five most probable labels at each step $t$, $\sigma(\hat y_t)$: green bars are
+# true labels, the outlined bar is the label fed to the next step, the dashed line is the 0.5 threshold.
+# A label that clears 0.5 at any step is assigned (max-pooling).
+
+# %%
+multi_order_pred = by_name[multi_order_rnn.MULTI_ORDER]
+shown = multi_order_rnn.example_images(multi_order_pred, y_test, count=n_example_images)
+fig = plot_step_scores(multi_order_pred, y_test, names, shown)
+save_figure(fig, run.figure("multi_order_steps"));
