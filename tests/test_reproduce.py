@@ -74,3 +74,42 @@ def test_editing_the_profile_makes_notebooks_out_of_date(chain_dir, monkeypatch)
     monkeypatch.setattr(reproduce, "profile_text", lambda profile: "[cnn]\nepochs = 99\n")
     timings = reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
     assert all(seconds is not None for seconds in timings.values())
+
+
+def test_editing_the_library_or_moving_the_work_folder_makes_notebooks_out_of_date(chain_dir, monkeypatch, tmp_path):
+    folder, _ = chain_dir
+    reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
+    monkeypatch.setattr(reproduce, "code_digest", lambda: "library edited")
+    assert all(s is not None for s in reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder)).values())
+    monkeypatch.undo()
+    monkeypatch.setenv("ANNOKIT_RESULTS", str(tmp_path / "results"))
+    reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
+    monkeypatch.setenv("ANNOKIT_WORK", str(tmp_path / "elsewhere"))
+    assert all(s is not None for s in reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder)).values())
+
+
+def test_relative_paths_are_taken_from_the_callers_folder(chain_dir, tmp_path, monkeypatch):
+    folder, log = chain_dir
+    write_notebook(folder / "00_first.ipynb", f"open({str(log)!r}, 'a').write(work_dir + chr(10))",
+                   parameters='profile = "demo"\nwork_dir = ""')
+    (tmp_path / "caller" / "relwork").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "caller")
+    reproduce.reproduce("demo", {"work_dir": "relwork"}, reproduce.chain(folder)[:1])
+    assert log.read_text().strip() == str(tmp_path / "caller" / "relwork")
+
+
+def test_a_data_root_that_is_a_file_or_missing_stops_before_any_notebook(chain_dir, tmp_path):
+    folder, log = chain_dir
+    (tmp_path / "a_file").write_text("x")
+    for root, problem in ((tmp_path / "a_file", "is a file, not a folder"), (tmp_path / "nothing", "does not exist")):
+        with pytest.raises(NotADirectoryError, match=f"--data-root {root} {problem}"):
+            reproduce.reproduce("demo", {"data_root": str(root)}, reproduce.chain(folder))
+    assert not log.exists()
+
+
+def test_a_killed_kernel_names_the_notebook(chain_dir):
+    folder, log = chain_dir
+    write_notebook(folder / "00_first.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    with pytest.raises(reproduce.NotebookFailed, match=r"00_first.ipynb: its kernel died \(most often out of memory\)"):
+        reproduce.reproduce("demo", {}, reproduce.chain(folder))
+    assert not log.exists()

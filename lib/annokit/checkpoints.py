@@ -11,11 +11,14 @@ Two kinds of file, both plain dicts that ``torch.load(..., weights_only=True)`` 
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import random
 import re
+import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,9 @@ _REQUIRED = {
     "epoch": ("model", "optimizer", "scheduler", "epoch", "config", "history", "rng"),
     "final": ("model", "config", "history"),
 }
+
+
+FULL_DISK_BYTES = 1 << 20  # a failed write with less free space than this is a full disk
 
 
 class CheckpointError(RuntimeError):
@@ -130,11 +136,27 @@ def _atomic_write(path: Path, write) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
+        full = disk_is_full(path.parent, error)  # asked before the partial file is removed
         Path(tmp).unlink(missing_ok=True)
+        if full:
+            raise OSError(errno.ENOSPC, f"No space left on device while writing {path} (earlier files are intact)",
+                          str(path)) from error
         raise
     _fsync_dir(path.parent)  # make the rename itself durable
     return path
+
+
+def disk_is_full(folder: Path, error: BaseException) -> bool:
+    """Whether a failed write ran out of space: ENOSPC, or PyTorch's writer failing with (almost) no bytes left."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(error, RuntimeError) and ("inline_container" in str(error) or "PytorchStreamWriter" in str(error)):
+        try:
+            return shutil.disk_usage(folder).free < FULL_DISK_BYTES
+        except OSError:
+            return False
+    return False
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -158,6 +180,11 @@ def load_checkpoint(path: Path, expected_config: dict | None = None, *, ignore: 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: check the run folder, or train that stage first")
+    if not (zipfile.is_zipfile(path) or _starts_like_a_pickle(path)):
+        raise CheckpointError(
+            f"{path} is not a PyTorch checkpoint (neither a zip archive nor a pickle: damaged, truncated or another kind "
+            f"of file). Delete it and resume from the previous epoch (fit picks the newest epoch_NNN.pt left), or retrain."
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -182,6 +209,12 @@ def load_checkpoint(path: Path, expected_config: dict | None = None, *, ignore: 
     if expected_config is not None:
         check_config(path, checkpoint["config"], expected_config, ignore=ignore)
     return checkpoint
+
+
+def _starts_like_a_pickle(path: Path) -> bool:
+    """PyTorch's legacy (non-zip) format is a pickle: protocol 2+ files start with byte 0x80."""
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
 
 
 def _corrupt(path: Path, err: Exception) -> CheckpointError:

@@ -16,7 +16,6 @@ import contextlib
 import copy
 import io
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,15 +246,14 @@ def sweep(train_features: np.ndarray, train_labels: np.ndarray, test_features: n
         if retrain and folder.exists():
             shutil.rmtree(folder)
         targets = mask_labels(train_labels, p, seed)
-        started = time.perf_counter()
         model, history = train_classifier(train_features, targets, loss, config, folder,
                                           stage_config={"proportion": p, "mask_seed": seed}, device=device)
         scores = predict_probabilities(model, test_features, device)
         probabilities[model_name(loss, p)] = scores
+        # No wall time in the table: it must be identical from run to run.
         rows.append({"loss": loss, "title": LOSSES[loss].title, "proportion": p,
                      "known_share": float(known_proportion(targets).mean()), **evaluate(test_labels, scores),
-                     "final_train_loss": history.train_loss[-1] if len(history) else float("nan"),
-                     "seconds": time.perf_counter() - started})
+                     "final_train_loss": history.train_loss[-1] if len(history) else float("nan")})
     return SweepResult(pd.DataFrame(rows), probabilities)
 
 

@@ -1,9 +1,10 @@
 """Run the numbered notebooks in order with papermill for one profile; executed copies go to results/.
 
 ``python -m annokit.reproduce --profile demo`` (what ``make reproduce`` calls). A notebook whose
-executed copy is up to date (same notebook, same parameters, same profile settings, and no
-earlier notebook rerun in this invocation) is skipped; ``--force`` reruns everything. The first failure stops the chain
-with the notebook, the cell and the error in one message.
+executed copy is up to date (same notebook, same parameters, same resolved profile settings, same
+library code and work folder, and no earlier notebook rerun in this invocation) is skipped;
+``--force`` reruns everything. The first failure stops the chain with the notebook, the cell and
+the error in one message. Relative paths are taken from the caller's folder, not ``notebooks/``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import time
 from pathlib import Path
 
 import papermill as pm
+from nbclient.exceptions import DeadKernelError
 from tqdm.auto import tqdm
 
 from annokit import paths
+from annokit.cli import add_debug_flag, run_cli
 from annokit.profile import available_profiles, load_profile
 
 NOTEBOOKS_DIR = paths.repo_root() / "notebooks"
@@ -38,12 +41,34 @@ def declared_parameters(notebook: Path, parameters: dict) -> dict:
     return {k: v for k, v in parameters.items() if k in declared}
 
 
-def stamp(notebook: Path, parameters: dict, profile_text: str = "") -> str:
-    """A digest of a notebook's content, the parameters it runs with and the profile's settings."""
+PATH_PARAMETERS = ("data_root", "work_dir")
+
+
+def stamp(notebook: Path, parameters: dict, profile_text: str = "", code: str = "") -> str:
+    """A digest of a notebook's content, the parameters it runs with, the profile's settings and the library code."""
     digest = hashlib.sha256(notebook.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
     digest.update(profile_text.encode())
+    digest.update(code.encode())
     return digest.hexdigest()
+
+
+def code_digest(root: Path | None = None) -> str:
+    """A digest of what a notebook's results depend on beside itself: the library, the profiles, the
+    manifests, and where the work and results folders are (``ANNOKIT_WORK``, ``ANNOKIT_RESULTS``)."""
+    root = root or paths.repo_root()
+    digest = hashlib.sha256()
+    files = [*sorted((root / "lib" / "annokit").rglob("*.py")), *sorted((root / "lib" / "annokit" / "profiles").glob("*.toml")),
+             *sorted(paths.manifests_dir().glob("*.json"))]
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest.update(f"{paths.work_dir().resolve()}\0{paths.results_dir().resolve()}".encode())
+    return digest.hexdigest()
+
+
+def absolute_paths(parameters: dict) -> dict:
+    """``data_root`` and ``work_dir`` made absolute from the caller's folder (papermill runs in ``notebooks/``)."""
+    return {k: str(Path(v).expanduser().resolve()) if k in PATH_PARAMETERS and v else v for k, v in parameters.items()}
 
 
 def profile_text(profile: str) -> str:
@@ -74,21 +99,27 @@ def run_notebook(notebook: Path, output: Path, parameters: dict) -> float:
             f"{notebook.name} failed in cell {error.exec_count} ({error.ename}: {error.evalue}); "
             f"the executed copy with the traceback is {output}"
         ) from None
+    except DeadKernelError:
+        raise NotebookFailed(
+            f"{notebook.name}: its kernel died (most often out of memory); lower the batch size or the image count "
+            f"of the profile, or free memory, then run again (finished stages are reused); partial copy: {output}"
+        ) from None
     return time.perf_counter() - start
 
 
 def reproduce(profile: str, parameters: dict | None = None, notebooks: list[Path] | None = None,
               force: bool = False) -> dict[str, float | None]:
     """Run the chain for a profile; returns each notebook's wall time (None where it was up to date and skipped)."""
-    parameters = {"profile": profile, "interactive": False, **(parameters or {})}
+    parameters = absolute_paths({"profile": profile, "interactive": False, **(parameters or {})})
+    check_paths(parameters)
     executed = paths.profile_results_dir(profile) / "executed"
     timings: dict[str, float | None] = {}
     rerun_upstream = force
-    settings = profile_text(profile)
+    settings, code = profile_text(profile), code_digest()
     for notebook in (bar := tqdm(notebooks or chain(), desc=f"reproduce {profile}", unit="notebook")):
         bar.set_postfix_str(notebook.stem)
         own = declared_parameters(notebook, parameters)
-        output, expected = executed / notebook.name, stamp(notebook, own, settings)
+        output, expected = executed / notebook.name, stamp(notebook, own, settings, code)
         if not rerun_upstream and is_up_to_date(output, expected):
             timings[notebook.stem] = None
             continue
@@ -98,20 +129,26 @@ def reproduce(profile: str, parameters: dict | None = None, notebooks: list[Path
     return timings
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Execute the notebooks in order for a profile.")
+def check_paths(parameters: dict) -> None:
+    """A dataset root that is missing or not a folder stops the run before any notebook starts."""
+    root = parameters.get("data_root")
+    if root and not Path(root).is_dir():
+        what = "is a file, not a folder" if Path(root).exists() else "does not exist"
+        raise NotADirectoryError(f"--data-root {root} {what}: give the folder that holds the dataset")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m annokit.reproduce", description="Execute the notebooks in order for a profile.")
     parser.add_argument("--profile", default="demo", choices=available_profiles())
     parser.add_argument("--data-root", default="", help="dataset root for the real-data profiles")
     parser.add_argument("--work-dir", default="", help="work folder (default: $ANNOKIT_WORK or <repo>/.work)")
     parser.add_argument("--device", default="", help="auto (default), cpu, cuda, cuda:1 …")
     parser.add_argument("--force", action="store_true", help="rerun notebooks even when their outputs are up to date")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     parameters = {k: v for k, v in {"data_root": args.data_root, "work_dir": args.work_dir, "device": args.device}.items() if v}
     start = time.perf_counter()
-    try:
-        timings = reproduce(args.profile, parameters, force=args.force)
-    except NotebookFailed as error:
-        raise SystemExit(f"reproduce stopped: {error}") from None
+    timings = reproduce(args.profile, parameters, force=args.force)
     results = paths.profile_results_dir(args.profile)
     print(f"\nProfile {args.profile}: executed notebooks in {results / 'executed'}")
     for name, seconds in timings.items():
@@ -120,7 +157,8 @@ def main(argv: list[str] | None = None) -> None:
     for kind in ("tables", "figures"):
         produced = sorted(p.name for p in (results / kind).glob("*")) if (results / kind).exists() else []
         print(f"{kind} in {results / kind}: {', '.join(produced) or 'none'}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, prog="reproduce")

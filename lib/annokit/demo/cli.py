@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from annokit.cli import add_debug_flag
 from annokit.demo.generate import LAYOUTS, MARKER, generate_demo, is_complete, summary
 from annokit.demo.truth import TRUTH_ARRAYS, TRUTH_STRINGS, DemoConfig
 
@@ -21,14 +22,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--overwrite", action="store_true", help="replace whatever coco/ and nuswide/ hold")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     config = DemoConfig(args.n_train, args.n_test, args.image_size, args.seed)
     reused = is_complete(args.root, config) and not args.overwrite
     start = time.perf_counter()
-    try:
-        truth = generate_demo(args.root, config, overwrite=args.overwrite)
-    except FileExistsError as error:
-        raise SystemExit(f"error: {error}") from None
+    truth = generate_demo(args.root, config, overwrite=args.overwrite)
     seconds = time.perf_counter() - start
     state = "already there, not regenerated" if reused else f"written in {seconds:.1f} s"
     print(f"demo {config}: {state}")

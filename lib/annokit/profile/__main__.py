@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
+from annokit.cli import add_debug_flag, run_cli
 from annokit.profile.load import available_profiles, load_profile
-from annokit.profile.strict import ProfileError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,12 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     show = commands.add_parser("show", help="print every resolved setting, defaults included")
     show.add_argument("profile", help="a shipped profile name or a path to a TOML file")
     show.add_argument("--json", action="store_true", help="as JSON (sections as objects, keys as in the TOML)")
+    for command in (check, show):
+        add_debug_flag(command)
     args = parser.parse_args(argv)
-    try:
-        profile = load_profile(args.profile)
-    except ProfileError as error:
-        print(f"profile error: {error}", file=sys.stderr)
-        return 1
+    profile = load_profile(args.profile)  # a ProfileError is the one line run_cli prints
     if args.command == "check":
         print(f"{args.profile}: valid ({profile.description})")
     elif args.json:
@@ -38,4 +35,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main, prog="python -m annokit.profile")
