@@ -2,11 +2,15 @@
 
 - ``threshold``: every label whose probability exceeds 0.5 (Multi-order RNN inference).
 - ``top_k``: the k best labels of every image; k = 3 is the literature's "top-3" rule, used
-  for M3's rows without label quantity prediction (Tables I–IV).
+  for M3's rows without label quantity prediction (Tables I–IV). ``min_score=0.5`` adds
+  ML-GCN's condition (megvii-research/ML-GCN util.py ``overall_topk``): a top-k label is kept
+  only if its score is ≥ 0.5 (ML-GCN tests logit ≥ 0: sigmoid ≥ 0.5 up to rounding).
 - ``top_m_hat``: M3's Algorithm 2: the top m̂ labels, m̂ = the LQP prediction rounded to the
   nearest integer (half up) and clamped to [1, C].
 - ``upper_bound``: the top m labels with m the true label count (Tables I/II "Upper bound").
-Ties between equal scores go to the lower label index, so every rule is deterministic.
+Ties between equal scores go to the lower label index, so every rule is deterministic (as
+the argmax loop of the Multi-order RNN's eval/multilabel_metrics.py ``annotate_topK``; ML-GCN's
+``torch.topk`` leaves the order of ties unspecified).
 """
 
 from __future__ import annotations
@@ -40,10 +44,19 @@ def top_m(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return ranks < counts[:, None]
 
 
-def top_k(scores: np.ndarray, k: int = 3) -> np.ndarray:
-    """The k highest-scoring labels of every image (k is capped at the number of labels)."""
+def top_k(scores: np.ndarray, k: int = 3, min_score: float | None = None) -> np.ndarray:
+    """The k highest-scoring labels of every image (k capped at the number of labels).
+
+    ``min_score=None`` (default): always k labels per image, the literature's top-k.
+    ``min_score=0.5``: ML-GCN's top-3 (util.py ``overall_topk``), which drops any of the k
+    labels scoring below 0.5, so an image may get fewer than k labels, or none; no label
+    beyond the k-th is taken in its place.
+    """
     scores = _scores(scores)
-    return top_m(scores, np.full(len(scores), min(k, scores.shape[1])))
+    chosen = top_m(scores, np.full(len(scores), min(k, scores.shape[1])))
+    if min_score is not None:
+        chosen &= scores >= min_score
+    return chosen
 
 
 def round_half_up(values: np.ndarray) -> np.ndarray:

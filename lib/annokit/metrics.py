@@ -12,9 +12,12 @@ Three families of precision/recall, named by our keys:
 * ``S-*`` per sample: P and R of each image, averaged over all N images
   (Dutta's P_I/R_I, which Dutta calls "per-image").
 
-Every F1 is the harmonic mean of the averaged P and R (as both papers define it), not
-the average of per-class or per-image F1; ``H-F1`` is the harmonic mean of C-F1 and
-O-F1 (M3 Eq. 7).
+By default every F1 is the harmonic mean of the averaged P and R (as both papers define
+it), not the average of per-class or per-image F1; ``annotation_scores(..., f1=...)`` offers
+the latter (ASL's F_C, scikit-learn's macro/samples F1) for comparison. ``H-F1`` is the
+harmonic mean of C-F1 and O-F1 (M3 Eq. 7). ``mean_average_precision(..., interpolation=...)``
+offers Query2Label's VOC-style interpolated AP beside the default non-interpolated one;
+``annokit.conventions`` tabulates how far each convention moves the numbers.
 
 Zero-division convention (the same as scikit-learn's ``zero_division=0``): a class never
 predicted has precision 0 and a class with no ground truth has recall 0, and both still
@@ -31,6 +34,13 @@ import numpy as np
 from annokit.annotate import round_half_up
 
 ANNOTATION_KEYS = ("C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "S-P", "S-R", "S-F1", "H-F1")
+
+# How C-F1/S-F1 are formed: the papers' F1 of the averaged P and R (default), or the mean of
+# each class's (image's) own F1 (ASL validate.py's F_C, scikit-learn's macro/samples F1).
+F1_CONVENTIONS = ("of-means", "mean-of-per-class")
+# How AP integrates the precision-recall curve: non-interpolated (default; scikit-learn, ML-GCN,
+# ASL, the Multi-order RNN code) or VOC all-point interpolated (Query2Label's voc_mAP).
+AP_INTERPOLATIONS = ("none", "voc")
 
 # Column names as printed in each paper's tables -> our keys. M3's "I-" metrics pool all
 # images (our O-), Dutta's "_I" metrics average per image (our S-): same word, two meanings.
@@ -78,6 +88,12 @@ def _binary_pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np
     return t, p
 
 
+def _check_choice(value: str, choices: tuple[str, ...], name: str) -> None:
+    """Reject an unknown convention name, listing the known ones."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
+
+
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     num = np.asarray(num, dtype=float)
     den = np.asarray(den, dtype=float)
@@ -100,25 +116,41 @@ def per_class_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.nda
     return {"precision": precision, "recall": recall, "f1": _harmonic(precision, recall)}
 
 
-def annotation_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """C-/O-/S- precision, recall, F1 and H-F1 of binary predictions (M3 Eq. 6-7, Dutta Sec. 4)."""
+def annotation_scores(y_true: np.ndarray, y_pred: np.ndarray, f1: str = "of-means") -> dict[str, float]:
+    """C-/O-/S- precision, recall, F1 and H-F1 of binary predictions (M3 Eq. 6-7, Dutta Sec. 4).
+
+    ``f1="of-means"`` (default, both papers' definition and the Multi-order RNN's
+    eval/multilabel_metrics.py, ML-GCN's util.py): C-F1 = harmonic mean of C-P and C-R, S-F1
+    = harmonic mean of S-P and S-R. ``f1="mean-of-per-class"``: C-F1 = mean over all C classes
+    of each class's F1, S-F1 = mean over all N images of each image's F1 (ASL validate.py's
+    F_C; scikit-learn's ``f1_score(average="macro"/"samples", zero_division=0)``). Either way
+    O-F1 is the harmonic mean of O-P and O-R and H-F1 that of the returned C-F1 and O-F1.
+
+    Zero division, the same under both: a class (image) with no prediction has P = 0, one with
+    no truth R = 0, its own F1 is 0 when P + R = 0, and it still counts in the mean over all
+    classes (images); O-P (O-R) is 0 when nothing is predicted (true).
+    """
+    _check_choice(f1, F1_CONVENTIONS, "f1")
     t, p = _binary_pair(y_true, y_pred)
     per_class = per_class_scores(t, p)
     correct = t & p
     image_correct = correct.sum(axis=1)  # NLc_i in M3 Eq. 6
-    image_pred = p.sum(axis=1)
-    image_true = t.sum(axis=1)
+    image_precision = _ratio(image_correct, p.sum(axis=1))
+    image_recall = _ratio(image_correct, t.sum(axis=1))
 
     scores = {
         "C-P": float(per_class["precision"].mean()),
         "C-R": float(per_class["recall"].mean()),
-        "O-P": float(_ratio(image_correct.sum(), image_pred.sum())),
-        "O-R": float(_ratio(image_correct.sum(), image_true.sum())),
-        "S-P": float(_ratio(image_correct, image_pred).mean()),
-        "S-R": float(_ratio(image_correct, image_true).mean()),
+        "O-P": float(_ratio(image_correct.sum(), p.sum())),
+        "O-R": float(_ratio(image_correct.sum(), t.sum())),
+        "S-P": float(image_precision.mean()),
+        "S-R": float(image_recall.mean()),
     }
     for family in ("C", "O", "S"):
         scores[f"{family}-F1"] = _harmonic(scores[f"{family}-P"], scores[f"{family}-R"])
+    if f1 == "mean-of-per-class":
+        scores["C-F1"] = float(per_class["f1"].mean())
+        scores["S-F1"] = float(_harmonic(image_precision, image_recall).mean())
     scores["H-F1"] = _harmonic(scores["C-F1"], scores["O-F1"])
     return {key: scores[key] for key in ANNOTATION_KEYS}
 
@@ -133,31 +165,58 @@ def _score_pair(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.
     return t, s
 
 
-def _average_precision(truth: np.ndarray, score: np.ndarray) -> float:
-    """AP of one class: sum over distinct thresholds of (R_n - R_{n-1}) * P_n, as scikit-learn."""
+def _operating_points(truth: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Precision and recall at each distinct score used as threshold, highest score first."""
     order = np.argsort(-score, kind="mergesort")
     score, truth = score[order], truth[order]
     # One threshold per distinct score: tied images enter the prediction set together.
     last_of_run = np.r_[np.flatnonzero(np.diff(score)), score.size - 1]
     tp = np.cumsum(truth)[last_of_run]
     predicted = last_of_run + 1
-    precision = tp / predicted
-    recall = tp / tp[-1]
+    return tp / predicted, tp / tp[-1]
+
+
+def _average_precision(truth: np.ndarray, score: np.ndarray, interpolation: str = "none") -> float:
+    """AP of one class with a positive: sum over thresholds of (R_n - R_{n-1}) * P_n.
+
+    ``"none"``: P_n as measured (scikit-learn's average_precision_score). ``"voc"``: P_n
+    replaced by its envelope max_{m >= n} P_m, the highest precision at any recall >= R_n
+    (the all-point interpolation of Query2Label's lib/utils/metric.py ``voc_ap``).
+    """
+    precision, recall = _operating_points(truth, score)
+    if interpolation == "voc":
+        precision = np.maximum.accumulate(precision[::-1])[::-1]
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def average_precision_per_class(y_true: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Average precision of each class (length C); NaN for a class with no positive image."""
+def average_precision_per_class(y_true: np.ndarray, scores: np.ndarray, interpolation: str = "none") -> np.ndarray:
+    """Average precision of each class (length C); NaN for a class with no positive image.
+
+    ``interpolation`` is ``"none"`` (default) or ``"voc"``, as in ``mean_average_precision``.
+    """
+    _check_choice(interpolation, AP_INTERPOLATIONS, "interpolation")
     t, s = _score_pair(y_true, scores)
     ap = np.full(t.shape[1], np.nan)
     for j in np.flatnonzero(t.any(axis=0)):
-        ap[j] = _average_precision(t[:, j], s[:, j])
+        ap[j] = _average_precision(t[:, j], s[:, j], interpolation)
     return ap
 
 
-def mean_average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
-    """Mean of per-class AP over the classes with at least one positive (AP is undefined otherwise)."""
-    ap = average_precision_per_class(y_true, scores)
+def mean_average_precision(y_true: np.ndarray, scores: np.ndarray, interpolation: str = "none") -> float:
+    """Mean of per-class AP over the classes with at least one positive (AP is undefined otherwise).
+
+    ``interpolation="none"`` (default): non-interpolated AP, one operating point per distinct
+    score so tied images enter together (scikit-learn's ``average_precision_score``; ML-GCN's
+    util.py, ASL's helper_functions.py and the Multi-order RNN's eval code compute the same
+    without merging ties). ``interpolation="voc"``: all-point interpolated AP, precision
+    replaced by the best precision at any recall >= it (Query2Label's lib/utils/metric.py,
+    which ranks tied images one by one in argsort order instead of merging them).
+
+    Zero division, under both: a class with no positive image is left out of the mean
+    (ASL and the Multi-order RNN count it as AP 0, Query2Label's mAP becomes NaN, ML-GCN's
+    AveragePrecisionMeter divides 0 by 0); a ValueError is raised when no class has a positive.
+    """
+    ap = average_precision_per_class(y_true, scores, interpolation)
     if np.isnan(ap).all():
         raise ValueError("mAP is undefined: no class has a positive image in y_true")
     return float(np.nanmean(ap))
