@@ -456,7 +456,7 @@ def write_large_run(work: Path, n_test: int = 50_000, num_labels: int = 81, n_ta
                   }).to_parquet(run_dir / "index" / "index.parquet", index=False)
     (run_dir / "index" / "vocab.json").write_text(json.dumps({"labels": [f"label{j:02d}" for j in range(num_labels)],
                                                               "tags": [f"tag{j}" for j in range(n_tags)]}))
-    (run_dir / "index" / "meta.json").write_text(json.dumps({"profile": PROFILE, "data_root": str(images)}))
+    (run_dir / "index" / "meta.json").write_text(json.dumps({"profile": PROFILE, "data_root": str(images), "fingerprint": "large-synthetic"}))
     rows, truth = np.arange(n_train, n), labels[n_train:]
     base = np.where(truth, 0.6, 0.0).astype(np.float32)
     for model in ("cnn", "mscnn", "tags_mlp", "mscnn_lqp", "mscnn_tags", "mscnn_tags_lqp", "upper_bound"):

@@ -1,4 +1,8 @@
-"""Scoring prediction files against the prepared index: the numbers behind every table."""
+"""Scoring prediction files against the prepared index: the numbers behind every table.
+
+A file made on another index, or listing rows outside the test split, is refused
+(``predictions.check_matches_index``) rather than scored against the wrong images.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,12 @@ import pandas as pd
 
 from annokit import metrics
 from annokit.data.index import PreparedIndex
-from annokit.predictions import Predictions
+from annokit.predictions import Predictions, check_matches_index
 
 
 def true_labels(index: PreparedIndex, predictions: Predictions) -> np.ndarray:
-    """The ground truth of the images a prediction file covers, in its row order."""
+    """The ground truth of the images a prediction file covers, in its row order (after checking it was made on ``index``)."""
+    check_matches_index(predictions, index)
     return index.label_matrix()[predictions.rows]
 
 

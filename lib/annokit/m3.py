@@ -29,7 +29,7 @@ from annokit.data.table import TEST, TRAIN
 from annokit.features import CachedArrays, save_cached
 from annokit.losses import label_quantity_loss, sigmoid_cross_entropy
 from annokit.models import JointClassifier, LabelQuantityRegressor, MultiScaleCNN, ResNetBackbone, TagsMLP, build_backbone
-from annokit.predictions import Predictions, save_predictions
+from annokit.predictions import FINGERPRINT, Predictions, check_matches_index, save_predictions
 from annokit.profile import Profile, stage_settings_dict
 from annokit.run import Run
 from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
@@ -251,6 +251,10 @@ def step5_predictions(profile: Profile, index: PreparedIndex, run_dir: Path, vis
     """
     seed = profile.seed if seed is None else seed
     suffix = seed_suffix(profile, seed)
+    for cached in (visual, textual):
+        check_matches_index(cached, index)
+    if visual.meta.get(FINGERPRINT) != textual.meta.get(FINGERPRINT):
+        raise ValueError("mscnn_features and tags_features were made on different prepared indices: rerun notebooks 02 and 03 on the same index")
     if not (np.array_equal(visual.test_rows, textual.test_rows) and np.array_equal(visual.train_rows, textual.train_rows)):
         raise ValueError("mscnn_features and tags_features cover different images: rerun notebooks 02 and 03 on the same index")
     scores, counts = {}, {}

@@ -16,7 +16,7 @@ from annokit import __version__, paths
 from annokit.checkpoints import atomic_write_text
 from annokit.data.index import PreparedIndex, load_index
 from annokit.features import CachedArrays, load_cached
-from annokit.predictions import Predictions, load_predictions, prediction_path
+from annokit.predictions import Predictions, check_matches_index, load_predictions, prediction_path
 from annokit.profile import Profile, load_profile
 from annokit.train import resolve_device
 
@@ -50,12 +50,16 @@ class Run:
         return write_table(frame, self.results / "tables", name, **options)
 
     def predictions(self, model: str) -> Predictions:
-        """A prediction file of this run (``<run>/predictions/<model>.npz``)."""
-        return load_predictions(prediction_path(self.run_dir, model))
+        """A prediction file of this run (``<run>/predictions/<model>.npz``), refused unless made on its index."""
+        predictions = load_predictions(prediction_path(self.run_dir, model))
+        check_matches_index(predictions, self.index)
+        return predictions
 
     def cached(self, name: str) -> CachedArrays:
-        """Cached per-image arrays of this run (``<run>/features/<name>.npz``)."""
-        return load_cached(self.run_dir, name)
+        """Cached per-image arrays of this run (``<run>/features/<name>.npz``), refused unless made on its index."""
+        cached = load_cached(self.run_dir, name)
+        check_matches_index(cached, self.index)
+        return cached
 
 
 def open_run(profile: str, data_root: str = "", work_dir: str = "", **overrides) -> Run:

@@ -5,6 +5,8 @@ members are ``.npy`` files stored as they are. Each member is therefore a plain 
 offset of the file, and ``np.memmap`` maps it without reading it: opening the files of eleven
 models on 50,000 test images costs milliseconds, and showing one image reads one row of each.
 A compressed member (someone else's ``np.savez_compressed``) is read whole on first use instead.
+A file is checked when opened: a damaged one, or one made on another prepared index (or listing rows
+outside its test split), is refused with a ``RunFileError`` naming it and the notebook to rerun.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import pandas as pd
 from annokit.annotate import predicted_quantity
 from annokit.data.index import PreparedIndex
 from annokit.data.table import TEST
-from annokit.predictions import available_predictions, prediction_path
+from annokit.predictions import OPTIONAL, RunFileError, available_predictions, check_matches_index, prediction_path, rerun_hint
 
 # Display names, in the order the papers' tables list the models (M3 Tables I/II, then Dutta Table 1).
 DISPLAY_NAMES = {
@@ -80,17 +82,23 @@ class NpzArrays(Mapping):
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        with zipfile.ZipFile(self.path) as archive:
-            self._members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                self._members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+        except (OSError, zipfile.BadZipFile) as error:
+            raise _damaged(self.path, f"not a readable .npz: {error}") from error
         self._opened: dict[str, np.ndarray] = {}
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._opened:
             info = self._members[name]  # KeyError for a missing member, as a Mapping should
-            mapped = _memmap_member(self.path, info) if info.compress_type == zipfile.ZIP_STORED else None
-            if mapped is None:
-                with np.load(self.path, allow_pickle=False) as data:
-                    mapped = data[name]
+            try:
+                mapped = _memmap_member(self.path, info) if info.compress_type == zipfile.ZIP_STORED else None
+                if mapped is None:
+                    with np.load(self.path, allow_pickle=False) as data:
+                        mapped = data[name]
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+                raise _damaged(self.path, f"its array {name!r} cannot be read: {error}") from error
             self._opened[name] = mapped
         return self._opened[name]
 
@@ -103,6 +111,11 @@ class NpzArrays(Mapping):
     def is_mapped(self, name: str) -> bool:
         """Whether ``name`` is served from the file's pages rather than a copy in memory."""
         return isinstance(self[name], np.memmap)
+
+
+def _damaged(path: Path, problem: str) -> RunFileError:
+    """The error for a prediction file the viewer cannot use: the file, what is wrong, and the fix."""
+    return RunFileError(f"prediction file {path} is damaged ({problem}): delete it and {rerun_hint(Path(path).stem)}")
 
 
 def _memmap_member(path: Path, info: zipfile.ZipInfo) -> np.ndarray | None:
@@ -149,8 +162,24 @@ class ModelOutput:
 
     @cached_property
     def meta(self) -> dict:
-        with np.load(self.path, allow_pickle=False) as data:
-            return json.loads(str(data["meta"]))
+        try:
+            return json.loads(str(self.arrays["meta"]))
+        except (KeyError, ValueError) as error:
+            raise _damaged(self.path, f"no readable meta: {error}") from error
+
+    def check(self, index: PreparedIndex) -> None:
+        """Refuse a file whose arrays are missing or disagree in shape, or that was made on another index than ``index``."""
+        missing = [name for name in ("rows", "scores", "annotation", "meta") if name not in set(self.arrays)]
+        if missing:
+            raise _damaged(self.path, f"no {', '.join(missing)} array")
+        n, scores = len(self.arrays["rows"]), self.arrays["scores"]
+        if self.arrays["rows"].ndim != 1 or scores.shape != (n, len(index.label_names)) or self.arrays["annotation"].shape != scores.shape:
+            raise _damaged(self.path, f"rows {self.arrays['rows'].shape}, scores {scores.shape}, annotation {self.arrays['annotation'].shape} "
+                                     f"do not fit {n} images and {len(index.label_names)} labels")
+        for name in OPTIONAL:
+            if name in set(self.arrays) and (self.arrays[name].ndim == 0 or len(self.arrays[name]) != n):
+                raise _damaged(self.path, f"{name} {self.arrays[name].shape} does not fit {n} images")
+        check_matches_index(self.meta, index, self.path, rows={"rows": self.arrays["rows"]})
 
     @property
     def rule(self) -> str:
@@ -228,6 +257,8 @@ class ViewerData:
         test_rows = index.rows(TEST)
         names = model_order(available_predictions(run_dir))
         models = {m: ModelOutput(m, prediction_path(run_dir, m), test_rows) for m in names}
+        for output in models.values():
+            output.check(index)
         return cls(profile, index, Path(data_root), models, test_rows)
 
     def __len__(self) -> int:
