@@ -96,8 +96,8 @@ def test_verify_lists_every_missing_annotation_file_at_once(tiny_demo, tmp_path)
 
 
 def test_verify_of_a_root_that_does_not_exist(tmp_path):
-    report, table = verify(tmp_path / "nowhere", load_manifest("nuswide_m3"))
-    assert table is None and "does not exist" in report.message()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        verify(tmp_path / "nowhere", load_manifest("nuswide_m3"))
 
 
 def test_index_is_written_once_and_rebuilt_when_inputs_change(tiny_demo, tmp_path):

@@ -26,8 +26,11 @@ class Prepared:
     rebuilt: bool
 
     def summary(self) -> str:
+        """One line: profile, split counts, vocabularies and what happened to the index."""
         counts = self.index.meta["counts"]
         state = "written" if self.rebuilt else "up to date, reused"
+        if self.rebuilt and self.index.meta.get("deep_checked"):
+            state += ", every image decoded"
         return (f"{self.profile.name}: {self.profile.dataset} / {self.profile.split_rule} split, "
                 f"{counts['train']} train + {counts['test']} test images, {len(self.index.label_names)} labels, "
                 f"{len(self.index.tag_names)} tags; index {state} at {self.index_dir}")
@@ -48,13 +51,16 @@ def ensure_demo_data(profile: Profile) -> Path:
 
 
 def prepare(profile: Profile, work_dir: Path | None = None, on_missing: str = "stop", force: bool = False,
-            manifest: Manifest | None = None) -> Prepared:
-    """Verify the profile's data root against its manifest and write (or reuse) its prepared index."""
+            manifest: Manifest | None = None, deep: bool | None = None) -> Prepared:
+    """Verify the profile's data root against its manifest and write (or reuse) its prepared index.
+
+    ``deep`` decodes every image while verifying; by default only on the demo profiles (seconds there, hours on real data).
+    """
     root = ensure_demo_data(profile) if profile.is_demo and profile.data_root is None else profile.resolved_data_root()
     folder = index_dir(profile, work_dir)
     index, rebuilt = build_index(folder, root, manifest or load_manifest(profile.manifest), profile=profile.name,
                                  tag_vocab_size=profile.tag_vocab_size, seed=profile.seed,
-                                 on_missing=on_missing, force=force)
+                                 on_missing=on_missing, force=force, deep=profile.is_demo if deep is None else deep)
     return Prepared(profile=profile, data_root=root, index_dir=folder, index=index, rebuilt=rebuilt)
 
 
@@ -64,11 +70,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="profile(s) to prepare; default: the four demo profiles")
     parser.add_argument("--data-root", type=Path, default=None, help="dataset root (real-data profiles)")
     parser.add_argument("--work-dir", type=Path, default=None, help=f"work folder (default {paths.work_dir()})")
-    parser.add_argument("--on-missing", choices=("stop", "skip"), default="stop", help="what to do about missing images")
+    parser.add_argument("--on-missing", choices=("stop", "skip"), default="stop",
+                        help="missing (and, with --deep, undecodable) images: stop, or leave them out of the index")
     parser.add_argument("--force", action="store_true", help="rebuild the index even when it is up to date")
+    parser.add_argument("--deep", action=argparse.BooleanOptionalAction, default=None,
+                        help="decode every image to find truncated or corrupt files (default: on for the demo profiles only)")
     args = parser.parse_args(argv)
     for name in args.profile or DEMO_PROFILES:
-        prepared = prepare(load_profile(name, data_root=args.data_root), args.work_dir, args.on_missing, args.force)
+        prepared = prepare(load_profile(name, data_root=args.data_root), args.work_dir, args.on_missing, args.force, deep=args.deep)
         print(prepared.summary())
         for warning in prepared.index.meta.get("warnings", []):
             print(f"  warning: {warning}")

@@ -28,6 +28,10 @@ from annokit.data.table import TEST, TRAIN, AnnotationTable
 DATASET = "coco2014"
 # (image folder, official split); both papers train on train2014 and test on val2014.
 SPLITS = (("train2014", TRAIN), ("val2014", TEST))
+# What the readers index into: the top-level keys of an instances file and the keys of its entries.
+INSTANCES_KEYS = ("images", "annotations", "categories")
+INSTANCES_ENTRY_KEYS = {"images": ("id", "file_name"), "annotations": ("id", "image_id", "category_id"), "categories": ("id", "name")}
+REEXTRACT = 're-extract it from the official "annotations_trainval2014.zip"'
 
 
 def read_coco(root: Path, tag_vocab_size: int = DEFAULT_VOCABULARY_SIZE) -> AnnotationTable:
@@ -82,10 +86,52 @@ def annotation_file(root: Path, kind: str, folder: str) -> Path:
     return path
 
 
+def read_json(path: Path, keys: tuple[str, ...]) -> dict:
+    """Parse a COCO annotation file, refusing invalid JSON or a top level without ``keys`` with the file named."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"COCO annotation file {path} is not valid JSON, it may be truncated ({_reason(error)}): "
+                         f"{REEXTRACT}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"COCO annotation file {path} holds a JSON {type(data).__name__}, not an object: {REEXTRACT}")
+    missing = [key for key in keys if key not in data]
+    if missing:
+        raise ValueError(f"COCO annotation file {path} has no {', '.join(repr(k) for k in missing)} key: {REEXTRACT}")
+    return data
+
+
+def _reason(error: ValueError) -> str:
+    """A JSON or decoding error without the document it quotes."""
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg}: line {error.lineno} column {error.colno}"
+    return str(error)
+
+
+def check_entries(path: Path, section: str, entries: object, keys: tuple[str, ...]) -> list[dict]:
+    """The list ``section`` of a COCO file, each entry required to be an object holding ``keys``."""
+    if not isinstance(entries, list):
+        raise ValueError(f"COCO annotation file {path}: {section!r} is a {type(entries).__name__}, not a list: {REEXTRACT}")
+    wanted = set(keys)
+    bad = next((n for n, entry in enumerate(entries) if not (isinstance(entry, dict) and entry.keys() >= wanted)), None)
+    if bad is not None:
+        entry = entries[bad] if isinstance(entries[bad], dict) else {}
+        missing = ", ".join(repr(k) for k in keys if k not in entry)
+        raise ValueError(f"COCO annotation file {path}: {section}[{bad}] has no {missing} key: {REEXTRACT}")
+    return entries
+
+
 def load_instances(path: Path) -> COCO:
-    """Load an instances file with pycocotools, without its progress prints."""
+    """Load an instances file with pycocotools (without its progress prints), its structure checked first."""
+    data = read_json(path, INSTANCES_KEYS)
+    for section, keys in INSTANCES_ENTRY_KEYS.items():
+        check_entries(path, section, data[section], keys)
+    coco = COCO()
+    coco.dataset = data
     with contextlib.redirect_stdout(io.StringIO()):
-        return COCO(str(path))
+        coco.createIndex()
+    return coco
 
 
 def same_categories(cocos: dict[str, COCO], paths: list[Path]) -> tuple[list[int], tuple[str, ...]]:
@@ -116,8 +162,7 @@ def label_matrix(coco: COCO, image_ids: list[int], category_ids: list[int], path
 
 def load_captions(path: Path, image_ids: set[int]) -> dict[int, list[str]]:
     """Captions per image id, in file order, refusing ids absent from the matching instances file."""
-    with open(path, encoding="utf-8") as f:
-        annotations = json.load(f)["annotations"]
+    annotations = check_entries(path, "annotations", read_json(path, ("annotations",))["annotations"], ("image_id", "caption"))
     unknown = sorted({a["image_id"] for a in annotations} - image_ids)
     if unknown:
         raise ValueError(

@@ -54,7 +54,10 @@ class AnnotationDataset(Dataset):
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"image {path} is missing (row {self.rows[i]} of the prepared index): restore it, or prepare the "
-                f"index again with on_missing='skip' to leave it out"
+                f"index again with --on-missing skip (papermill parameter on_missing='skip') to leave it out"
             ) from None
-        except (UnidentifiedImageError, OSError) as error:
-            raise RuntimeError(f"image {path} cannot be decoded ({error}): replace the file with a valid copy") from error
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+            raise RuntimeError(
+                f"image {path} cannot be decoded ({error}): replace the file with a valid copy; "
+                f"`python -m annokit.data.manifest verify --deep` lists every such file"
+            ) from error

@@ -2,8 +2,10 @@
 
 Stored in the run's work folder as ``index.parquet`` (image id, path, split, label and tag
 indices), ``vocab.json`` (label and tag names) and ``meta.json`` (what made it). It is
-rebuilt only when its fingerprint (annotation files' checksums, split rule, seed,
-vocabulary size, data root, format version) changes.
+rebuilt only when its fingerprint (annotation files' checksums, the manifest's content, the
+size and modification time of every file in the image folders, split rule, seed, vocabulary
+size, data root, format version) changes, or when a deep check (every image decoded) is asked
+of an index built without one.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +24,10 @@ import pandas as pd
 
 import annokit
 from annokit.data.manifest import Manifest, sha256_of, verify
-from annokit.data.readers import resolve_file
+from annokit.data.readers import IMAGE_FOLDERS, check_root, resolve_file
 from annokit.data.table import TEST, TRAIN, AnnotationTable
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 FILES = ("index.parquet", "vocab.json", "meta.json")
 
 
@@ -62,12 +64,14 @@ def _multi_hot(index_lists: np.ndarray, width: int) -> np.ndarray:
 
 
 def fingerprint(root: Path, manifest: Manifest, tag_vocab_size: int, seed: int, on_missing: str) -> str:
-    """A digest of everything the index depends on."""
+    """A digest of everything the index depends on, image files included (one stat each, no reading)."""
     inputs = {
         "format": INDEX_FORMAT,
         "dataset": manifest.dataset,
         "split_rule": manifest.split_rule,
         "manifest": manifest.name,
+        "manifest_content": asdict(manifest),
+        "images": image_state(root, manifest.dataset),
         "root": str(Path(root).resolve()),
         "tag_vocab_size": tag_vocab_size,
         "seed": seed,
@@ -75,6 +79,44 @@ def fingerprint(root: Path, manifest: Manifest, tag_vocab_size: int, seed: int, 
         "files": {rel: sha256_of(resolve_file(root, rel)) for rel in sorted(manifest.files) if resolve_file(root, rel).exists()},
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def image_state(root: Path, dataset: str) -> dict[str, int | str]:
+    """Count and digest of (path, size, modification time) of every file under the dataset's image folders."""
+    entries = sorted(entry for folder in IMAGE_FOLDERS[dataset] for entry in stat_tree(Path(root) / folder, folder))
+    digest = hashlib.sha256("\n".join(f"{rel}\t{size}\t{mtime}" for rel, size, mtime in entries).encode())
+    return {"files": len(entries), "sha256": digest.hexdigest()}
+
+
+def stat_tree(folder: Path, prefix: str) -> list[tuple[str, int, int]]:
+    """(path under prefix, size, mtime in ns) of every file below ``folder``, links followed, each folder once."""
+    out: list[tuple[str, int, int]] = []
+    stack, seen = [(folder, prefix)], set()
+    while stack:
+        current, rel = stack.pop()
+        try:
+            info = current.stat()
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    if entry.is_dir():
+                        stack.append((Path(entry.path), f"{rel}/{entry.name}"))
+                    else:
+                        out.append((f"{rel}/{entry.name}", *_size_and_mtime(entry)))
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # an absent image folder: verify reports the images it should hold
+    return out
+
+
+def _size_and_mtime(entry: os.DirEntry) -> tuple[int, int]:
+    """Size and modification time (ns) of a directory entry; (-1, -1) for a dangling link."""
+    try:
+        info = entry.stat()
+    except OSError:
+        return -1, -1
+    return info.st_size, info.st_mtime_ns
 
 
 def table_to_frame(table: AnnotationTable) -> pd.DataFrame:
@@ -99,24 +141,27 @@ def load_index(folder: Path) -> PreparedIndex:
         frame = pd.read_parquet(folder / "index.parquet")
         vocab = json.loads((folder / "vocab.json").read_text())
         meta = json.loads((folder / "meta.json").read_text())
-    except (OSError, ValueError) as error:
-        raise RuntimeError(f"prepared index in {folder} is unreadable ({error}); delete the folder and prepare it again") from error
-    return PreparedIndex(frame=frame, label_names=tuple(vocab["labels"]), tag_names=tuple(vocab["tags"]), meta=meta)
+        return PreparedIndex(frame=frame, label_names=tuple(vocab["labels"]), tag_names=tuple(vocab["tags"]), meta=dict(meta))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise RuntimeError(f"prepared index in {folder} is unreadable ({error!r}); delete the folder and prepare it again") from error
 
 
 def build_index(folder: Path, root: Path, manifest: Manifest, *, profile: str, tag_vocab_size: int = 1000,
-                seed: int = 0, on_missing: str = "stop", force: bool = False) -> tuple[PreparedIndex, bool]:
+                seed: int = 0, on_missing: str = "stop", force: bool = False, deep: bool = False,
+                progress: bool = True) -> tuple[PreparedIndex, bool]:
     """Verify the root and write the index to ``folder``; reuse it when its fingerprint is unchanged.
 
+    ``deep`` decodes every image while verifying; an index built without that is not reused for a deep request.
     Returns the index and whether it was (re)built.
     """
     folder = Path(folder)
+    check_root(root, manifest.dataset, f"profile {profile} (manifest {manifest.name})")
     digest = fingerprint(root, manifest, tag_vocab_size, seed, on_missing)
-    if not force and (folder / "meta.json").exists():
-        existing = load_index(folder)
-        if existing.meta.get("fingerprint") == digest:
-            return existing, False
-    report, table = verify(root, manifest, tag_vocab_size=tag_vocab_size, seed=seed, on_missing=on_missing)
+    existing = None if force else reusable_index(folder, digest, deep)
+    if existing is not None:
+        return existing, False
+    report, table = verify(root, manifest, tag_vocab_size=tag_vocab_size, seed=seed, on_missing=on_missing,
+                           deep=deep, progress=progress)
     report.raise_if_errors()
     meta = {
         "format": INDEX_FORMAT,
@@ -130,12 +175,27 @@ def build_index(folder: Path, root: Path, manifest: Manifest, *, profile: str, t
         "tag_vocab_size": tag_vocab_size,
         "counts": {"train": int((table.official_split == TRAIN).sum()), "test": int((table.official_split == TEST).sum())},
         "skipped_missing_images": len(report.missing_images) if on_missing == "skip" else 0,
+        "deep_checked": deep,
+        "skipped_undecodable_images": len(report.undecodable_images) if on_missing == "skip" else 0,
         "warnings": report.warnings,
         "annokit_version": annokit.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     _write_atomically(folder, table_to_frame(table), {"labels": list(table.label_names), "tags": list(table.tag_names)}, meta)
     return load_index(folder), True
+
+
+def reusable_index(folder: Path, digest: str, deep: bool) -> PreparedIndex | None:
+    """The index in ``folder`` when it was made from the same inputs (and decoded every image if ``deep``)."""
+    if not (folder / "meta.json").exists():
+        return None
+    try:
+        existing = load_index(folder)
+    except RuntimeError:
+        return None  # a damaged index is rebuilt, not reported
+    if existing.meta.get("fingerprint") != digest or (deep and not existing.meta.get("deep_checked")):
+        return None
+    return existing
 
 
 def _write_atomically(folder: Path, frame: pd.DataFrame, vocab: dict, meta: dict) -> None:

@@ -3,28 +3,43 @@
 A manifest (``data_manifests/<name>.json``) lists the annotation files (with sha256 and
 line counts where known), the expected image counts before and after the split rule, and
 the vocabulary sizes. ``verify`` compares a root with it and reports every difference in
-one message; it only reads, never deletes or rewrites the user's data.
+one message (with ``deep``, also every image that does not decode); it only reads, never
+deletes or rewrites the user's data. ``python -m annokit.data.manifest verify|record`` runs
+either from the command line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
 
 from annokit import paths
-from annokit.data.readers import annotation_files, read_dataset, resolve_file
+from annokit.data.readers import LAYOUT_NAMES, annotation_files, check_root, read_dataset, resolve_file
 from annokit.data.splits import apply_split_rule
 from annokit.data.table import TEST, TRAIN, AnnotationTable
 
 MISSING_POLICIES = ("stop", "skip")
+SPLIT_RULES = ("m3", "multi_order")
+SKIP_ADVICE = "--on-missing skip (papermill parameter on_missing='skip')"
+LISTED = 10  # problem files named in a message; the count gives the rest
+RECORD = "python -m annokit.data.manifest record"
+DECODE_CHUNK = 512  # images handed to the decoding threads at a time (bounds the queued work, paces the progress bar)
 
 
 class DatasetMismatchError(RuntimeError):
     """A dataset root does not match its manifest (the message lists every difference)."""
+
+
+class ManifestExistsError(FileExistsError, ValueError):
+    """Recording a manifest would overwrite an existing file."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,8 @@ class VerifyReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     missing_images: list[str] = field(default_factory=list)
+    undecodable_images: dict[str, str] = field(default_factory=dict)  # path -> why it cannot be decoded
+    deep: bool = False  # whether every image was decoded
 
     @property
     def ok(self) -> bool:
@@ -66,7 +83,7 @@ class VerifyReport:
                 "official archives), or, for the demo, delete the demo folder so it is generated again."
             )
         elif not self.warnings:
-            lines.append("  everything matches")
+            lines.append("  everything matches" + (", every image decodes" if self.deep else ""))
         return "\n".join(lines)
 
     def raise_if_errors(self) -> None:
@@ -75,22 +92,94 @@ class VerifyReport:
 
 
 def manifest_path(name: str) -> Path:
+    """``data_manifests/<name>.json``."""
     return paths.manifests_dir() / f"{name}.json"
 
 
-def load_manifest(name: str) -> Manifest:
-    """Read ``data_manifests/<name>.json``."""
-    path = manifest_path(name)
-    if not path.exists():
-        raise FileNotFoundError(f"manifest {path} is missing; available: {sorted(p.stem for p in path.parent.glob('*.json'))}")
-    return Manifest(**json.loads(path.read_text()))
+def resolve_manifest(name_or_path: str | Path) -> Path:
+    """A committed manifest by name, or the JSON file given by path."""
+    text = str(name_or_path)
+    if text.endswith(".json") or "/" in text or os.sep in text:
+        return Path(text).expanduser()
+    return manifest_path(text)
 
 
-def save_manifest(manifest: Manifest, path: Path | None = None) -> Path:
-    """Write a manifest as indented JSON (``data_manifests/<name>.json`` by default)."""
-    path = path or manifest_path(manifest.name)
+def load_manifest(name_or_path: str | Path) -> Manifest:
+    """Read ``data_manifests/<name>.json`` (or a manifest file by path), refusing a malformed or empty one."""
+    path = resolve_manifest(name_or_path)
+    if not path.is_file():
+        available = sorted(p.stem for p in paths.manifests_dir().glob("*.json"))
+        raise FileNotFoundError(f"manifest {path} is missing: name one of {', '.join(available)}, or record one with `{RECORD}`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = f"{error.msg}: line {error.lineno} column {error.colno}" if isinstance(error, json.JSONDecodeError) else str(error)
+        raise ValueError(f"manifest {path} is not valid JSON ({where}): {restore_advice(path)}") from None
+    return manifest_from_dict(data, str(path))
+
+
+def restore_advice(path: Path) -> str:
+    """How to get a manifest back: from git when it is a committed one, else by recording it again."""
+    if path.parent.resolve() == paths.manifests_dir().resolve():
+        return f"restore the committed file (git checkout -- data_manifests/{path.name}) or record it again with `{RECORD}`"
+    return f"fix the file, or record it again with `{RECORD}`"
+
+
+def manifest_from_dict(data: object, source: str) -> Manifest:
+    """A Manifest from parsed JSON, with the fields, their types and a non-empty content checked."""
+    if not isinstance(data, dict):
+        raise ValueError(f"manifest {source} holds a JSON {type(data).__name__}, not an object: restore it or record it again with `{RECORD}`")
+    known = {f.name: f for f in fields(Manifest)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"manifest {source} has unknown field(s) {', '.join(unknown)}: remove or rename them "
+                         f"(known fields: {', '.join(known)})")
+    missing = [name for name, f in known.items() if f.default is MISSING and f.default_factory is MISSING and name not in data]
+    if missing:
+        raise ValueError(f"manifest {source} lacks the field(s) {', '.join(missing)}: restore it or record it again with `{RECORD}`")
+    problems = field_problems(data)
+    if problems:
+        raise ValueError(f"manifest {source}: {'; '.join(problems)}; restore it or record it again with `{RECORD}`")
+    manifest = Manifest(**data)
+    check_not_empty(manifest, source)
+    return manifest
+
+
+def field_problems(data: dict) -> list[str]:
+    """What is wrong with the values of a manifest's fields (empty when nothing)."""
+    problems = [f"{key} must be a string" for key in ("name", "source") if not isinstance(data[key], str)]
+    for key, choices in (("dataset", tuple(LAYOUT_NAMES)), ("split_rule", SPLIT_RULES)):
+        if data[key] not in choices:
+            problems.append(f"{key} {data[key]!r} must be one of {', '.join(choices)}")
+    if not isinstance(data["files"], dict) or not all(isinstance(v, dict) for v in data["files"].values()):
+        problems.append('files must map each relative path to {"sha256": ..., "lines": ...}')
+    for key in ("counts", "vocabulary", "paper_counts"):
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, int) for v in value.values()):
+            problems.append(f"{key} must map names to whole numbers")
+    return problems
+
+
+def check_not_empty(manifest: Manifest, source: str) -> None:
+    """Refuse a manifest that lists no annotation file and no count: it would accept any folder."""
+    if not manifest.files and not manifest.counts:
+        raise ValueError(f"manifest {source} lists no annotation files and no image counts, so it cannot check anything: "
+                         f"restore it, or record one from your copy with `{RECORD} <root> --name {manifest.name} ...`")
+
+
+def save_manifest(manifest: Manifest, path: Path | None = None, force: bool = False) -> Path:
+    """Write a manifest as indented JSON (``data_manifests/<name>.json`` by default), never over a file unless forced."""
+    path = Path(path or manifest_path(manifest.name))
+    refuse_overwrite(path, force)
     path.write_text(json.dumps(asdict(manifest), indent=2) + "\n")
     return path
+
+
+def refuse_overwrite(path: Path, force: bool) -> None:
+    """Raise when ``path`` exists and overwriting it was not asked for."""
+    if path.exists() and not force:
+        raise ManifestExistsError(f"manifest {path} exists already: pass --force (force=True) to overwrite it, "
+                                  f"or choose another --name or --out")
 
 
 def sha256_of(path: Path) -> str:
@@ -111,6 +200,11 @@ def record_manifest(root: Path, dataset: str, split_rule: str, name: str, source
                     tag_vocab_size: int = 1000, seed: int = 0) -> Manifest:
     """Describe a root as it is now: checksums, line counts, image counts after the rule, vocabularies."""
     root = Path(root)
+    check_root(root, dataset, f"`record --dataset {dataset}`")
+    absent = [str(resolve_file(root, rel)) for rel in annotation_files(root, dataset) if not resolve_file(root, rel).is_file()]
+    if absent:
+        raise FileNotFoundError(f"cannot record {root}: {len(absent)} annotation file(s) missing, first {', '.join(absent[:3])}; "
+                                f"unpack the official annotation archives there first")
     files = {}
     for rel in annotation_files(root, dataset):
         path = resolve_file(root, rel)
@@ -169,21 +263,65 @@ def find_missing_images(root: Path, table: AnnotationTable) -> list[str]:
 
 
 def describe_missing(missing: list[str], policy: str) -> str:
-    first = ", ".join(missing[:5])
-    action = "stopping (pass on_missing='skip' to leave them out)" if policy == "stop" else "left out of the index (on_missing='skip')"
+    """The report line for absent image files: count, the first paths, what happens and the fix."""
+    first = ", ".join(missing[:LISTED])
+    if policy == "stop":
+        action = f"stopping: restore them, or leave them out with {SKIP_ADVICE}"
+    else:
+        action = "left out of the index as asked (--on-missing skip)"
     return f"{len(missing)} image file(s) missing, first: {first}; {action}"
 
 
+def decode_error(path: Path) -> str | None:
+    """Why an image file cannot be decoded in full (None when it can)."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except UnidentifiedImageError:
+        return "not an image"
+    except Exception as error:  # noqa: BLE001 (any failure of the decoder is a bad file)
+        text = " ".join(str(error).split()) or type(error).__name__
+        return text.split(" (")[0][:60]
+    return None
+
+
+def find_undecodable_images(root: Path, image_paths: list[str], progress: bool = True) -> dict[str, str]:
+    """Decode every image (in threads); returns path -> reason for those that fail, in the given order."""
+    root = Path(root)
+    bad: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool, \
+            tqdm(total=len(image_paths), desc="decoding images", unit="image", disable=not progress, leave=False) as bar:
+        for start in range(0, len(image_paths), DECODE_CHUNK):
+            chunk = list(image_paths[start:start + DECODE_CHUNK])
+            bad.update((p, reason) for p, reason in zip(chunk, pool.map(decode_error, [root / p for p in chunk])) if reason)
+            bar.update(len(chunk))
+    return bad
+
+
+def describe_undecodable(bad: dict[str, str], policy: str) -> str:
+    """The report line for images that fail to decode: count, the first paths with why, and the fix."""
+    first = ", ".join(f"{path} ({reason})" for path, reason in list(bad.items())[:LISTED])
+    if policy == "stop":
+        action = (f"stopping: re-copy those files from the original image archive (demo: delete the demo folder so it is "
+                  f"generated again), or leave them out with {SKIP_ADVICE}")
+    else:
+        action = "left out of the index as asked (--on-missing skip)"
+    return f"{len(bad)} image file(s) cannot be decoded (truncated or not images), first: {first}; {action}"
+
+
 def verify(root: Path, manifest: Manifest, tag_vocab_size: int = 1000, seed: int = 0,
-           on_missing: str = "stop") -> tuple[VerifyReport, AnnotationTable | None]:
-    """Check a root against a manifest; returns the report and, when readable, the split table."""
+           on_missing: str = "stop", deep: bool = False, progress: bool = True) -> tuple[VerifyReport, AnnotationTable | None]:
+    """Check a root against a manifest; returns the report and, when readable, the split table.
+
+    ``deep`` decodes every image of the split (missing and undecodable ones follow ``on_missing``). A root that
+    is absent, a file, or holds the other dataset's layout raises at once instead.
+    """
     if on_missing not in MISSING_POLICIES:
         raise ValueError(f"on_missing must be one of {MISSING_POLICIES}, not {on_missing!r}")
+    check_not_empty(manifest, f"'{manifest.name}'")
     root = Path(root)
-    report = VerifyReport(root=root, manifest=manifest.name)
-    if not root.is_dir():
-        report.errors.append(f"the dataset root {root} does not exist")
-        return report, None
+    check_root(root, manifest.dataset, f"manifest {manifest.name}")
+    report = VerifyReport(root=root, manifest=manifest.name, deep=deep)
     report.errors += check_files(root, manifest)
     unrecorded = [rel for rel, e in manifest.files.items() if not e.get("sha256")]
     if unrecorded:
@@ -201,10 +339,18 @@ def verify(root: Path, manifest: Manifest, tag_vocab_size: int = 1000, seed: int
     report.errors += errors
     report.warnings += warnings
     report.missing_images = find_missing_images(root, split)
+    problems = report.errors if on_missing == "stop" else report.warnings
     if report.missing_images:
-        (report.errors if on_missing == "stop" else report.warnings).append(describe_missing(report.missing_images, on_missing))
-        if on_missing == "skip":
-            split = split.subset(~np.isin(split.paths, report.missing_images))
+        problems.append(describe_missing(report.missing_images, on_missing))
+    if deep:
+        absent = set(report.missing_images)
+        present = [p for p in split.paths if p not in absent]
+        report.undecodable_images = find_undecodable_images(root, present, progress)
+        if report.undecodable_images:
+            problems.append(describe_undecodable(report.undecodable_images, on_missing))
+    dropped = report.missing_images + list(report.undecodable_images)
+    if on_missing == "skip" and dropped:
+        split = split.subset(~np.isin(split.paths, dropped))
     return report, split
 
 
@@ -216,21 +362,25 @@ def _main() -> None:
     check = sub.add_parser("verify", help="compare a root with data_manifests/<manifest>.json")
     check.add_argument("manifest")
     check.add_argument("root", type=Path)
-    check.add_argument("--on-missing", choices=MISSING_POLICIES, default="stop")
+    check.add_argument("--on-missing", choices=MISSING_POLICIES, default="stop",
+                       help="missing (and, with --deep, undecodable) images: stop, or skip them")
+    check.add_argument("--deep", action="store_true", help="also decode every image (finds truncated or corrupt files)")
     rec = sub.add_parser("record", help="write a manifest describing a root as it is now")
     rec.add_argument("root", type=Path)
     rec.add_argument("--dataset", choices=("coco2014", "nuswide"), required=True)
-    rec.add_argument("--split-rule", choices=("m3", "multi_order"), required=True)
+    rec.add_argument("--split-rule", choices=SPLIT_RULES, required=True)
     rec.add_argument("--name", required=True)
     rec.add_argument("--source", default="recorded from a local copy")
     rec.add_argument("--out", type=Path, default=None)
+    rec.add_argument("--force", action="store_true", help="overwrite the manifest file when it exists")
     args = parser.parse_args()
     if args.command == "verify":
-        report, _ = verify(args.root, load_manifest(args.manifest), on_missing=args.on_missing)
+        report, _ = verify(args.root, load_manifest(args.manifest), on_missing=args.on_missing, deep=args.deep)
         print(report.message())
         raise SystemExit(0 if report.ok else 1)
+    refuse_overwrite(args.out or manifest_path(args.name), args.force)
     manifest = record_manifest(args.root, args.dataset, args.split_rule, args.name, args.source)
-    print(f"wrote {save_manifest(manifest, args.out)}")
+    print(f"wrote {save_manifest(manifest, args.out, force=args.force)}")
 
 
 if __name__ == "__main__":

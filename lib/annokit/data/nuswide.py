@@ -100,7 +100,11 @@ def concepts_file(root: Path) -> Path:
 
 def read_lines(path: Path) -> list[str]:
     """Stripped lines of a text file, tolerating CRLF and trailing blank lines but no blank line inside."""
-    lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").split("\n")]
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not a text file (byte {error.start} is not UTF-8); re-extract it from its NUS-WIDE archive") from None
+    lines = [line.strip() for line in text.split("\n")]
     while lines and not lines[-1]:
         lines.pop()
     if "" in lines:
