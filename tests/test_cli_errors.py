@@ -93,3 +93,77 @@ def test_a_read_only_results_folder_is_one_line(tmp_path, monkeypatch, capsys):
 
 def test_atomic_text_write_into_a_missing_parent_creates_it(tmp_path):
     assert atomic_write_text("x", tmp_path / "a" / "b.txt").read_text() == "x"
+
+
+# Bad data, through the command-line tools: python -m annokit.prepare / annokit.data.manifest.
+
+
+@pytest.fixture(scope="module")
+def tiny_manifests(tiny_demo, tmp_path_factory):
+    """Manifests of the tiny demo's two layouts, as files (verify takes a path as well as a name)."""
+    from annokit.data.manifest import record_manifest, save_manifest
+
+    root, _ = tiny_demo
+    folder = tmp_path_factory.mktemp("manifests")
+    return {layout: save_manifest(record_manifest(root / layout, dataset, "m3", name=f"tiny_{layout}", source="test"),
+                                  folder / f"tiny_{layout}.json")
+            for layout, dataset in (("nuswide", "nuswide"), ("coco", "coco2014"))}
+
+
+def test_a_coco_tree_given_to_a_nuswide_manifest_says_which_layout_it_found(tiny_demo, tiny_manifests):
+    root, _ = tiny_demo
+    result = run_module("annokit.data.manifest", "verify", str(tiny_manifests["nuswide"]), str(root / "coco"))
+    assert_one_clear_line(result, str(root / "coco"), "MS-COCO 2014 layout", "coco-m3")
+
+
+def test_prepare_on_the_wrong_layout_says_which_profiles_fit(tiny_demo, tmp_path):
+    root, _ = tiny_demo
+    result = run_module("annokit.prepare", "--profile", "nuswide-m3", "--data-root", str(root / "coco"),
+                        "--work-dir", str(tmp_path / "work"))
+    assert_one_clear_line(result, str(root / "coco"), "coco-m3")
+
+
+def test_verify_of_a_root_that_is_a_file(tiny_manifests, tmp_path):
+    root = tmp_path / "nuswide.zip"
+    root.write_bytes(b"PK\x03\x04")
+    result = run_module("annokit.data.manifest", "verify", str(tiny_manifests["nuswide"]), str(root))
+    assert_one_clear_line(result, str(root), "is a file, not a folder")
+
+
+@pytest.mark.parametrize("text, problem", [("{not json", "is not valid JSON"), ('{"name": "x", "colour": 1}', "unknown field")])
+def test_a_broken_manifest_is_named(tiny_demo, tmp_path, text, problem):
+    root, _ = tiny_demo
+    manifest = tmp_path / "broken.json"
+    manifest.write_text(text)
+    result = run_module("annokit.data.manifest", "verify", str(manifest), str(root / "nuswide"))
+    assert_one_clear_line(result, str(manifest), problem)
+
+
+@pytest.mark.parametrize("damage, problem", [(lambda text: text[: len(text) // 2], "not valid JSON"),
+                                             (lambda text: '{"images": [], "categories": []}', "no 'annotations' key")])
+def test_a_damaged_coco_annotation_file_is_named(tiny_demo, tmp_path, damage, problem):
+    import shutil
+
+    from annokit.data.manifest import record_manifest, save_manifest
+
+    root, _ = tiny_demo
+    copy = tmp_path / "coco"
+    shutil.copytree(root / "coco", copy)
+    manifest = record_manifest(copy, "coco2014", "m3", name="tiny_damaged", source="test")
+    manifest = save_manifest(type(manifest)(**{**manifest.__dict__, "files": {k: {"sha256": None, "lines": None} for k in manifest.files}}),
+                             tmp_path / "no_checksums.json")
+    target = copy / "annotations" / "instances_val2014.json"
+    target.write_text(damage(target.read_text()))
+    result = run_module("annokit.data.manifest", "verify", str(manifest), str(copy))
+    assert result.returncode != 0 and "Traceback" not in result.stdout + result.stderr
+    assert str(target) in result.stdout + result.stderr and problem in result.stdout + result.stderr
+
+
+def test_record_refuses_to_overwrite_without_force(tiny_demo, tiny_manifests):
+    root, _ = tiny_demo
+    target = tiny_manifests["nuswide"]
+    before = target.read_text()
+    result = run_module("annokit.data.manifest", "record", str(root / "nuswide"), "--dataset", "nuswide",
+                        "--split-rule", "m3", "--name", "x", "--out", str(target))
+    assert_one_clear_line(result, str(target), "--force")
+    assert target.read_text() == before

@@ -190,10 +190,10 @@ def test_recording_refuses_to_overwrite_a_manifest_without_force(tiny_demo, tmp_
     monkeypatch.setattr(sys, "argv", ["manifest", "record", str(root / "nuswide"), "--dataset", "nuswide",
                                       "--split-rule", "m3", "--name", "tiny_guard"])
     with pytest.raises(ManifestExistsError, match=re.escape(str(committed))):
-        manifest_module._main()
+        manifest_module.main(sys.argv[1:])
     assert json.loads(committed.read_text()) == {"keep": "me"}
     monkeypatch.setattr(sys, "argv", sys.argv + ["--force"])
-    manifest_module._main()
+    manifest_module.main(sys.argv[1:])
     assert load_manifest("tiny_guard") == replace(manifest, source="recorded from a local copy")
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annokit import paths
+from annokit.cli import add_debug_flag, run_cli
 from annokit.data.index import PreparedIndex, build_index
 from annokit.data.manifest import Manifest, load_manifest
 from annokit.profile import Profile, available_profiles, load_profile
@@ -64,8 +65,9 @@ def prepare(profile: Profile, work_dir: Path | None = None, on_missing: str = "s
     return Prepared(profile=profile, data_root=root, index_dir=folder, index=index, rebuilt=rebuilt)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Verify a dataset against its manifest and write the prepared index.")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m annokit.prepare",
+                                     description="Verify a dataset against its manifest and write the prepared index.")
     parser.add_argument("--profile", action="append", choices=available_profiles(),
                         help="profile(s) to prepare; default: the four demo profiles")
     parser.add_argument("--data-root", type=Path, default=None, help="dataset root (real-data profiles)")
@@ -75,13 +77,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--force", action="store_true", help="rebuild the index even when it is up to date")
     parser.add_argument("--deep", action=argparse.BooleanOptionalAction, default=None,
                         help="decode every image to find truncated or corrupt files (default: on for the demo profiles only)")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     for name in args.profile or DEMO_PROFILES:
         prepared = prepare(load_profile(name, data_root=args.data_root), args.work_dir, args.on_missing, args.force, deep=args.deep)
         print(prepared.summary())
         for warning in prepared.index.meta.get("warnings", []):
             print(f"  warning: {warning}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main, prog="python -m annokit.prepare")

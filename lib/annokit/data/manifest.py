@@ -354,10 +354,14 @@ def verify(root: Path, manifest: Manifest, tag_vocab_size: int = 1000, seed: int
     return report, split
 
 
-def _main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """``python -m annokit.data.manifest verify|record``: exit 0 when the root matches, 1 with the report when not."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="Verify a dataset root against a manifest, or record a new manifest from a root.")
+    from annokit.cli import add_debug_flag
+
+    parser = argparse.ArgumentParser(prog="python -m annokit.data.manifest",
+                                     description="Verify a dataset root against a manifest, or record a new manifest from a root.")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("verify", help="compare a root with data_manifests/<manifest>.json")
     check.add_argument("manifest")
@@ -373,15 +377,20 @@ def _main() -> None:
     rec.add_argument("--source", default="recorded from a local copy")
     rec.add_argument("--out", type=Path, default=None)
     rec.add_argument("--force", action="store_true", help="overwrite the manifest file when it exists")
-    args = parser.parse_args()
+    for command in (check, rec):
+        add_debug_flag(command)
+    args = parser.parse_args(argv)
     if args.command == "verify":
         report, _ = verify(args.root, load_manifest(args.manifest), on_missing=args.on_missing, deep=args.deep)
         print(report.message())
-        raise SystemExit(0 if report.ok else 1)
+        return 0 if report.ok else 1
     refuse_overwrite(args.out or manifest_path(args.name), args.force)
     manifest = record_manifest(args.root, args.dataset, args.split_rule, args.name, args.source)
     print(f"wrote {save_manifest(manifest, args.out, force=args.force)}")
+    return 0
 
 
 if __name__ == "__main__":
-    _main()
+    from annokit.cli import run_cli
+
+    run_cli(main, prog="python -m annokit.data.manifest")
