@@ -12,7 +12,8 @@
 # match the papers (which component helps, by how much), never the numbers themselves.
 #
 # - **Reads:** the prediction files in `<run>/predictions/`, `results/reported/*.csv`, the index.
-# - **Writes:** `results/<profile>/tables/<table>.{md,csv,tex}` and the figures in `results/<profile>/figures/`.
+# - **Writes:** `results/<profile>/tables/<table>.{md,csv,tex}`, `metric_conventions.{csv,md}` and the figures in
+#   `results/<profile>/figures/`.
 # - **Time:** seconds.
 
 # %% tags=["parameters"]
@@ -29,10 +30,11 @@ import pandas as pd
 from IPython.display import Image as ShowImage
 from IPython.display import Markdown, display
 
-from annokit import metrics, tables
+from annokit import conventions, metrics, tables
 from annokit.annotate import predicted_quantity
 from annokit.data.dataset import AnnotationDataset
 from annokit.data.table import TEST
+from annokit.evaluation import true_labels
 from annokit.plots import annotation_grid, count_confusion, per_class_f1_bars, save_figure
 from annokit.predictions import available_predictions
 from annokit.run import open_stage
@@ -55,6 +57,24 @@ for name in tables.tables_for(run.profile.dataset):
     exported += tables.export(table, run.results / "tables")
     display(Markdown((run.results / "tables" / f"{name}.md").read_text()))
 print(f"{len(exported)} files written to {run.results / 'tables'}")
+
+# %% [markdown]
+# ## The same numbers under today's conventions
+#
+# ML-GCN, ASL and Query2Label report C-F1 and mAP under the same names but compute them differently:
+# ASL's C-F1 is the mean of the per-class F1 rather than the F1 of the mean precision and recall,
+# Query2Label's AP interpolates the precision envelope (VOC), and ML-GCN's top-3 keeps only the labels
+# that also score at least 0.5. Here is how far each choice moves the main rows of this run (one
+# convention changed per row; an empty cell is unchanged from the first row). Compare numbers across
+# papers only under the same convention.
+
+# %%
+main_rows = {"CNN (top-3)": "cnn", "M3 (top-m̂)": "mscnn_tags_lqp", "Multi-order RNN": "multi_order_rnn"}
+chosen = {label: run.predictions(name) for label, name in main_rows.items() if name in present}
+effects = conventions.effects_by_model({label: (true_labels(run.index, p), p) for label, p in chosen.items()},
+                                       k=run.profile.annotation.top_k)
+run.save_table(effects, "metric_conventions")
+effects.drop(columns="used by").round(2)
 
 # %% [markdown]
 # ## Qualitative results (M3 Figs. 1 and 6)

@@ -50,3 +50,10 @@ def test_m3_notebooks_run_in_order_and_write_every_row(tiny_run, tmp_path, monke
     for suffix in ("csv", "tex"):
         assert (results / "tables" / f"m3_table1.{suffix}").exists()
     assert "not reproduced by the kit" in (results / "tables" / "m3_table3.md").read_text()
+    effects = pd.read_csv(results / "tables" / "metric_conventions.csv", index_col=[0, 1])
+    assert set(effects.index.get_level_values("model")) == {"CNN (top-3)", "M3 (top-m̂)"}
+    assert effects.loc[("CNN (top-3)", "AP: VOC all-point interpolated"), "mAP"] >= effects.loc[
+        ("CNN (top-3)", "papers: F1 of means, non-interpolated AP (default)"), "mAP"]  # the envelope only raises precision
+    assert (run_dir / "settings.json").exists()  # every result traces back to its resolved settings
+    for figure in ("m3_scale_maps",):
+        assert (results / "figures" / f"{figure}.png").stat().st_size > 1000

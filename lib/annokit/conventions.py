@@ -82,3 +82,14 @@ def convention_effects(y_true: np.ndarray, scores: np.ndarray | None, annotation
     table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=list(EFFECT_COLUMNS))
     table.index.name = "convention"
     return table
+
+
+def effects_by_model(truth_and_predictions: dict[str, tuple[np.ndarray, object]], k: int = 3) -> pd.DataFrame:
+    """``convention_effects`` of several models stacked in one table, rows (model, convention).
+
+    ``truth_and_predictions`` maps a row label (e.g. "M3 (top-m̂)") to (y_true, prediction file)
+    with the truth aligned to the file's rows (``annokit.evaluation.true_labels``).
+    """
+    frames = {name: convention_effects(y_true, p.scores, p.annotation, k) for name, (y_true, p) in truth_and_predictions.items()}
+    frame = pd.concat(frames, names=["model", "convention"])
+    return frame
