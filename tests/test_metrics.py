@@ -268,12 +268,13 @@ def test_map_bad_input():
 # ---- label quantity prediction ---------------------------------------------------------
 
 
-def test_label_quantity_accuracy_rounds_half_up():
-    true = np.array([3, 2, 1, 0, 2])
-    pred = np.array([2.5, 2.49, 1.5, -0.4, 1.5])
-    # Rounded half up: 3, 2, 2, 0, 2 -> right, right, wrong, right, right = 4/5.
-    # (np.round would give 2, 2, 2, -0, 2 -> 3/5.)
-    assert label_quantity_accuracy(true, pred) == pytest.approx(4 / 5)
+def test_label_quantity_accuracy_rounds_half_up_and_clamps_like_the_annotation():
+    true = np.array([3, 2, 1, 0, 2, 4])
+    pred = np.array([2.5, 2.49, 1.5, -0.4, 1.5, 7.2])
+    # m̂ as Algorithm 2 uses it: rounded half up (3, 2, 2, 0, 2, 7), clamped to [1, C = 4] (3, 2, 2, 1, 2, 4)
+    # -> right, right, wrong, wrong (no image gets 0 labels), right, right = 4/6.
+    # (np.round would give 2, 2, 2, -0, 2, 7 and no clamp.)
+    assert label_quantity_accuracy(true, pred, num_labels=4) == pytest.approx(4 / 6)
 
 
 def test_label_quantity_mse_uses_raw_predictions():
@@ -286,7 +287,7 @@ def test_label_quantity_mse_uses_raw_predictions():
 
 def test_label_quantity_bad_input():
     with pytest.raises(ValueError):
-        label_quantity_accuracy(np.array([1, 2]), np.array([1.0, 2.0, 3.0]))
+        label_quantity_accuracy(np.array([1, 2]), np.array([1.0, 2.0, 3.0]), num_labels=5)
     with pytest.raises(ValueError):
         label_quantity_mse(np.array([[1, 2]]), np.array([[1.0, 2.0]]))
     with pytest.raises(ValueError):

@@ -33,7 +33,7 @@ def score_against(y_true: np.ndarray, predictions: Predictions) -> dict[str, flo
     row["mAP"] = 100 * metrics.mean_average_precision(y_true, predictions.scores)
     if predictions.counts is not None:
         counts = y_true.sum(axis=1)
-        row["LQP-accuracy"] = 100 * metrics.label_quantity_accuracy(counts, predictions.counts)
+        row["LQP-accuracy"] = 100 * metrics.label_quantity_accuracy(counts, predictions.counts, y_true.shape[1])
         row["LQP-MSE"] = metrics.label_quantity_mse(counts, predictions.counts)
     if predictions.sequences is not None and predictions.sequences.ndim == 2 and predictions.sequences.shape[1]:
         row["top1"] = 100 * metrics.top1_accuracy(y_true, predictions.sequences[:, 0])

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from annokit.annotate import round_half_up
+from annokit.annotate import predicted_quantity
 
 ANNOTATION_KEYS = ("C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "S-P", "S-R", "S-F1", "H-F1")
 
@@ -236,10 +236,11 @@ def _count_pair(true_counts: np.ndarray, predicted_counts: np.ndarray) -> tuple[
     return t, p
 
 
-def label_quantity_accuracy(true_counts: np.ndarray, predicted_counts: np.ndarray) -> float:
-    """Share of images whose predicted label count, rounded to the nearest integer, is right (M3 Sec. IV-D1)."""
+def label_quantity_accuracy(true_counts: np.ndarray, predicted_counts: np.ndarray, num_labels: int) -> float:
+    """Share of images whose m̂ is right (M3 Sec. IV-D1), m̂ exactly as Algorithm 2 annotates with it:
+    the raw prediction rounded half up and clamped to [1, C] (``annotate.predicted_quantity``)."""
     t, p = _count_pair(true_counts, predicted_counts)
-    return float(np.mean(round_half_up(p) == t))
+    return float(np.mean(predicted_quantity(p, num_labels) == t))
 
 
 def label_quantity_mse(true_counts: np.ndarray, predicted_counts: np.ndarray) -> float:
