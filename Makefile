@@ -28,9 +28,9 @@ reproduce: setup
 test: browser setup lint
 	$(PY) -m pytest
 
-# ruff over the library, the tests and the notebooks' paired scripts (settings in pyproject.toml)
+# ruff over the library, the tests, the notebooks' paired scripts and tools/ (settings in pyproject.toml)
 lint: setup
-	$(PY) -m ruff check lib tests notebooks
+	$(PY) -m ruff check lib tests notebooks tools
 
 # after editing a notebook's .py (or its .ipynb outside JupyterLab): bring its pair up to date
 notebooks: setup
