@@ -1,4 +1,4 @@
-"""Notebook 05 (Multi-order RNN, Table 1/4, Fig. 3) runs end to end with papermill on a tiny run."""
+"""Notebook 05 (both Multi-order RNN variants, Table 1/4, Fig. 3) runs end to end with papermill on a tiny run."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from annokit.predictions import load_predictions
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "05_multi_order_rnn.ipynb"
 PROFILE = "demo"
-MODELS = ("cnn_threshold", "cnn_rnn_frequent_first", "cnn_rnn_rare_first", "cnn_rnn_lexicographic", "multi_order_rnn")
+MODELS = ("cnn_threshold", "cnn_rnn_frequent_first", "cnn_rnn_rare_first", "cnn_rnn_lexicographic", "multi_order_rnn",
+          "multi_order_rnn_paper_text")
 
 
 def fake_cnn_scores(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -54,25 +55,30 @@ def test_notebook_05_runs_on_a_tiny_run(tiny_run, tmp_path, monkeypatch):
         assert np.isfinite(pred.scores).all() and (pred.scores >= 0).all() and (pred.scores <= 1).all()
         assert pred.meta["profile"] == PROFILE and pred.meta["settings"]["epochs"] == 2
     assert not (run_dir / "predictions" / "cnn.npz").exists()  # notebook 01's top-3 file is not overwritten
-    multi_order = load_predictions(run_dir / "predictions" / "multi_order_rnn.npz")
-    assert multi_order.step_scores.shape[1] == 5 and multi_order.sequences.shape == (n_test, 5)
-    np.testing.assert_allclose(multi_order.scores, multi_order.step_scores.max(axis=1), rtol=1e-6)
+    for model, variant in (("multi_order_rnn", "released-code"), ("multi_order_rnn_paper_text", "paper-text")):
+        multi_order = load_predictions(run_dir / "predictions" / f"{model}.npz")
+        assert multi_order.step_scores.shape[1] == 5 and multi_order.sequences.shape == (n_test, 5)
+        np.testing.assert_allclose(multi_order.scores, multi_order.step_scores.max(axis=1), rtol=1e-6)
+        assert multi_order.meta["variant"] == multi_order.meta["settings"]["variant"] == variant
+        assert (run_dir / "rnn" / model / "final.pt").exists()  # each variant in its own run folder
+    released = load_predictions(run_dir / "predictions" / "multi_order_rnn.npz")
+    assert all(len(set(seq.tolist())) == 5 for seq in released.sequences)  # the release never picks a label twice
     for order in ("frequent_first", "rare_first", "lexicographic"):
         assert (run_dir / "rnn" / f"cnn_rnn_{order}" / "final.pt").exists()
-    assert (run_dir / "rnn" / "multi_order_rnn" / "final.pt").exists()
-    # seed 1 is the run's own; the profile's other seeds give the spread notebook 06 reports
+    # seed 1 is the run's own; the profile's other seeds give the spread notebook 06 reports (its variant only)
     for extra in (0, 2):
         assert load_predictions(run_dir / "predictions" / f"multi_order_rnn@seed{extra}.npz").meta["seed"] == extra
+    assert not list((run_dir / "predictions").glob("multi_order_rnn_paper_text@seed*"))
 
     out = results / PROFILE
     table = pd.read_csv(out / "tables" / "multi_order_rnn_orders.csv", index_col="method")
     assert list(table.index) == ["CNN (BCE)", "CNN-RNN (frequent-first)", "CNN-RNN (rare-first)",
-                                 "CNN-RNN (lexicographic)", "Multi-order RNN"]
+                                 "CNN-RNN (lexicographic)", "Multi-order RNN (released code)", "Multi-order RNN (paper text)"]
     assert list(table.columns) == ["C-P", "C-R", "C-F1", "S-P", "S-R", "S-F1", "mAP"]
     assert ((table >= 0) & (table <= 100)).all().all()
     assert table.loc["CNN (BCE)", "mAP"] > 50  # the fake scores rank true labels well
     top1 = pd.read_csv(out / "tables" / "multi_order_rnn_top1.csv", index_col="method")
-    assert list(top1.index) == ["CNN-RNN (rare-first)", "Multi-order RNN"]
+    assert list(top1.index) == ["CNN-RNN (rare-first)", "Multi-order RNN (released code)", "Multi-order RNN (paper text)"]
     assert ((top1["top-1"] >= 0) & (top1["top-1"] <= 100)).all()
     for figure in ("multi_order_steps.png", "multi_order_training.png"):
         assert (out / "figures" / figure).stat().st_size > 1000

@@ -4,6 +4,11 @@ The model and its loss are in ``annokit.models.multi_order_rnn``; the fixed-orde
 (Wang et al. 2016) share its decoder (``annokit.models.rnn_decoder``). Every function here trains
 with ``annokit.train.fit`` on the profile's ``[rnn]`` settings, so a run resumes and a finished one
 is reused; notebook 05 calls them.
+
+The ``[rnn]`` ``variant`` picks the model: ``"released-code"`` (the authors' release, whose numbers the
+paper reports; prediction file and run folder ``multi_order_rnn``) or ``"paper-text"`` (Sec. 3 as
+printed; ``multi_order_rnn_paper_text``). ``variant_settings`` gives the other variant's settings, so
+one profile trains both.
 """
 
 from __future__ import annotations
@@ -23,7 +28,15 @@ from annokit.data.label_orders import ORDERS, label_sequences
 from annokit.digest import array_digest
 from annokit.evaluation import score_against
 from annokit.metrics import top1_accuracy
-from annokit.models.multi_order_rnn import THRESHOLD, MultiOrderRNN, multi_order_loss, predict_multi_order
+from annokit.models.multi_order_rnn import (
+    PAPER_TEXT,
+    PICKED_LOGIT,
+    RELEASED_CODE,
+    THRESHOLD,
+    MultiOrderRNN,
+    multi_order_loss,
+    predict_multi_order,
+)
 from annokit.models.rnn_decoder import LabelDecoder, decode, sequence_loss, teacher_forcing
 from annokit.predictions import Predictions
 from annokit.profile import RNNSettings, stage_settings_dict
@@ -31,17 +44,27 @@ from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
 from annokit.training_config import fit_config
 
 # Prediction file names and the rows of Table 1, in the paper's order. The CNN row thresholds ŝ at
-# 0.5; "cnn" is notebook 01's file with M3's top-3 rule, so this one is "cnn_threshold".
+# 0.5; "cnn" is notebook 01's file with M3's top-3 rule, so this one is "cnn_threshold". The released
+# code keeps the plain name: the paper's "Multi-order RNN (Proposed)" rows are its numbers.
 CNN = "cnn_threshold"
 MULTI_ORDER = "multi_order_rnn"
+MULTI_ORDER_PAPER_TEXT = "multi_order_rnn_paper_text"
+MULTI_ORDER_FILES = {RELEASED_CODE: MULTI_ORDER, PAPER_TEXT: MULTI_ORDER_PAPER_TEXT}
 FIXED_ORDER = {order: f"cnn_rnn_{order}" for order in ORDERS}
 TABLE1_ROWS = {
     CNN: "CNN (BCE)",
     FIXED_ORDER["frequent_first"]: "CNN-RNN (frequent-first)",
     FIXED_ORDER["rare_first"]: "CNN-RNN (rare-first)",
     FIXED_ORDER["lexicographic"]: "CNN-RNN (lexicographic)",
-    MULTI_ORDER: "Multi-order RNN",
+    MULTI_ORDER: "Multi-order RNN (released code)",
+    MULTI_ORDER_PAPER_TEXT: "Multi-order RNN (paper text)",
 }
+# The optimiser of each variant when a profile of the other variant trains it too (and of the baselines,
+# which train like the paper text): RMSProp, lr 1e-4, momentum 0.9, no weight decay (Sec. 4.3; config.py),
+# with the release's decay 0.9 and epsilon 1.0 (config.py rmsprop_decay, opt_epsilon) or PyTorch's defaults.
+_RMSPROP = {"optimizer": "rmsprop", "lr": 1e-4, "momentum": 0.9, "weight_decay": 0.0}
+VARIANT_OPTIMIZER = {RELEASED_CODE: {**_RMSPROP, "rmsprop_alpha": 0.9, "rmsprop_eps": 1.0},
+                     PAPER_TEXT: {**_RMSPROP, "rmsprop_alpha": 0.99, "rmsprop_eps": 1e-8}}
 TABLE1_COLUMNS = ("C-P", "C-R", "C-F1", "S-P", "S-R", "S-F1", "mAP")
 EVAL_LIMIT = 2000  # images of the per-epoch monitoring loss
 
@@ -55,6 +78,14 @@ def _eval_subset(n: int, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).permutation(n)[:limit]) if n > limit else np.arange(n)
 
 
+def variant_settings(settings: RNNSettings, variant: str) -> RNNSettings:
+    """The ``[rnn]`` settings for ``variant``: the profile's own when it is the profile's variant, else the same
+    model settings with that variant's optimiser (``VARIANT_OPTIMIZER``) and the profile seed alone."""
+    if variant == settings.variant:
+        return settings
+    return replace(settings, variant=variant, seeds=(), **VARIANT_OPTIMIZER[variant])
+
+
 def _stage(model: str, settings: RNNSettings, num_labels: int, inputs: str, **extra) -> dict:
     """What a decoder's checkpoints must agree with (the seed in use is in FitConfig)."""
     record = stage_settings_dict(settings)
@@ -65,28 +96,29 @@ def _stage(model: str, settings: RNNSettings, num_labels: int, inputs: str, **ex
 def train_multi_order(s_train: np.ndarray, y_train: np.ndarray, settings: RNNSettings, seed: int, run_dir: Path, *,
                       device: str | torch.device = "cpu", s_eval: np.ndarray | None = None,
                       y_eval: np.ndarray | None = None, epochs: int | None = None) -> tuple[MultiOrderRNN, History]:
-    """Train the Multi-order RNN on cached CNN scores in ``<run>/rnn/multi_order_rnn`` (resumes; reuses final.pt).
+    """Train ``settings.variant`` of the Multi-order RNN on cached CNN scores in ``<run>/rnn/<its file name>``
+    (``MULTI_ORDER_FILES``; resumes, reuses final.pt).
 
-    With ``s_eval``/``y_eval`` the Eq. 7 loss on (at most ``EVAL_LIMIT`` of) those images is
+    With ``s_eval``/``y_eval`` the variant's Eq. 7 loss on (at most ``EVAL_LIMIT`` of) those images is
     recorded each epoch as ``eval_loss``, for the training curve only.
     """
-    num_labels = y_train.shape[1]
+    num_labels, name = y_train.shape[1], MULTI_ORDER_FILES[settings.variant]
     seed_everything(seed)
-    model = MultiOrderRNN(num_labels, settings.hidden, settings.embedding, settings.steps)
+    model = MultiOrderRNN(num_labels, settings.hidden, settings.embedding, settings.steps, variant=settings.variant)
     data = TensorDataset(_floats(s_train), _floats(y_train))
 
     def loss_fn(m: nn.Module, batch) -> Tensor:
         s_hat, y = batch
         logits, picks = m(s_hat)
-        return multi_order_loss(logits, y, picks)
+        return multi_order_loss(logits, y, picks, settings.variant)
 
     eval_fn = None
     if s_eval is not None and y_eval is not None:
         keep = _eval_subset(len(s_eval), EVAL_LIMIT, seed)
         eval_s, eval_y = _floats(s_eval[keep]).to(device), _floats(y_eval[keep]).to(device)
         eval_fn = lambda m: {"eval_loss": loss_fn(m, (eval_s, eval_y))}  # noqa: E731
-    stage = _stage(MULTI_ORDER, settings, num_labels, array_digest(s_train, y_train))
-    history = fit(model, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / MULTI_ORDER,
+    stage = _stage(name, settings, num_labels, array_digest(s_train, y_train))
+    history = fit(model, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / name,
                   stage_config=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS)
     return model, history
 
@@ -98,8 +130,10 @@ def train_fixed_order(order: str, s_train: np.ndarray, y_train: np.ndarray, labe
     """Train a CNN-RNN baseline on label sequences in ``order`` (teacher forcing) in ``<run>/rnn/cnn_rnn_<order>``.
 
     Frequencies for the frequent/rare-first orders come from ``y_train``; ``epochs`` (None: the
-    profile's ``fixed_order_epochs``).
+    profile's ``fixed_order_epochs``). The baselines use the paper text's decoder, so they train with
+    the paper-text variant's settings (``variant_settings``) whatever the profile's variant.
     """
+    settings = variant_settings(settings, PAPER_TEXT)
     num_labels = y_train.shape[1]
     seed_everything(seed)
     decoder = LabelDecoder(num_labels, settings.hidden, settings.embedding, end_token=True)
@@ -138,11 +172,13 @@ def cnn_predictions(s_test: np.ndarray, rows: np.ndarray, meta: dict | None = No
 
 def multi_order_predictions(model: MultiOrderRNN, s_test: np.ndarray, rows: np.ndarray, *,
                             device: str | torch.device = "cpu", meta: dict | None = None) -> Predictions:
-    """Prediction file of the Multi-order RNN: pooled scores, annotation, per-step scores, picked labels."""
+    """Prediction file of a Multi-order RNN variant (``MULTI_ORDER_FILES``): pooled scores, annotation, per-step scores, picks."""
     out = predict_multi_order(model, s_test, device)
-    return Predictions(MULTI_ORDER, rows, out.scores, out.annotation,
-                       rule=f"max-pool over {model.steps} steps, sigmoid, threshold 0.5",
-                       step_scores=out.step_scores, sequences=out.sequences, meta=meta or {})
+    picks = (f"labels picked earlier set to {PICKED_LOGIT:g} before the argmax fed back" if model.distinct_at_inference
+             else "the argmax fed back")
+    return Predictions(MULTI_ORDER_FILES[model.variant], rows, out.scores, out.annotation,
+                       rule=f"max-pool over {model.steps} steps, sigmoid, threshold 0.5; {picks}",
+                       step_scores=out.step_scores, sequences=out.sequences, meta={"variant": model.variant, **(meta or {})})
 
 
 def fixed_order_predictions(order: str, decoder: LabelDecoder, s_test: np.ndarray, rows: np.ndarray,
@@ -163,9 +199,9 @@ def multi_order_extra_seed(seed: int, settings: RNNSettings, s_train: np.ndarray
                            s_test: np.ndarray, test_rows: np.ndarray, run_dir: Path, *,
                            device: str | torch.device = "cpu", meta: dict | None = None,
                            epochs: int | None = None) -> Predictions:
-    """The Multi-order RNN trained again with another seed, for the spread over seeds in the tables.
+    """``settings.variant`` of the Multi-order RNN trained again with another seed, for the spread over seeds in the tables.
 
-    Runs go to ``<run>/seeds/seed<k>/rnn/multi_order_rnn``; the prediction file is ``multi_order_rnn@seed<k>``.
+    Runs go to ``<run>/seeds/seed<k>/rnn/<name>``; the prediction file is ``<name>@seed<k>`` (name: ``MULTI_ORDER_FILES``).
     """
     model, _ = train_multi_order(s_train, y_train, settings, seed, Path(run_dir) / "seeds" / f"seed{seed}",
                                  device=device, epochs=epochs)

@@ -24,6 +24,8 @@ class FitConfig:
     momentum: float = 0.9  # SGD/RMSprop momentum; Adam keeps its default betas
     weight_decay: float = 0.0
     optimizer: str = "sgd"  # "sgd" | "rmsprop" | "adam"
+    rmsprop_alpha: float = 0.99  # RMSprop's squared-gradient decay (TF's ``decay``); PyTorch's default
+    rmsprop_eps: float = 1e-8  # RMSprop's epsilon, added to the root; PyTorch's default
     seed: int = 0
     num_workers: int = 0
     amp: bool = True  # float16 autocast + GradScaler, CUDA only
@@ -49,14 +51,17 @@ def fit_config(settings: Training, seed: int, epochs: int | None = None, **machi
     """
     return FitConfig(epochs=settings.epochs if epochs is None else int(epochs), batch_size=settings.batch_size,
                      lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay,
-                     optimizer=settings.optimizer, seed=int(seed), **machine)
+                     optimizer=settings.optimizer, rmsprop_alpha=settings.rmsprop_alpha, rmsprop_eps=settings.rmsprop_eps,
+                     seed=int(seed), **machine)
 
 
 def build_optimizer(params: list, config: FitConfig) -> torch.optim.Optimizer:
+    """The optimiser ``config`` names, with its momentum, weight decay and (RMSprop) ``rmsprop_alpha``/``rmsprop_eps``."""
     if config.optimizer == "sgd":
         return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+        return torch.optim.RMSprop(params, lr=config.lr, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps,
+                                   momentum=config.momentum, weight_decay=config.weight_decay)
     return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
 
 

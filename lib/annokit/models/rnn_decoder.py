@@ -10,14 +10,22 @@ a learned projection; then at every step the decoder reads the embedding of the 
 
 Column C of E is a learned START input for t = 1. ŝ enters only through the initial state,
 not through the output layer (Eq. 3 has no ŝ term). The Multi-order RNN
-(``annokit.multi_order``) reads ŷ_t as C sigmoid logits. The fixed-order CNN-RNN baselines
+(``annokit.models.multi_order_rnn``) reads ŷ_t as C sigmoid logits. The fixed-order CNN-RNN baselines
 (Table 1) use the same decoder as a sequence model: C + 1 softmax outputs (the labels and END),
 teacher forcing in training, and ``greedy_decode`` / ``beam_decode`` at test time, which never
 emit a label twice and stop at END or after ``max_length`` labels.
+
+``ReleasedLabelDecoder`` is the decoder of the authors' release (``model/lstm/sem_multi_order.py``,
+run with ``prev2out=False``), which differs from the text in three places::
+
+    ŝ ← BN(ŝ)                                        batch norm, decay 0.95, epsilon 1e-3 (``_batch_norm``)
+    ŷ_t = W_out tanh(W_h h_t + b_h) + b_out          W_h: 256 x H, W_out: C x 256   (``_decode_lstm``)
+    E ~ U(-1, 1); W_* Xavier-uniform; biases 0; LSTM forget-gate bias 1 (TF's BasicLSTMCell)
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,17 +42,14 @@ class LabelDecoder(nn.Module):
     def __init__(self, num_labels: int, hidden: int = 512, embedding: int = 256, end_token: bool = False) -> None:
         super().__init__()
         self.num_labels = num_labels
+        self.num_outputs = num_labels + int(end_token)
         self.start = num_labels  # row of E fed at t = 1
         self.end = num_labels if end_token else None  # output index of END
         self.init_h = nn.Linear(num_labels, hidden)  # W_h, b_h
         self.init_c = nn.Linear(num_labels, hidden)  # W_c, b_c
         self.embedding = nn.Embedding(num_labels + 1, embedding)  # E, labels + START
         self.lstm = nn.LSTM(embedding, hidden, batch_first=True)
-        self.output = nn.Linear(hidden, num_labels + int(end_token))  # W, b of Eq. 3
-
-    @property
-    def num_outputs(self) -> int:
-        return self.output.out_features
+        self.output = nn.Linear(hidden, self.num_outputs)  # W, b of Eq. 3
 
     def initial_state(self, s_hat: Tensor) -> tuple[Tensor, Tensor]:
         """(h_0, c_0), each (1, N, H): tanh of a linear map of ŝ."""
@@ -62,6 +67,59 @@ class LabelDecoder(nn.Module):
         """Teacher forcing: input label indices (N, L), START first -> logits (N, L, outputs)."""
         out, _ = self.lstm(self.embedding(inputs), self.initial_state(s_hat))
         return self.output(out)
+
+
+class ReleasedBatchNorm(nn.BatchNorm1d):
+    """BN of ŝ as the release's ``tf.contrib.layers.batch_norm``: the moving variance follows the biased batch
+    variance, and a batch of one image normalises to β instead of failing."""
+
+    def __init__(self, num_features: int, decay: float = 0.95, eps: float = 1e-3) -> None:
+        super().__init__(num_features, eps=eps, momentum=1.0 - decay)  # PyTorch's momentum = 1 - TF's decay
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return super().forward(x)
+        mean, var = x.mean(dim=0), x.var(dim=0, unbiased=False)
+        with torch.no_grad():
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var, self.momentum)
+            self.num_batches_tracked += 1
+        return (x - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+
+
+class ReleasedLabelDecoder(LabelDecoder):
+    """The decoder of the authors' release (``model/lstm/sem_multi_order.py``): BN on ŝ, a tanh layer before the logits."""
+
+    def __init__(self, num_labels: int, hidden: int = 512, embedding: int = 256, end_token: bool = False) -> None:
+        super().__init__(num_labels, hidden, embedding, end_token)
+        self.norm = ReleasedBatchNorm(num_labels)
+        # W_h (256 x H), b_h, then W_out (C x 256), b_out: ``_decode_lstm`` with prev2out=False, ctx2out=False
+        self.output = nn.Sequential(nn.Linear(hidden, embedding), nn.Tanh(), nn.Linear(embedding, self.num_outputs))
+        released_initialisation(self)
+
+    def initial_state(self, s_hat: Tensor) -> tuple[Tensor, Tensor]:
+        """(h_0, c_0) = tanh of a linear map of BN(ŝ) (``build_model``: ``_batch_norm`` then ``_get_initial_lstm``)."""
+        return super().initial_state(self.norm(s_hat))
+
+
+@torch.no_grad()
+def released_initialisation(decoder: LabelDecoder) -> None:
+    """The release's initialisers: E ~ U(-1, 1), every matrix Xavier-uniform, biases 0 (``CaptionGenerator.__init__``).
+
+    TF's BasicLSTMCell keeps one (input + H) x 4H kernel, Xavier over that shape, and adds a constant 1 to
+    the forget gate; PyTorch's two LSTM matrices get that shape's bound, and the forget-gate bias starts at 1.
+    """
+    nn.init.uniform_(decoder.embedding.weight, -1.0, 1.0)
+    for layer in [decoder.init_h, decoder.init_c, *(m for m in decoder.output.modules() if isinstance(m, nn.Linear))]:
+        nn.init.xavier_uniform_(layer.weight)
+        nn.init.zeros_(layer.bias)
+    lstm = decoder.lstm
+    bound = math.sqrt(6.0 / (lstm.input_size + lstm.hidden_size + 4 * lstm.hidden_size))
+    for weight in (lstm.weight_ih_l0, lstm.weight_hh_l0):
+        nn.init.uniform_(weight, -bound, bound)
+    nn.init.zeros_(lstm.bias_ih_l0)
+    nn.init.zeros_(lstm.bias_hh_l0)
+    lstm.bias_ih_l0[lstm.hidden_size:2 * lstm.hidden_size] = 1.0  # PyTorch's gate order i, f, g, o
 
 
 # Fixed-order sequence training (the CNN-RNN baselines).
