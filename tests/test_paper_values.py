@@ -44,6 +44,10 @@ def test_m3_optimiser_momentum_and_batch_norm_decay(name):
         settings = profile.stage(stage)
         assert settings.optimizer == "sgd" and settings.momentum == 0.9, stage  # "Momentum ... rate of 0.9"
     assert profile.cnn.bn_momentum == pytest.approx(1 - 0.9997)  # "decay rate of batch normalization ... 0.9997"
+    assert profile.mscnn.bn_momentum == pytest.approx(1 - 0.9997)  # the fusion blocks' BN too
+    # Eq. 4 averaged over the labels, as TensorFlow's sigmoid cross-entropy does (docs/deviations.md, "Loss reductions")
+    assert {stage: profile.stage(stage).loss_reduction for stage in ("cnn", "mscnn", "tags_mlp", "classifier")} == \
+        dict.fromkeys(("cnn", "mscnn", "tags_mlp", "classifier"), "mean")
 
 
 @pytest.mark.parametrize("name", PAPER_PROFILES)
@@ -53,6 +57,8 @@ def test_multi_order_rnn_settings(name):
     # learning-rate of 1e-4 for 50 epochs ... T = 5 time-steps"
     assert (rnn.hidden, rnn.embedding, rnn.batch_size, rnn.optimizer, rnn.lr, rnn.epochs, rnn.steps) == \
         (512, 256, 32, "rmsprop", 1e-4, 50, 5)
+    # the authors' release, the paper profiles' default: config.py rmsprop_decay 0.9, momentum 0.9, opt_epsilon 1.0
+    assert (rnn.variant, rnn.rmsprop_alpha, rnn.momentum, rnn.rmsprop_eps) == ("released-code", 0.9, 0.9, 1.0)
 
 
 def test_lqp_regressor_is_512_256_1_with_dropout_exactly_one_half():
@@ -85,3 +91,12 @@ def test_mscnn_on_resnet101_at_224_fuses_the_papers_map_sizes_and_channels():
     # M3 III-A: "112 × 112, 56 × 56, 28 × 28, 14 × 14 and 7 × 7, along with 64, 256, 512, 1024 and 2048 channels"
     assert [tuple(m.shape[1:]) for m in fused] == [(64, 112, 112), (256, 56, 56), (512, 28, 28), (1024, 14, 14), (2048, 7, 7)]
     assert mscnn.features(torch.randn(1, 3, 224, 224)).shape == (1, 2048)
+
+
+def test_eq4_averaged_over_labels_is_the_sum_divided_by_c():
+    from annokit.losses import sigmoid_cross_entropy
+
+    logits, targets = torch.tensor([[0.0, 2.0, -1.0, 0.5], [1.0, -2.0, 0.0, 3.0]]), torch.tensor([[1, 0, 0, 1], [0, 0, 1, 1]])
+    summed, averaged = sigmoid_cross_entropy(logits, targets, "sum"), sigmoid_cross_entropy(logits, targets, "mean")
+    assert averaged.item() == pytest.approx(summed.item() / 4)
+    assert averaged.item() == pytest.approx(torch.nn.functional.binary_cross_entropy_with_logits(logits, targets.float()).item())

@@ -14,9 +14,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def sigmoid_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Eq. 4: −[y log σ(l) + (1−y) log(1−σ(l))], summed over labels, averaged over the batch."""
-    return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="sum") / logits.shape[0]
+def sigmoid_cross_entropy(logits: Tensor, targets: Tensor, reduction: str = "sum") -> Tensor:
+    """Eq. 4: −[y log σ(l) + (1−y) log(1−σ(l))], summed (``"sum"``) or averaged (``"mean"``) over the C labels,
+    averaged over the batch; "mean" is "sum" divided by C (TensorFlow's ``tf.losses.sigmoid_cross_entropy``)."""
+    if reduction not in ("sum", "mean"):
+        raise ValueError(f"reduction must be 'sum' or 'mean', not {reduction!r}")
+    total = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="sum") / logits.shape[0]
+    return total if reduction == "sum" else total / logits.shape[1]
 
 
 def label_quantity_loss(pred: Tensor, true_counts: Tensor, reduction: str = "mean") -> Tensor:

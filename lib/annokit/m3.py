@@ -12,6 +12,7 @@ fit loop, so each resumes after an interruption and is skipped when already fini
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -71,16 +72,20 @@ def tag_split(index: PreparedIndex, split: str) -> TensorDataset:
                          torch.from_numpy(index.label_matrix(split).astype(np.float32)))
 
 
-def image_loss(model: nn.Module, batch) -> Tensor:
-    """Eq. 4 on image batches (image, tags, labels, row)."""
-    images, _, labels, _ = batch
-    return sigmoid_cross_entropy(model(images), labels)
+def image_loss(reduction: str) -> Callable[[nn.Module, tuple], Tensor]:
+    """Eq. 4 on image batches (image, tags, labels, row), its labels combined by ``reduction``."""
+    def loss(model: nn.Module, batch) -> Tensor:
+        images, _, labels, _ = batch
+        return sigmoid_cross_entropy(model(images), labels, reduction)
+    return loss
 
 
-def vector_loss(model: nn.Module, batch) -> Tensor:
+def vector_loss(reduction: str) -> Callable[[nn.Module, tuple], Tensor]:
     """Eq. 4 on (input vector, labels) batches: tags MLP and classifiers on cached features."""
-    inputs, labels = batch
-    return sigmoid_cross_entropy(model(inputs), labels)
+    def loss(model: nn.Module, batch) -> Tensor:
+        inputs, labels = batch
+        return sigmoid_cross_entropy(model(inputs), labels, reduction)
+    return loss
 
 
 def quantity_loss(model: nn.Module, batch) -> Tensor:
@@ -141,7 +146,7 @@ def fit_on_images(model: nn.Module, stage: str, profile: Profile, index: Prepare
                   device: torch.device, epochs: int | None, monitor: bool) -> History:
     """Train an image model with Eq. 4 in ``<run>/<stage>``, with test mAP after each epoch when ``monitor``."""
     test = image_split(index, data_root, TEST, profile.image_size)
-    return fit(model, image_split(index, data_root, TRAIN, profile.image_size), image_loss,
+    return fit(model, image_split(index, data_root, TRAIN, profile.image_size), image_loss(profile.stage(stage).loss_reduction),
                fit_config(profile.stage(stage), profile.seed, epochs), Path(run_dir) / stage,
                stage_config=stage_record(profile, index, stage), device=device, record=profile.to_dict(),
                eval_fn=score_monitor(test, index.label_matrix(TEST), device) if monitor else None)
@@ -185,6 +190,7 @@ def train_mscnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir
     """Algorithm 1 steps 2–3: MS-CNN from the fine-tuned CNN, backbone frozen, fusion and head trained."""
     seed_everything(profile.seed)  # the fusion blocks' initial weights
     model = MultiScaleCNN.from_finetuned_cnn(cnn, len(index.label_names)).freeze_backbone()
+    set_batchnorm_momentum(model.fusion, profile.mscnn.bn_momentum)  # the frozen backbone keeps its statistics
     return model, fit_on_images(model, "mscnn", profile, index, data_root, run_dir, device, epochs, monitor)
 
 
@@ -194,7 +200,8 @@ def train_tags_mlp(profile: Profile, index: PreparedIndex, run_dir: Path, featur
     seed_everything(profile.seed)
     model = TagsMLP(len(index.tag_names), len(index.label_names), hidden=profile.tags_mlp.hidden, feature_dim=feature_dim)
     test = tag_split(index, TEST)
-    history = fit(model, tag_split(index, TRAIN), vector_loss, fit_config(profile.tags_mlp, profile.seed, epochs),
+    history = fit(model, tag_split(index, TRAIN), vector_loss(profile.tags_mlp.loss_reduction),
+                  fit_config(profile.tags_mlp, profile.seed, epochs),
                   Path(run_dir) / "tags_mlp", stage_config=stage_record(profile, index, "tags_mlp", feature_dim=feature_dim),
                   device=device, record=profile.to_dict(), eval_fn=score_monitor(test, index.label_matrix(TEST), device), threads=SMALL_MODEL_THREADS)
     return model, history
@@ -215,7 +222,8 @@ def train_classifier(profile: Profile, index: PreparedIndex, run_dir: Path, name
     model = JointClassifier(train_features.shape[1], len(index.label_names))
     train = TensorDataset(torch.from_numpy(train_features), torch.from_numpy(index.label_matrix(TRAIN).astype(np.float32)))
     test_inputs = torch.from_numpy(test_features)
-    history = fit(model, train, vector_loss, fit_config(profile.classifier, seed, epochs), Path(run_dir) / name,
+    history = fit(model, train, vector_loss(profile.classifier.loss_reduction), fit_config(profile.classifier, seed, epochs),
+                  Path(run_dir) / name,
                   stage_config=stage_record(profile, index, "classifier", features=name, dim=train_features.shape[1]),
                   device=device, threads=SMALL_MODEL_THREADS, progress=False, record=profile.to_dict())
     model.eval().to(device)
@@ -292,3 +300,25 @@ def top_m_hat_examples(predictions: Predictions, index: PreparedIndex, count: in
                          for i in shown],
         "true labels": [", ".join(names[j] for j in np.flatnonzero(truth[i])) or "none" for i in shown],
     }, index=pd.Index(predictions.rows[shown], name="index row"))
+
+
+def reduction_effect(profile: Profile, index: PreparedIndex, run_dir: Path, visual: CachedArrays, textual: CachedArrays,
+                     device: torch.device, epochs: int | None = None) -> pd.DataFrame:
+    """The joint classifier (top-k on [f_v, f_t]) trained with Eq. 4 summed and averaged over the labels, same rate.
+
+    Averaging divides every gradient by C, as if the learning rate were C times smaller: the table
+    shows what the profile's ``loss_reduction`` choice does at its own learning rate.
+    """
+    train, test = joint_features(visual, textual, TRAIN), joint_features(visual, textual, TEST)
+    truth, k, rows = index.label_matrix()[visual.test_rows], profile.annotation.top_k, {}
+    for reduction in ("sum", "mean"):
+        settings = replace(profile.classifier, loss_reduction=reduction)
+        name = "classifier_joint" if reduction == profile.classifier.loss_reduction else f"classifier_joint_{reduction}"
+        _, history, scores = train_classifier(replace(profile, classifier=settings), index, run_dir, name, train, test, device,
+                                              epochs)
+        rows[f"{reduction} over labels" + (" (profile)" if reduction == profile.classifier.loss_reduction else "")] = {
+            "final train loss": history.train_loss[-1],
+            **{key: 100 * value for key, value in metrics.annotation_scores(truth, annotate.top_k(scores, k)).items()
+               if key in ("C-F1", "O-F1")},
+            "mAP": 100 * metrics.mean_average_precision(truth, scores)}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(f"Eq. 4, lr {profile.classifier.lr:g}")

@@ -34,6 +34,8 @@ class Training:
     momentum: float = field(default=0.9, metadata=at_least(0.0))  # SGD's and RMSProp's momentum
     weight_decay: float = field(default=0.0, metadata=at_least(0.0))
     optimizer: str = field(default="sgd", metadata={"choices": OPTIMIZERS})
+    rmsprop_alpha: float = field(default=0.99, metadata=at_least(0.0))  # RMSProp's squared-gradient decay (TF: decay); PyTorch's default
+    rmsprop_eps: float = field(default=1e-8, metadata=POSITIVE)  # RMSProp's epsilon; PyTorch's default
     seeds: tuple[int, ...] = ()  # extra training runs for the spread over seeds; empty: the profile seed alone
 
     def with_epochs(self, epochs: int | None) -> Training:
@@ -41,8 +43,20 @@ class Training:
         return self if epochs is None else replace(self, epochs=int(epochs))
 
 
+LOSS_REDUCTIONS = ("sum", "mean")
+
+
 @dataclass(frozen=True, kw_only=True)
-class CNNSettings(Training):
+class Eq4Training(Training):
+    """A stage trained with M3's Eq. 4: ``loss_reduction`` says how its C per-label terms are combined."""
+
+    # "sum": summed over the labels, averaged over the batch; "mean": averaged over labels and batch
+    # (TensorFlow's tf.losses.sigmoid_cross_entropy). Why each profile has its value: docs/deviations.md.
+    loss_reduction: str = field(default="sum", metadata={"choices": LOSS_REDUCTIONS})
+
+
+@dataclass(frozen=True, kw_only=True)
+class CNNSettings(Eq4Training):
     """[cnn]: M3 Algorithm 1 step 1, the ResNet fine-tuned with Eq. 4."""
 
     backbone: str = field(metadata={"choices": BACKBONES})
@@ -52,19 +66,21 @@ class CNNSettings(Training):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MSCNNSettings(Training):
+class MSCNNSettings(Eq4Training):
     """[mscnn]: M3 Algorithm 1 steps 2-3, the fusion blocks and head over the frozen CNN."""
+
+    bn_momentum: float = field(default=0.1, metadata=at_least(0.0))  # of the fusion blocks' BN: 1 - TF decay
 
 
 @dataclass(frozen=True, kw_only=True)
-class TagsMLPSettings(Training):
+class TagsMLPSettings(Eq4Training):
     """[tags_mlp]: M3 Algorithm 1 step 4, the MLP on noisy tags (hidden width, then f_t as wide as f_v)."""
 
     hidden: int = field(default=2048, metadata=at_least(1))
 
 
 @dataclass(frozen=True, kw_only=True)
-class ClassifierSettings(Training):
+class ClassifierSettings(Eq4Training):
     """[classifier]: M3 Algorithm 1 step 5, fc + sigmoid on the fixed f_v or [f_v, f_t]."""
 
 
@@ -85,6 +101,8 @@ class RNNSettings(Training):
     """[rnn]: the Multi-order RNN and the fixed-order CNN-RNN decoders (Dutta et al. Sec. 4.3)."""
 
     optimizer: str = field(default="rmsprop", metadata={"choices": OPTIMIZERS})
+    # "paper-text": Sec. 3 as printed; "released-code": the authors' model/lstm/sem_multi_order.py (docs/deviations.md)
+    variant: str = field(default="paper-text", metadata={"choices": ("paper-text", "released-code")})
     hidden: int = field(default=512, metadata=at_least(1))  # LSTM cells
     embedding: int = field(default=256, metadata=at_least(1))  # label embedding E
     steps: int = field(default=5, metadata=at_least(1))  # T
