@@ -20,6 +20,7 @@ work_dir = ""        # empty: $ANNOKIT_WORK, else <repo>/.work
 device = "auto"      # auto: CUDA when there is a GPU, else cpu
 epochs = None        # None: the profile's number of epochs for this stage
 monitor = True       # test mAP after every epoch, for the training curve
+workers = None       # image-decoding processes (None: the profile's [loader] workers; -1 automatic)
 
 # %%
 from annokit.evaluation import score_table
@@ -27,7 +28,7 @@ from annokit.m3 import cache_and_annotate, image_splits, train_cnn
 from annokit.plots import plot_history, save_figure
 from annokit.run import open_stage
 
-run, device = open_stage(profile, data_root, work_dir, device)
+run, device = open_stage(profile, data_root, work_dir, device, workers)
 print("backbone:", run.profile.cnn.backbone, "| pretrained:", run.profile.cnn.pretrained)
 
 # %% [markdown]

@@ -18,6 +18,7 @@ work_dir = ""        # empty: $ANNOKIT_WORK, else <repo>/.work
 device = "auto"      # auto: CUDA when there is a GPU, else cpu
 epochs = None        # None: the profile's number of epochs for this stage
 monitor = True       # test mAP after every epoch, for the training curve
+workers = None       # image-decoding processes (None: the profile's [loader] workers; -1 automatic)
 shown_image = 0      # test image whose scale maps are drawn
 
 # %%
@@ -29,7 +30,7 @@ from annokit.m3 import cache_and_annotate, image_splits, load_finetuned_cnn, sca
 from annokit.plots import plot_history, plot_scale_maps, save_figure
 from annokit.run import open_stage
 
-run, device = open_stage(profile, data_root, work_dir, device)
+run, device = open_stage(profile, data_root, work_dir, device, workers)
 cnn = load_finetuned_cnn(run)
 print("fine-tuned CNN loaded from", run.run_dir / "cnn" / "final.pt")
 

@@ -280,10 +280,13 @@ def plain(value: Any) -> Any:
     return repr(value)
 
 
-def load_weights(path: Path, model: nn.Module, expected_config: dict | None = None) -> dict:
-    """Load a finished (or epoch) checkpoint's weights into ``model``; returns the checkpoint dict."""
+def load_weights(path: Path, model: nn.Module, expected_config: dict | None = None, *, ignore: Iterable[str] = ()) -> dict:
+    """Load a finished (or epoch) checkpoint's weights into ``model``; returns the checkpoint dict.
+
+    ``ignore``: flattened config keys allowed to differ (the machine's settings, e.g. ``"fit.num_workers"``).
+    """
     path = Path(path)
-    checkpoint = load_checkpoint(path, expected_config)
+    checkpoint = load_checkpoint(path, expected_config, ignore=ignore)
     module = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
     state, current = checkpoint["model"], module.state_dict()
     problems = []

@@ -31,10 +31,10 @@ from annokit.features import CachedArrays, save_cached
 from annokit.losses import label_quantity_loss, sigmoid_cross_entropy
 from annokit.models import JointClassifier, LabelQuantityRegressor, MultiScaleCNN, ResNetBackbone, TagsMLP, build_backbone
 from annokit.predictions import FINGERPRINT, Predictions, check_matches_index, save_predictions
-from annokit.profile import Profile, stage_settings_dict
+from annokit.profile import LoaderSettings, Profile, stage_settings_dict
 from annokit.run import Run
 from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
-from annokit.training_config import fit_config
+from annokit.training_config import fit_config, loader_options
 
 EVAL_BATCH = 128
 
@@ -101,13 +101,21 @@ def set_batchnorm_momentum(model: nn.Module, momentum: float) -> None:
             module.momentum = momentum
 
 
+def extraction_loader(dataset: Dataset, device: torch.device | str, loader: LoaderSettings | None = None) -> DataLoader:
+    """Batches of ``dataset`` in order, with the profile's ``[loader]`` workers (none when not given)."""
+    options = loader_options(loader, device) if loader is not None else {"num_workers": 0, "prefetch_factor": 2, "pin_memory": False}
+    workers = options["num_workers"]
+    return DataLoader(dataset, batch_size=EVAL_BATCH, num_workers=workers, prefetch_factor=options["prefetch_factor"] if workers else None,
+                      pin_memory=options["pin_memory"] and torch.device(device).type == "cuda")
+
+
 @torch.no_grad()
 def features_and_scores(model: nn.Module, dataset: Dataset, device: torch.device, input_index: int = 0,
-                        desc: str = "extracting") -> tuple[np.ndarray, np.ndarray]:
+                        desc: str = "extracting", loader: LoaderSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The model's feature vector (``model.features``) and sigmoid scores (``model.fc``) for every item."""
     model.eval().to(device)
     features, scores = [], []
-    for batch in tqdm(DataLoader(dataset, batch_size=EVAL_BATCH), desc=desc, leave=False):
+    for batch in tqdm(extraction_loader(dataset, device, loader), desc=desc, leave=False):
         f = model.features(batch[input_index].to(device))
         features.append(f.float().cpu())
         scores.append(torch.sigmoid(model.fc(f)).float().cpu())
@@ -121,7 +129,8 @@ def cache_and_annotate(run: Run, model: nn.Module, name: str, inputs: dict[str, 
 
     The later stages train on these arrays and never decode an image again.
     """
-    outputs = {split: features_and_scores(model, data, device, desc=f"{name} on {split}") for split, data in inputs.items()}
+    outputs = {split: features_and_scores(model, data, device, desc=f"{name} on {split}", loader=run.profile.loader)
+               for split, data in inputs.items()}
     rows = {split: run.index.rows(split) for split in (TRAIN, TEST)}
     meta = {"profile": run.profile.name, "model": name, **(meta or {})}
     kinds = (("features", 0), ("scores", 1)) if with_scores else (("features", 0),)
@@ -134,10 +143,11 @@ def cache_and_annotate(run: Run, model: nn.Module, name: str, inputs: dict[str, 
     return predictions
 
 
-def score_monitor(dataset: Dataset, y_true: np.ndarray, device: torch.device, input_index: int = 0) -> Callable[[nn.Module], dict]:
+def score_monitor(dataset: Dataset, y_true: np.ndarray, device: torch.device, input_index: int = 0,
+                  loader: LoaderSettings | None = None) -> Callable[[nn.Module], dict]:
     """An ``eval_fn`` for ``fit``: test mAP after every epoch, for the training curves."""
     def evaluate(model: nn.Module) -> dict:
-        _, scores = features_and_scores(model, dataset, device, input_index, desc="test mAP")
+        _, scores = features_and_scores(model, dataset, device, input_index, desc="test mAP", loader=loader)
         return {"test mAP": metrics.mean_average_precision(y_true, scores)}
     return evaluate
 
@@ -147,9 +157,10 @@ def fit_on_images(model: nn.Module, stage: str, profile: Profile, index: Prepare
     """Train an image model with Eq. 4 in ``<run>/<stage>``, with test mAP after each epoch when ``monitor``."""
     test = image_split(index, data_root, TEST, profile.image_size)
     return fit(model, image_split(index, data_root, TRAIN, profile.image_size), image_loss(profile.stage(stage).loss_reduction),
-               fit_config(profile.stage(stage), profile.seed, epochs), Path(run_dir) / stage,
+               fit_config(profile.stage(stage), profile.seed, epochs, **loader_options(profile.loader, device)),
+               Path(run_dir) / stage,
                stage_config=stage_record(profile, index, stage), device=device, record=profile.to_dict(),
-               eval_fn=score_monitor(test, index.label_matrix(TEST), device) if monitor else None)
+               eval_fn=score_monitor(test, index.label_matrix(TEST), device, loader=profile.loader) if monitor else None)
 
 
 def train_cnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path, device: torch.device,

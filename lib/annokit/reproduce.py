@@ -144,9 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", default="", help="work folder (default: $ANNOKIT_WORK or <repo>/.work)")
     parser.add_argument("--device", default="", help="auto (default), cpu, cuda, cuda:1 …")
     parser.add_argument("--force", action="store_true", help="rerun notebooks even when their outputs are up to date")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes that decode images for the image stages (default: the profile's [loader] workers)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     parameters = {k: v for k, v in {"data_root": args.data_root, "work_dir": args.work_dir, "device": args.device}.items() if v}
+    if args.workers is not None:
+        parameters["workers"] = args.workers  # only the notebooks that declare it get it
     start = time.perf_counter()
     timings = reproduce(args.profile, parameters, force=args.force)
     results = paths.profile_results_dir(args.profile)

@@ -6,7 +6,7 @@ Every notebook after 00 opens with ``run, device = open_stage(profile, data_root
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -78,10 +78,15 @@ def record_settings(run: Run) -> Path:
     return atomic_write_text(json.dumps(record, indent=1), run.run_dir / SETTINGS_RECORD)
 
 
-def open_stage(profile: str, data_root: str = "", work_dir: str = "", device: str = "auto",
+def open_stage(profile: str, data_root: str = "", work_dir: str = "", device: str = "auto", workers: int | None = None,
                **overrides) -> tuple[Run, torch.device]:
-    """What every stage notebook starts with: the run, its settings recorded, and the device to train on."""
+    """What every stage notebook starts with: the run, its settings recorded, and the device to train on.
+
+    ``workers`` (None: the profile's ``[loader] workers``) overrides how many processes decode images.
+    """
     run = open_run(profile, data_root, work_dir, **overrides)
+    if workers is not None:
+        run = replace(run, profile=replace(run.profile, loader=replace(run.profile.loader, workers=int(workers))))
     record_settings(run)
     chosen = resolve_device(device or "auto")
     counts = {split: len(run.index.rows(split)) for split in ("train", "test")}

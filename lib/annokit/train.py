@@ -62,7 +62,7 @@ from annokit.distributed import (
 from annokit.training_config import FitConfig, build_optimizer, build_scheduler
 
 # Settings of the machine, not of the experiment: a run may resume with other values.
-RESUME_MAY_DIFFER = ("fit.num_workers",)
+RESUME_MAY_DIFFER = ("fit.num_workers", "fit.prefetch_factor", "fit.pin_memory")
 KEEP_EPOCH_FILES = 2
 # Models on cached vectors (heads, RNN decoders, the partial-label classifiers) are small: one CPU
 # thread beats two busy ones (20 epochs of the demo classifier: 1.1 s against 7 s on a loaded 2-core machine).
@@ -173,7 +173,7 @@ def _fit(
 
     final = run_dir / "final.pt"
     if final.exists():
-        done = load_weights(final, model, expected_config=run_config)
+        done = load_weights(final, model, expected_config=run_config, ignore=RESUME_MAY_DIFFER)
         if is_main_process():
             print(f"{final} exists with this config: loaded its weights, nothing to train")
         return History.from_dict(done["history"])
@@ -215,8 +215,9 @@ def _fit(
         batch_size=config.batch_size // world_size,
         sampler=sampler,
         num_workers=config.num_workers,
-        pin_memory=on_cuda,
+        pin_memory=on_cuda and config.pin_memory,
         persistent_workers=config.num_workers > 0,
+        prefetch_factor=config.prefetch_factor if config.num_workers > 0 else None,
     )
 
     for epoch in range(start_epoch + 1, config.epochs + 1):

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from annokit.profile import Training
+from annokit.profile import LoaderSettings, Training
 from annokit.profile.sections import OPTIMIZERS
 
 LR_SCHEDULES = ("constant", "step")
@@ -27,7 +27,9 @@ class FitConfig:
     rmsprop_alpha: float = 0.99  # RMSprop's squared-gradient decay (TF's ``decay``); PyTorch's default
     rmsprop_eps: float = 1e-8  # RMSprop's epsilon, added to the root; PyTorch's default
     seed: int = 0
-    num_workers: int = 0
+    num_workers: int = 0  # the loader's: settings of the machine (``[loader]``), a run may resume with others
+    prefetch_factor: int = 2
+    pin_memory: bool = True  # CUDA only
     amp: bool = True  # float16 autocast + GradScaler, CUDA only
     channels_last: bool = True  # CUDA only, 4-D inputs
     lr_schedule: str = "constant"  # "constant" | "step" (x0.1 every step_epochs)
@@ -70,3 +72,9 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: FitConfig) -> torc
     if config.lr_schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_epochs, gamma=0.1)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+
+
+def loader_options(loader: LoaderSettings, device: torch.device | str) -> dict[str, Any]:
+    """``FitConfig``'s loader fields from a profile's ``[loader]`` section, for the device the stage runs on."""
+    return {"num_workers": loader.worker_count(torch.device(device).type), "prefetch_factor": loader.prefetch,
+            "pin_memory": loader.pin_memory}

@@ -20,6 +20,7 @@ from annokit.profile.sections import (
     ClassifierSettings,
     CNNSettings,
     DemoSettings,
+    LoaderSettings,
     LQPSettings,
     MSCNNSettings,
     PartialSettings,
@@ -31,7 +32,7 @@ from annokit.profile.strict import ProfileError
 
 __all__ = [
     "DATASETS", "PROFILES_DIR", "SPLIT_RULES", "AnnotationSettings", "CNNSettings", "ClassifierSettings",
-    "DemoSettings", "LQPSettings", "MSCNNSettings", "PartialSettings", "Profile", "ProfileError", "RNNSettings",
+    "DemoSettings", "LoaderSettings", "LQPSettings", "MSCNNSettings", "PartialSettings", "Profile", "ProfileError", "RNNSettings",
     "TagsMLPSettings", "Training", "available_profiles", "load_profile", "profile_path", "stage_settings_dict",
     "trained_sections",
 ]

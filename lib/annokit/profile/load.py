@@ -24,6 +24,7 @@ from annokit.profile.sections import (
     ClassifierSettings,
     CNNSettings,
     DemoSettings,
+    LoaderSettings,
     LQPSettings,
     MSCNNSettings,
     PartialSettings,
@@ -68,6 +69,7 @@ class Profile:
     annotation: AnnotationSettings = AnnotationSettings()
     rnn: RNNSettings
     partial: PartialSettings
+    loader: LoaderSettings = LoaderSettings()
     demo: DemoSettings | None = None
 
     @property

@@ -7,6 +7,7 @@ The paper values and where they come from are in ``docs/deviations.md``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -124,6 +125,27 @@ class PartialSettings(Training):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LoaderSettings:
+    """[loader]: how image batches reach the model, for training and feature extraction alike.
+
+    Settings of the machine, not of the experiment: a run may resume with other values.
+    """
+
+    workers: int = field(default=-1, metadata=at_least(-1))  # decoding processes; -1: automatic (``worker_count``)
+    prefetch: int = field(default=2, metadata=at_least(1))  # batches each worker prepares ahead
+    pin_memory: bool = True  # page-locked host memory, for faster copies to a GPU (ignored on the CPU)
+
+    def worker_count(self, device_type: str, cpus: int | None = None) -> int:
+        """The workers to start: the setting, or automatically 0 on the CPU (decoding would compete with
+        training for the same cores) and one per spare core, at most 16, on a GPU."""
+        if self.workers >= 0:
+            return self.workers
+        if device_type != "cuda":
+            return 0
+        return max(0, min(16, (cpus or os.cpu_count() or 1) - 1))
+
+
+@dataclass(frozen=True, kw_only=True)
 class DemoSettings:
     """[demo]: size and seed of the generated demo dataset (profiles without it use real data)."""
 
@@ -143,6 +165,7 @@ SECTIONS: dict[str, type] = {
     "annotation": AnnotationSettings,
     "rnn": RNNSettings,
     "partial": PartialSettings,
+    "loader": LoaderSettings,
     "demo": DemoSettings,
 }
-OPTIONAL_SECTIONS = ("annotation", "demo")
+OPTIONAL_SECTIONS = ("annotation", "loader", "demo")
