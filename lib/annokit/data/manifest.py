@@ -13,25 +13,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
 
 from annokit import paths
+from annokit.data.image_checks import (
+    describe_missing,
+    describe_undecodable,
+    find_missing_images,
+    find_undecodable_images,
+)
 from annokit.data.readers import LAYOUT_NAMES, annotation_files, check_root, read_dataset, resolve_file
 from annokit.data.splits import apply_split_rule
 from annokit.data.table import TEST, TRAIN, AnnotationTable
 
 MISSING_POLICIES = ("stop", "skip")
 SPLIT_RULES = ("m3", "multi_order")
-SKIP_ADVICE = "--on-missing skip (papermill parameter on_missing='skip')"
-LISTED = 10  # problem files named in a message; the count gives the rest
 RECORD = "python -m annokit.data.manifest record"
-DECODE_CHUNK = 512  # images handed to the decoding threads at a time (bounds the queued work, paces the progress bar)
 
 
 class DatasetMismatchError(RuntimeError):
@@ -255,58 +255,6 @@ def check_counts(manifest: Manifest, full: AnnotationTable, split: AnnotationTab
         for key, want in manifest.paper_counts.items() if found.get(key) != want
     ]
     return errors, warnings
-
-
-def find_missing_images(root: Path, table: AnnotationTable) -> list[str]:
-    """Paths of the table whose image file is absent under root."""
-    return [p for p in table.paths if not (root / p).is_file()]
-
-
-def describe_missing(missing: list[str], policy: str) -> str:
-    """The report line for absent image files: count, the first paths, what happens and the fix."""
-    first = ", ".join(missing[:LISTED])
-    if policy == "stop":
-        action = f"stopping: restore them, or leave them out with {SKIP_ADVICE}"
-    else:
-        action = "left out of the index as asked (--on-missing skip)"
-    return f"{len(missing)} image file(s) missing, first: {first}; {action}"
-
-
-def decode_error(path: Path) -> str | None:
-    """Why an image file cannot be decoded in full (None when it can)."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except UnidentifiedImageError:
-        return "not an image"
-    except Exception as error:  # noqa: BLE001 (any failure of the decoder is a bad file)
-        text = " ".join(str(error).split()) or type(error).__name__
-        return text.split(" (")[0][:60]
-    return None
-
-
-def find_undecodable_images(root: Path, image_paths: list[str], progress: bool = True) -> dict[str, str]:
-    """Decode every image (in threads); returns path -> reason for those that fail, in the given order."""
-    root = Path(root)
-    bad: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool, \
-            tqdm(total=len(image_paths), desc="decoding images", unit="image", disable=not progress, leave=False) as bar:
-        for start in range(0, len(image_paths), DECODE_CHUNK):
-            chunk = list(image_paths[start:start + DECODE_CHUNK])
-            bad.update((p, reason) for p, reason in zip(chunk, pool.map(decode_error, [root / p for p in chunk])) if reason)
-            bar.update(len(chunk))
-    return bad
-
-
-def describe_undecodable(bad: dict[str, str], policy: str) -> str:
-    """The report line for images that fail to decode: count, the first paths with why, and the fix."""
-    first = ", ".join(f"{path} ({reason})" for path, reason in list(bad.items())[:LISTED])
-    if policy == "stop":
-        action = (f"stopping: re-copy those files from the original image archive (demo: delete the demo folder so it is "
-                  f"generated again), or leave them out with {SKIP_ADVICE}")
-    else:
-        action = "left out of the index as asked (--on-missing skip)"
-    return f"{len(bad)} image file(s) cannot be decoded (truncated or not images), first: {first}; {action}"
 
 
 def verify(root: Path, manifest: Manifest, tag_vocab_size: int = 1000, seed: int = 0,
