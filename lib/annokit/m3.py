@@ -103,7 +103,7 @@ def set_batchnorm_momentum(model: nn.Module, momentum: float) -> None:
 
 def extraction_loader(dataset: Dataset, device: torch.device | str, loader: LoaderSettings | None = None) -> DataLoader:
     """Batches of ``dataset`` in order, with the profile's ``[loader]`` workers (none when not given)."""
-    options = loader_options(loader, device) if loader is not None else {"num_workers": 0, "prefetch_factor": 2, "pin_memory": False}
+    options = loader_options(loader or LoaderSettings(workers=0), device)
     workers = options["num_workers"]
     return DataLoader(dataset, batch_size=EVAL_BATCH, num_workers=workers, prefetch_factor=options["prefetch_factor"] if workers else None,
                       pin_memory=options["pin_memory"] and torch.device(device).type == "cuda")

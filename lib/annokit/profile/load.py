@@ -211,5 +211,5 @@ def stage_settings_dict(settings: Any) -> dict[str, Any]:
 
 __all__ = [
     "PROFILES_DIR", "Profile", "ProfileError", "available_profiles", "load_profile", "profile_path",
-    "stage_settings_dict", "trained_sections", "DemoSettings",
+    "stage_settings_dict", "trained_sections",
 ]
