@@ -4,7 +4,7 @@
 # The first stage of M3 and the **CNN** row of Tables I/II: a ResNet whose last layer is replaced by
 # a fully connected layer with one output per label, trained with the sigmoid cross-entropy of Eq. 4.
 # Its soft scores are also the input of the Multi-order RNN (notebook 05), and its pooled features
-# that of the partial-label sweep (notebook 08).
+# that of the partial-label sweep (notebook 06).
 #
 # - **Reads:** the prepared index of notebook 00 and the images.
 # - **Writes:** `<run>/cnn/` (checkpoints, `final.pt`), `<run>/features/cnn_scores.npz` and

@@ -74,7 +74,7 @@ top_m_hat_examples(main["mscnn_tags_lqp"], run.index, n_examples)
 # %% [markdown]
 # ## Every row of Tables I/II (the profile's own seed)
 #
-# Notebook 06 puts these beside the paper's numbers, with the spread over seeds.
+# Notebook 08 puts these beside the paper's numbers, with the spread over seeds.
 
 # %%
 earlier = [run.predictions(name) for name in ("cnn", "mscnn")]

@@ -13,7 +13,7 @@
 #   cnn_rnn_rare_first, cnn_rnn_lexicographic}/`; prediction files `multi_order_rnn` (released code), `multi_order_rnn_paper_text`,
 #   `cnn_rnn_*` and `cnn_threshold` in `<work>/runs/<profile>/predictions/`;
 #   `results/<profile>/tables/multi_order_rnn_orders.{csv,md}` (Table 1 rows of this run) and `multi_order_rnn_top1.{csv,md}`
-#   (Table 4); notebook 06 sets both beside the paper's numbers. Figures `results/<profile>/figures/multi_order_training.png`,
+#   (Table 4); notebook 08 sets both beside the paper's numbers. Figures `results/<profile>/figures/multi_order_training.png`,
 #   `multi_order_steps.png`.
 # - **Time:** on the demo profile (2 CPU cores, one thread per fit) about 30 s, plus about 5 s per epoch of a
 #   Multi-order RNN and 3.4 s per epoch of a baseline: about 2 min 55 s for the demo's 5 epochs of the released
@@ -131,7 +131,7 @@ pd.DataFrame(targets, columns=fig2_names,
 # Why both? The text is the method the paper argues for (it says that masking every earlier pick, as the
 # Order-free RNN does, is what it avoids); the code is what produced the numbers in its tables. To check a
 # reproduction against those numbers you need the code's model; to see how much the numbers depend on
-# details the text leaves out, you compare the two. Notebook 06 puts the released-code row beside the
+# details the text leaves out, you compare the two. Notebook 08 puts the released-code row beside the
 # paper's "Multi-order RNN (Proposed)"; Table 1 below shows both.
 #
 # The profile's `[rnn]` optimiser settings are those of its own variant; the other variant trains with RMSProp
@@ -220,7 +220,7 @@ for p in predictions:
 # ### Spread over seeds
 #
 # The Multi-order RNN trains in seconds on cached scores, so the profile can train it with more
-# seeds (its `seeds` list in `[rnn]`; the demo: 3). Notebook 06 reports its rows as mean ± standard
+# seeds (its `seeds` list in `[rnn]`; the demo: 3). Notebook 08 reports its rows as mean ± standard
 # deviation over them. Only the profile's variant (the released code) gets the extra seeds; the other
 # variant and the baselines keep one, which holds notebook 05 to about three minutes on the demo. The
 # tables below use the profile's own seed.

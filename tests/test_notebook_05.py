@@ -65,7 +65,7 @@ def test_notebook_05_runs_on_a_tiny_run(tiny_run, tmp_path, monkeypatch):
     assert all(len(set(seq.tolist())) == 5 for seq in released.sequences)  # the release never picks a label twice
     for order in ("frequent_first", "rare_first", "lexicographic"):
         assert (run_dir / "rnn" / f"cnn_rnn_{order}" / "final.pt").exists()
-    # seed 1 is the run's own; the profile's other seeds give the spread notebook 06 reports (its variant only)
+    # seed 1 is the run's own; the profile's other seeds give the spread notebook 08 reports (its variant only)
     for extra in (0, 2):
         assert load_predictions(run_dir / "predictions" / f"multi_order_rnn@seed{extra}.npz").meta["seed"] == extra
     assert not list((run_dir / "predictions").glob("multi_order_rnn_paper_text@seed*"))

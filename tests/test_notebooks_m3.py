@@ -10,7 +10,7 @@ from annokit import paths
 from annokit.features import load_cached
 from annokit.predictions import available_predictions, load_predictions, prediction_path
 
-M3_NOTEBOOKS = ("01_cnn_finetune", "02_ms_cnn", "03_tags_mlp", "04_lqp", "06_result_tables")
+M3_NOTEBOOKS = ("01_cnn_finetune", "02_ms_cnn", "03_tags_mlp", "04_lqp", "08_result_tables")
 
 
 @pytest.fixture(scope="module")

@@ -171,7 +171,7 @@ def test_the_viewer_names_a_truncated_file_and_the_fix(run):
         ViewerData.from_run(open_run(PROFILE, work_dir=str(work)))
     message = str(error.value)
     assert message.startswith(f"prediction file {path} is damaged (")
-    assert message.endswith("delete it and rerun notebook 08_partial_labels to rewrite it") and "\n" not in message
+    assert message.endswith("delete it and rerun notebook 06_partial_labels to rewrite it") and "\n" not in message
 
 
 @pytest.mark.parametrize("broken", ["scores", "annotation", "counts"])
@@ -207,7 +207,7 @@ def test_saving_needs_the_runs_prepared_index(tmp_path, run):
     ("cnn", "01_cnn_finetune"), ("cnn_scores", "01_cnn_finetune"), ("mscnn_features", "02_ms_cnn"), ("tags_mlp", "03_tags_mlp"),
     ("mscnn_tags_lqp@seed3", "04_lqp"), ("upper_bound", "04_lqp"), ("cnn_threshold", "05_multi_order_rnn"),
     ("cnn_rnn_rare_first", "05_multi_order_rnn"), ("multi_order_rnn@seed1", "05_multi_order_rnn"),
-    ("partial_partial_bce_p010", "08_partial_labels"), ("someone_elses_model", None),
+    ("partial_partial_bce_p010", "06_partial_labels"), ("someone_elses_model", None),
 ])
 def test_each_file_names_the_notebook_that_writes_it(name, notebook):
     assert writer_notebook(name) == notebook

@@ -134,7 +134,7 @@ def test_write_table_as_the_notebooks_use_it(tmp_path):
     assert md_path.read_text().splitlines()[1:] == ["|:----------------|------:|",  # numbers right-aligned,
                                                     "| CNN (BCE)       | 59.30 |",   # keeping their two decimals
                                                     "| Multi-order RNN | 70.00 |"]
-    # notebook 08: no index, a function as float format, then overwritten in place
+    # notebook 06: no index, a function as float format, then overwritten in place
     sweep = pd.DataFrame({"proportion": [0.1, 1.0], "loss": ["bce", "partial_bce"], "mAP": [0.61234, 0.7], "epochs": [3, 3]})
     (path,) = tables.write_table(sweep, tmp_path, "partial_labels", formats=("csv",), index=False,
                                  float_format=lambda v: f"{v:.3g}")

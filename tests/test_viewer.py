@@ -491,18 +491,18 @@ def test_viewer_opens_in_under_3_seconds_on_50000_test_images(tmp_path):
     assert 0 < len(viewer.browser.order) < 50_000
 
 
-# Notebook 07 in batch mode.
+# Notebook 09 in batch mode.
 
 
-def test_notebook_07_writes_the_gallery_in_batch_mode(tiny_demo, tmp_path, monkeypatch):
+def test_notebook_09_writes_the_gallery_in_batch_mode(tiny_demo, tmp_path, monkeypatch):
     root, _ = tiny_demo
     work, results = tmp_path / "work", tmp_path / "results"
     write_tiny_run(root, work)
     monkeypatch.setenv("ANNOKIT_WORK", str(work))  # the kernel inherits both: nothing lands in the repository
     monkeypatch.setenv("ANNOKIT_RESULTS", str(results))
-    output = tmp_path / "07_annotation_viewer.ipynb"
+    output = tmp_path / "09_annotation_viewer.ipynb"
     start = time.perf_counter()
-    pm.execute_notebook(str(paths.repo_root() / "notebooks" / "07_annotation_viewer.ipynb"), str(output),
+    pm.execute_notebook(str(paths.repo_root() / "notebooks" / "09_annotation_viewer.ipynb"), str(output),
                         parameters={"profile": PROFILE, "interactive": False, "gallery_size": 6, "seed": 1},
                         kernel_name="python3", cwd=str(paths.repo_root() / "notebooks"), progress_bar=False)
     assert time.perf_counter() - start < 60
@@ -522,7 +522,7 @@ def test_notebook_07_writes_the_gallery_in_batch_mode(tiny_demo, tmp_path, monke
 
 
 def test_committed_notebook_07_has_no_outputs_and_a_clean_parameters_cell():
-    notebook = json.loads((paths.repo_root() / "notebooks" / "07_annotation_viewer.ipynb").read_text())
+    notebook = json.loads((paths.repo_root() / "notebooks" / "09_annotation_viewer.ipynb").read_text())
     code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
     assert all(not c["outputs"] and c["execution_count"] is None for c in code)
     parameters = [c for c in code if "parameters" in c["metadata"].get("tags", [])]

@@ -40,7 +40,7 @@ WRITERS = {
     "03_tags_mlp": ("tags_mlp", "tags_features"),
     "04_lqp": ("mscnn_lqp", "mscnn_tags", "mscnn_tags_lqp", "upper_bound"),
     "05_multi_order_rnn": ("cnn_threshold", "cnn_rnn_*", "multi_order_rnn*"),
-    "08_partial_labels": ("partial_*",),
+    "06_partial_labels": ("partial_*",),
 }
 
 

@@ -120,7 +120,7 @@ REPORTED_TABLES: dict[str, ReportedTable] = {
     ),
     "durand2019_partial_labels": ReportedTable(
         "durand2019_partial_labels.csv", SUMMARIES, None,
-        "Partial labels (Durand et al. 2019): the summary's benchmark rows, shown beside notebook 08's sweep",
+        "Partial labels (Durand et al. 2019): the summary's benchmark rows, shown beside notebook 06's sweep",
         {"dataset": "Dataset", "metric": "(metric label)", "value": "Result", "known_labels": "known labels"},
     ),
 }

@@ -180,7 +180,7 @@ class Browser:
     def __init__(self, data: ViewerData, model: str | None = None, shown: tuple[str, ...] | None = None):
         self.data = data
         if not data.models:
-            raise ValueError(f"no prediction files for profile {data.profile!r}: run notebooks 01-05 first")
+            raise ValueError(f"no prediction files for profile {data.profile!r}: run notebooks 01-07 first")
         names = list(data.models)
         if model is not None and model not in data.models:
             raise KeyError(f"no prediction file for {model!r}; the run has {names}")

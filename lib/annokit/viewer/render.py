@@ -199,7 +199,7 @@ def gallery_html(browser: Browser, positions: np.ndarray, seed: int | None = Non
             f'<body style="{FONT};max-width:1200px;margin:16px auto;padding:0 12px">'
             f"<h1 style=\"font-size:20px\">{html.escape(title)}</h1>"
             f"<p>{len(positions):,} of the {len(data):,} test images of profile <code>{html.escape(data.profile)}</code>"
-            f"{sample}; made {time.strftime('%Y-%m-%d %H:%M')} by annokit {annokit.__version__} (notebook 07).</p>"
+            f"{sample}; made {time.strftime('%Y-%m-%d %H:%M')} by annokit {annokit.__version__} (notebook 09).</p>"
             f"<p>Models and their decision rules:</p><ul>{models}</ul>{legend_html()}\n{panels}\n</body></html>\n")
 
 

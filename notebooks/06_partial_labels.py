@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 08 · Learning with partial labels
+# # 06 · Learning with partial labels
 #
 # Durand, Mehrasa and Mori (CVPR 2019) ask what happens when each training image has only **some**
 # of its labels annotated, and propose **partial-BCE**, a loss that weighs every image by the

@@ -1,8 +1,8 @@
 # %% [markdown]
-# # 06 · Result tables and figures
+# # 08 · Result tables and figures
 #
 # Every table of the two papers, rebuilt for this run: the numbers **as printed** in the paper
-# beside the numbers **this run measured**, scored from the prediction files of notebooks 01–05
+# beside the numbers **this run measured**, scored from the prediction files of notebooks 01–07
 # with each paper's own metric definitions (`annokit.metrics`). Models trained with several seeds
 # show mean ± standard deviation. Rows the kit does not reproduce say so. Where a paper's own
 # numbers disagree with its formulas (an F1 that is not the harmonic mean of its P and R), the

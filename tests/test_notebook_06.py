@@ -1,4 +1,4 @@
-"""Notebook 08 (partial labels) runs end to end on a tiny prepared run with fake, informative CNN features."""
+"""Notebook 06 (partial labels) runs end to end on a tiny prepared run with fake, informative CNN features."""
 
 from __future__ import annotations
 
@@ -31,13 +31,13 @@ def tiny_run(make_tiny_run, work: Path) -> Path:
     return run_dir
 
 
-def test_notebook_08_runs_on_a_tiny_run(make_tiny_run, tmp_path, monkeypatch):
+def test_notebook_06_runs_on_a_tiny_run(make_tiny_run, tmp_path, monkeypatch):
     work, results = tmp_path / "work", tmp_path / "results"
     run_dir = tiny_run(make_tiny_run, work)
     monkeypatch.setenv("ANNOKIT_WORK", str(work))  # the kernel inherits both: nothing lands in the repository
     monkeypatch.setenv("ANNOKIT_RESULTS", str(results))
-    output = tmp_path / "08_partial_labels.ipynb"
-    pm.execute_notebook(str(paths.repo_root() / "notebooks" / "08_partial_labels.ipynb"), str(output),
+    output = tmp_path / "06_partial_labels.ipynb"
+    pm.execute_notebook(str(paths.repo_root() / "notebooks" / "06_partial_labels.ipynb"), str(output),
                         parameters={"profile": PROFILE, "work_dir": str(work), "epochs": 8, "curriculum_rounds": 1},
                         kernel_name="python3", cwd=str(paths.repo_root() / "notebooks"), progress_bar=False)
 
