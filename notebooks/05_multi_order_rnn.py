@@ -15,10 +15,8 @@
 #   `results/<profile>/tables/multi_order_rnn_orders.{csv,md}` (Table 1 rows of this run) and `multi_order_rnn_top1.{csv,md}`
 #   (Table 4); notebook 08 sets both beside the paper's numbers. Figures `results/<profile>/figures/multi_order_training.png`,
 #   `multi_order_steps.png`.
-# - **Time:** on the demo profile (2 CPU cores, one thread per fit) about 30 s, plus about 5 s per epoch of a
-#   Multi-order RNN and 3.4 s per epoch of a baseline: about 2 min 55 s for the demo's 5 epochs of the released
-#   code (3 seeds) and of the paper text (1 seed) and 4 epochs of each baseline. A finished run reloads its
-#   `final.pt` files in seconds.
+# - **Time:** on the demo profile about 2.5 minutes: five decoders × three seeds × five epochs, two fits at a time
+#   (one per CPU core, one thread each). A finished run reloads its `final.pt` files in seconds.
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
@@ -40,7 +38,9 @@ from IPython.display import display
 import annokit
 from annokit import multi_order_rnn, paths
 from annokit.data.label_orders import ORDERS, label_sequences
+from annokit.m3 import validation_positions
 from annokit.models.multi_order_rnn import length_mask, masked_targets
+from annokit.parallel import cpu_workers, run_jobs
 from annokit.plots import plot_history, plot_step_scores, save_figure
 from annokit.predictions import save_predictions
 from annokit.profile import stage_settings_dict
@@ -52,12 +52,14 @@ run_dir, index, settings, seed = run.run_dir, run.index, run.profile.rnn.with_ep
 cnn = run.cached("cnn_scores")  # s_hat of every train and test image (Sec. 3.1)
 labels = index.label_matrix()
 y_train, y_test = labels[cnn.train_rows], labels[cnn.test_rows]
+fit_positions, val_positions = validation_positions(run.profile, index)  # the same held-out images as every stage
 names = index.label_names
+data = multi_order_rnn.DecoderData(cnn.train[fit_positions], y_train[fit_positions], cnn.train[val_positions],
+                                   y_train[val_positions], cnn.test, cnn.test_rows, tuple(names))
 companion = multi_order_rnn.PAPER_TEXT if settings.variant == multi_order_rnn.RELEASED_CODE else multi_order_rnn.RELEASED_CODE
-variants = {v: multi_order_rnn.variant_settings(settings, v) for v in (settings.variant, companion)}  # the profile's first
-meta = {v: {"profile": profile, "settings": stage_settings_dict(s), "seed": seed, "annokit_version": annokit.__version__}
-        for v, s in variants.items()}
-print(f"{len(y_train)} train / {len(y_test)} test images, {len(names)} labels; settings: {settings}")
+meta = {"profile": profile, "annokit_version": annokit.__version__}
+print(f"{len(fit_positions)} training / {len(val_positions)} validation / {len(y_test)} test images, {len(names)} labels; "
+      f"settings: {settings}")
 
 # %% [markdown]
 # ## The CNN-RNN framework (Sec. 3.1)
@@ -107,8 +109,9 @@ pd.DataFrame(targets, columns=fig2_names,
 # At test time the model runs $T = 5$ steps, each fed its own previous argmax; the logits are max-pooled
 # label-wise over the steps, $\hat y^c = \max_t \hat y^c_t$, passed through $\sigma$, and every label above
 # 0.5 is assigned. No END token is needed. Training uses RMSProp (lr $10^{-4}$, batch 32) on the cached
-# scores; `fit` checkpoints every epoch and resumes. The eval loss in the curve is Eq. 7 on (up to 2,000)
-# test images, for watching only: the last epoch is kept, nothing is selected on it.
+# scores; `fit` checkpoints every epoch and resumes. The validation loss in the curve is Eq. 7 on (up to 2,000)
+# validation images, held out of the training split with a fixed seed (the profile's `[evaluation]`); the test
+# images are read once, for the tables. The last epoch is kept.
 
 # %% [markdown]
 # ## Two Multi-order RNNs: the paper's text and the authors' code
@@ -138,7 +141,7 @@ pd.DataFrame(targets, columns=fig2_names,
 # at lr $10^{-4}$ and its own $\alpha$, $\epsilon$, and the baselines like the paper text. On the demo the released code
 # gets lr $2 \cdot 10^{-3}$: with $\epsilon = 1$ RMSProp takes steps about as small as plain momentum SGD, and
 # at $10^{-4}$ it hardly moves in the demo's few hundred steps (the paper trains 50 epochs of 125,000 images).
-# Both variants train 5 epochs on the demo, to keep the notebook within three minutes; the paper text is
+# Every decoder trains 5 epochs on the demo, to keep the notebook within three minutes; the paper text is
 # still improving slowly then, so the demo's gap between the two rows is no verdict on the variants.
 #
 # The released code's targets for the Fig. 2 example: after *sky* and *cloud*, only *man* is left, and a
@@ -150,17 +153,6 @@ steps_counted = length_mask(y_fig2, len(picks[0]))[0].int().numpy()
 pd.DataFrame(released_targets, columns=fig2_names,
              index=[f"t={t + 1} (reads {'START' if t == 0 else fig2_names[picks[0, t - 1]]})" for t in range(3)]).assign(
     counted=steps_counted)
-
-# %% [markdown]
-# Both variants train on the same cached scores, each in its own run folder (`rnn/multi_order_rnn` for the
-# released code, `rnn/multi_order_rnn_paper_text` for the text).
-
-# %%
-multi_order_models, histories = {}, {}
-for variant, variant_config in variants.items():
-    name = multi_order_rnn.MULTI_ORDER_FILES[variant]
-    multi_order_models[variant], histories[multi_order_rnn.TABLE1_ROWS[name]] = multi_order_rnn.train_multi_order(
-        cnn.train, y_train, variant_config, seed, run_dir, device=device, s_eval=cnn.test, y_eval=y_test)
 
 # %% [markdown]
 # ## Fixed-order CNN-RNN baselines (Table 1)
@@ -181,12 +173,22 @@ example = int(np.argmax(y_train.sum(axis=1)))
 pd.DataFrame({order: [", ".join(names[j] for j in label_sequences(order, y_train, y_train[example:example + 1], names)[0])]
               for order in ORDERS}, index=[f"train image {example}"])
 
+# %% [markdown]
+# ## Training: the same budget for every decoder
+#
+# The two Multi-order RNNs and the three CNN-RNNs train on the same cached scores of the same training images,
+# for the same number of epochs and with the same seeds (the profile's `[rnn]` `seeds`; the demo: 3). Each run
+# has its own folder: `rnn/<name>` for the profile's seed, `seeds/seed<k>/rnn/<name>` for the others. The fits
+# are independent and small (one thread each), so they run side by side, one per CPU core; every fit seeds
+# itself, so the result does not depend on which process ran it.
+
 # %%
-decoders = {}
-for order in ORDERS:
-    decoders[order], history = multi_order_rnn.train_fixed_order(order, cnn.train, y_train, names, settings, seed, run_dir, device=device,
-                                                    s_eval=cnn.test, y_eval=y_test)
-    histories[multi_order_rnn.TABLE1_ROWS[multi_order_rnn.FIXED_ORDER[order]]] = history
+seeds = run.profile.seeds("rnn")
+models = [settings.variant, companion, *ORDERS]
+jobs = [(model, settings, s, seed, data, run_dir, str(device), meta) for model in models for s in seeds]
+results = dict(zip([(model, s) for model in models for s in seeds], run_jobs(multi_order_rnn.train_decoder, jobs, cpu_workers(device))))
+histories = {multi_order_rnn.TABLE1_ROWS[results[model, seed][0].model]: results[model, seed][1] for model in models}
+print(f"{len(jobs)} decoders: {len(models)} models × seeds {seeds}, {settings.epochs} epochs each")
 
 # %%
 fig, axes = plt.subplots(1, len(histories), figsize=(3.6 * len(histories), 3.4))
@@ -206,31 +208,16 @@ save_figure(fig, run.figure("multi_order_training"));
 # and `multi_order_rnn_paper_text` (pooled scores, annotation, per-step scores $\sigma(\hat y_t)$ and the picked labels).
 
 # %%
-text_settings = variants[multi_order_rnn.PAPER_TEXT]  # the baselines' settings
-predictions = [multi_order_rnn.cnn_predictions(cnn.test, cnn.test_rows, meta=meta[settings.variant])]
-predictions += [multi_order_rnn.fixed_order_predictions(order, decoders[order], cnn.test, cnn.test_rows, text_settings, device=device,
-                                                        meta=meta[multi_order_rnn.PAPER_TEXT])
-                for order in ORDERS]
-predictions += [multi_order_rnn.multi_order_predictions(multi_order_models[v], cnn.test, cnn.test_rows, device=device, meta=meta[v])
-                for v in (multi_order_rnn.RELEASED_CODE, multi_order_rnn.PAPER_TEXT)]
-for p in predictions:
+cnn_row = multi_order_rnn.cnn_predictions(cnn.test, cnn.test_rows, meta={**meta, "seed": seed, "settings": stage_settings_dict(settings)})
+predictions = [cnn_row] + [results[model, seed][0] for model in (*ORDERS, multi_order_rnn.RELEASED_CODE, multi_order_rnn.PAPER_TEXT)]
+for p in [cnn_row] + [prediction for prediction, _ in results.values()]:
     print(f"{save_predictions(p, run_dir)}  ({p.rule})")
 
 # %% [markdown]
 # ### Spread over seeds
 #
-# The Multi-order RNN trains in seconds on cached scores, so the profile can train it with more
-# seeds (its `seeds` list in `[rnn]`; the demo: 3). Notebook 08 reports its rows as mean ± standard
-# deviation over them. Only the profile's variant (the released code) gets the extra seeds; the other
-# variant and the baselines keep one, which holds notebook 05 to about three minutes on the demo. The
-# tables below use the profile's own seed.
-
-# %%
-extra_seeds = [s for s in run.profile.seeds("rnn") if s != seed]
-for extra in extra_seeds:
-    save_predictions(multi_order_rnn.multi_order_extra_seed(extra, settings, cnn.train, y_train, cnn.test, cnn.test_rows, run_dir,
-                                               device=device, meta=meta[settings.variant]), run_dir)
-print(f"extra seeds of the Multi-order RNN ({settings.variant}): {extra_seeds or 'none'}")
+# Every decoder was trained with each seed; the extra seeds' files are `<name>@seed<k>`. Notebook 08 reports
+# every row as mean ± standard deviation over them; the tables below use the profile's own seed.
 
 # %% [markdown]
 # ## Table 1: per-label and per-image metrics

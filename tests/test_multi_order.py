@@ -34,16 +34,19 @@ from annokit.multi_order_rnn import (
     MULTI_ORDER,
     MULTI_ORDER_PAPER_TEXT,
     TABLE1_ROWS,
+    DecoderData,
     cnn_predictions,
     first_labels,
     fixed_order_predictions,
     multi_order_predictions,
     table1,
     table4,
+    train_decoder,
     train_fixed_order,
     train_multi_order,
     variant_settings,
 )
+from annokit.parallel import run_jobs
 from annokit.predictions import Predictions
 from annokit.profile import ProfileError, RNNSettings, load_profile
 from annokit.profile.strict import build
@@ -413,7 +416,7 @@ def test_training_decreases_the_loss(tmp_path):
     settings = RNNSettings(hidden=32, embedding=16, steps=3, lr=1e-3, epochs=4, batch_size=16, max_length=4)
     model, history = train_multi_order(s_hat[:200], y[:200], settings, 0, tmp_path, s_eval=s_hat[200:], y_eval=y[200:])
     assert history.train_loss[-1] < 0.7 * history.train_loss[0]
-    assert history.metrics[-1]["eval_loss"] < history.metrics[0]["eval_loss"]
+    assert history.metrics[-1]["val_loss"] < history.metrics[0]["val_loss"]
     assert (tmp_path / "rnn" / "multi_order_rnn_paper_text" / "final.pt").exists()
     pred = multi_order_predictions(model, s_hat[200:], np.arange(200, 240))
     assert pred.model == MULTI_ORDER_PAPER_TEXT and pred.step_scores.shape == (40, 3, 6) and pred.sequences.shape == (40, 3)
@@ -467,5 +470,21 @@ def test_settings_come_from_the_profile():
     assert (settings.hidden, settings.embedding, settings.steps, settings.optimizer) == (512, 256, 5, "rmsprop")
     assert settings.variant == "released-code"
     assert settings.with_epochs(2).epochs == 2 and settings.with_epochs(None) is settings
-    assert settings.with_epochs(2).fixed_order_epochs == 2  # never more than the Multi-order RNN's
+    assert not hasattr(settings, "baseline_epochs")  # the baselines train exactly as long as the Multi-order RNN
     assert load_profile("demo", seed=7).seed == 7
+
+
+def test_every_decoder_trains_alike_and_a_second_process_gives_the_same_predictions(tmp_path):
+    s_hat, y = synthetic_problem()
+    settings = RNNSettings(hidden=16, embedding=8, steps=3, lr=1e-3, epochs=2, batch_size=32, max_length=4)
+    data = DecoderData(s_hat[:160], y[:160], s_hat[160:200], y[160:200], s_hat[200:], np.arange(200, 240),
+                       tuple(f"label{j}" for j in range(6)))
+    jobs = [(model, settings, seed, 0, data, tmp_path / "a") for model in ("released-code", "rare_first") for seed in (0, 3)]
+    in_process = run_jobs(train_decoder, jobs, workers=1)
+    names = [p.model for p, _ in in_process]
+    assert names == ["multi_order_rnn", "multi_order_rnn@seed3", "cnn_rnn_rare_first", "cnn_rnn_rare_first@seed3"]
+    assert all(len(h.epoch) == settings.epochs and "val_loss" in h.metrics[-1] for _, h in in_process)  # same epochs, curve on validation
+    assert (tmp_path / "a" / "seeds" / "seed3" / "rnn" / "cnn_rnn_rare_first" / "final.pt").exists()
+    spawned = run_jobs(train_decoder, [(*job[:5], tmp_path / "b") for job in jobs], workers=2)
+    for (mine, _), (theirs, _) in zip(in_process, spawned):
+        np.testing.assert_array_equal(mine.scores, theirs.scores)

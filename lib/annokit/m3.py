@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from tqdm.auto import tqdm
 
 from annokit import annotate, metrics
@@ -35,6 +35,7 @@ from annokit.profile import LoaderSettings, Profile, stage_settings_dict
 from annokit.run import Run
 from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
 from annokit.training_config import fit_config, loader_options
+from annokit.validation import curve_subset, split_of
 
 EVAL_BATCH = 128
 
@@ -143,24 +144,52 @@ def cache_and_annotate(run: Run, model: nn.Module, name: str, inputs: dict[str, 
     return predictions
 
 
+def validation_positions(profile: Profile, index: PreparedIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (fit, validation) in the training split: every stage trains on the first, chooses on the second."""
+    return split_of(profile.evaluation, len(index.rows(TRAIN)))
+
+
 def score_monitor(dataset: Dataset, y_true: np.ndarray, device: torch.device, input_index: int = 0,
                   loader: LoaderSettings | None = None) -> Callable[[nn.Module], dict]:
-    """An ``eval_fn`` for ``fit``: test mAP after every epoch, for the training curves."""
+    """An ``eval_fn`` for ``fit``: validation mAP of ``dataset`` (validation images only), for the training curves."""
     def evaluate(model: nn.Module) -> dict:
-        _, scores = features_and_scores(model, dataset, device, input_index, desc="test mAP", loader=loader)
-        return {"test mAP": metrics.mean_average_precision(y_true, scores)}
+        _, scores = features_and_scores(model, dataset, device, input_index, desc="validation mAP", loader=loader)
+        return {"val mAP": metrics.mean_average_precision(y_true, scores)}
     return evaluate
+
+
+def validation_monitor(profile: Profile, index: PreparedIndex, train_set: Dataset, device: torch.device,
+                       input_index: int = 0) -> Callable[[nn.Module], dict]:
+    """``score_monitor`` on the profile's fixed validation subset of ``train_set`` (a dataset of the whole training split)."""
+    _, validation = validation_positions(profile, index)
+    shown = validation[curve_subset(len(validation), profile.evaluation.limit)]
+    y_true = index.label_matrix(TRAIN)[shown]
+    return score_monitor(Subset(train_set, shown.tolist()), y_true, device, input_index, loader=profile.loader)
+
+
+def fit_subset(dataset: Dataset, profile: Profile, index: PreparedIndex) -> Dataset:
+    """The items of a whole-training-split ``dataset`` that a stage trains on: the validation images left out."""
+    fit_rows, _ = validation_positions(profile, index)
+    return Subset(dataset, fit_rows.tolist())
+
+
+def monitor_every(profile: Profile, monitor: bool) -> int:
+    """Epochs between validation scores of a training curve (0: none)."""
+    return profile.evaluation.every if monitor else 0
 
 
 def fit_on_images(model: nn.Module, stage: str, profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path,
                   device: torch.device, epochs: int | None, monitor: bool) -> History:
-    """Train an image model with Eq. 4 in ``<run>/<stage>``, with test mAP after each epoch when ``monitor``."""
-    test = image_split(index, data_root, TEST, profile.image_size)
-    return fit(model, image_split(index, data_root, TRAIN, profile.image_size), image_loss(profile.stage(stage).loss_reduction),
+    """Train an image model with Eq. 4 in ``<run>/<stage>`` on the fit images, with validation mAP when ``monitor``.
+
+    The test split is not read here: it is scored once, by ``cache_and_annotate``.
+    """
+    train = image_split(index, data_root, TRAIN, profile.image_size)
+    return fit(model, fit_subset(train, profile, index), image_loss(profile.stage(stage).loss_reduction),
                fit_config(profile.stage(stage), profile.seed, epochs, **loader_options(profile.loader, device)),
                Path(run_dir) / stage,
                stage_config=stage_record(profile, index, stage), device=device, record=profile.to_dict(),
-               eval_fn=score_monitor(test, index.label_matrix(TEST), device, loader=profile.loader) if monitor else None)
+               eval_fn=validation_monitor(profile, index, train, device), eval_every=monitor_every(profile, monitor))
 
 
 def train_cnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path, device: torch.device,
@@ -210,11 +239,12 @@ def train_tags_mlp(profile: Profile, index: PreparedIndex, run_dir: Path, featur
     """Algorithm 1 step 4: the MLP on noisy tags, f_t of the same size as f_v (Sec. III-B)."""
     seed_everything(profile.seed)
     model = TagsMLP(len(index.tag_names), len(index.label_names), hidden=profile.tags_mlp.hidden, feature_dim=feature_dim)
-    test = tag_split(index, TEST)
-    history = fit(model, tag_split(index, TRAIN), vector_loss(profile.tags_mlp.loss_reduction),
+    train = tag_split(index, TRAIN)
+    history = fit(model, fit_subset(train, profile, index), vector_loss(profile.tags_mlp.loss_reduction),
                   fit_config(profile.tags_mlp, profile.seed, epochs),
                   Path(run_dir) / "tags_mlp", stage_config=stage_record(profile, index, "tags_mlp", feature_dim=feature_dim),
-                  device=device, record=profile.to_dict(), eval_fn=score_monitor(test, index.label_matrix(TEST), device), threads=SMALL_MODEL_THREADS)
+                  device=device, record=profile.to_dict(), eval_fn=validation_monitor(profile, index, train, device),
+                  eval_every=profile.evaluation.every, threads=SMALL_MODEL_THREADS)
     return model, history
 
 
@@ -231,7 +261,8 @@ def train_classifier(profile: Profile, index: PreparedIndex, run_dir: Path, name
     seed = profile.seed if seed is None else seed
     seed_everything(seed)
     model = JointClassifier(train_features.shape[1], len(index.label_names))
-    train = TensorDataset(torch.from_numpy(train_features), torch.from_numpy(index.label_matrix(TRAIN).astype(np.float32)))
+    train = fit_subset(TensorDataset(torch.from_numpy(train_features), torch.from_numpy(index.label_matrix(TRAIN).astype(np.float32))),
+                       profile, index)
     test_inputs = torch.from_numpy(test_features)
     history = fit(model, train, vector_loss(profile.classifier.loss_reduction), fit_config(profile.classifier, seed, epochs),
                   Path(run_dir) / name,
@@ -251,7 +282,7 @@ def train_quantity_regressor(profile: Profile, index: PreparedIndex, run_dir: Pa
     seed_everything(seed)
     model = LabelQuantityRegressor(train_features.shape[1])
     counts = torch.from_numpy(index.label_matrix(TRAIN).sum(axis=1).astype(np.float32))
-    history = fit(model, TensorDataset(torch.from_numpy(train_features), counts), quantity_loss,
+    history = fit(model, fit_subset(TensorDataset(torch.from_numpy(train_features), counts), profile, index), quantity_loss,
                   fit_config(profile.lqp, seed, epochs), Path(run_dir) / name,
                   stage_config=stage_record(profile, index, "lqp", features=name, dim=train_features.shape[1]), device=device,
                   threads=SMALL_MODEL_THREADS, progress=False, record=profile.to_dict())

@@ -14,7 +14,7 @@ one profile trains both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -66,16 +66,16 @@ _RMSPROP = {"optimizer": "rmsprop", "lr": 1e-4, "momentum": 0.9, "weight_decay":
 VARIANT_OPTIMIZER = {RELEASED_CODE: {**_RMSPROP, "rmsprop_alpha": 0.9, "rmsprop_eps": 1.0},
                      PAPER_TEXT: {**_RMSPROP, "rmsprop_alpha": 0.99, "rmsprop_eps": 1e-8}}
 TABLE1_COLUMNS = ("C-P", "C-R", "C-F1", "S-P", "S-R", "S-F1", "mAP")
-EVAL_LIMIT = 2000  # images of the per-epoch monitoring loss
+EVAL_LIMIT = 2000  # validation images of the per-epoch monitoring loss
 
 
 def _floats(a: np.ndarray) -> Tensor:
     return torch.as_tensor(np.asarray(a), dtype=torch.float32)
 
 
-def _eval_subset(n: int, limit: int, seed: int) -> np.ndarray:
-    """At most ``limit`` images for the per-epoch monitoring loss (fixed across epochs)."""
-    return np.sort(np.random.default_rng(seed).permutation(n)[:limit]) if n > limit else np.arange(n)
+def _eval_subset(n: int, limit: int) -> np.ndarray:
+    """At most ``limit`` validation images for the per-epoch monitoring loss (the same for every model and epoch)."""
+    return np.arange(min(n, limit))
 
 
 def variant_settings(settings: RNNSettings, variant: str) -> RNNSettings:
@@ -95,12 +95,13 @@ def _stage(model: str, settings: RNNSettings, num_labels: int, inputs: str, **ex
 
 def train_multi_order(s_train: np.ndarray, y_train: np.ndarray, settings: RNNSettings, seed: int, run_dir: Path, *,
                       device: str | torch.device = "cpu", s_eval: np.ndarray | None = None,
-                      y_eval: np.ndarray | None = None, epochs: int | None = None) -> tuple[MultiOrderRNN, History]:
+                      y_eval: np.ndarray | None = None, epochs: int | None = None,
+                      progress: bool = True) -> tuple[MultiOrderRNN, History]:
     """Train ``settings.variant`` of the Multi-order RNN on cached CNN scores in ``<run>/rnn/<its file name>``
     (``MULTI_ORDER_FILES``; resumes, reuses final.pt).
 
-    With ``s_eval``/``y_eval`` the variant's Eq. 7 loss on (at most ``EVAL_LIMIT`` of) those images is
-    recorded each epoch as ``eval_loss``, for the training curve only.
+    With ``s_eval``/``y_eval`` (validation images) the variant's Eq. 7 loss on at most ``EVAL_LIMIT`` of
+    them is recorded each epoch as ``val_loss``, for the training curve only.
     """
     num_labels, name = y_train.shape[1], MULTI_ORDER_FILES[settings.variant]
     seed_everything(seed)
@@ -114,24 +115,24 @@ def train_multi_order(s_train: np.ndarray, y_train: np.ndarray, settings: RNNSet
 
     eval_fn = None
     if s_eval is not None and y_eval is not None:
-        keep = _eval_subset(len(s_eval), EVAL_LIMIT, seed)
+        keep = _eval_subset(len(s_eval), EVAL_LIMIT)
         eval_s, eval_y = _floats(s_eval[keep]).to(device), _floats(y_eval[keep]).to(device)
-        eval_fn = lambda m: {"eval_loss": loss_fn(m, (eval_s, eval_y))}  # noqa: E731
+        eval_fn = lambda m: {"val_loss": loss_fn(m, (eval_s, eval_y))}  # noqa: E731
     stage = _stage(name, settings, num_labels, array_digest(s_train, y_train))
     history = fit(model, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / name,
-                  stage_config=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS)
+                  stage_config=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS, progress=progress)
     return model, history
 
 
 def train_fixed_order(order: str, s_train: np.ndarray, y_train: np.ndarray, label_names: Sequence[str],
                       settings: RNNSettings, seed: int, run_dir: Path, *, device: str | torch.device = "cpu",
                       s_eval: np.ndarray | None = None, y_eval: np.ndarray | None = None,
-                      epochs: int | None = None) -> tuple[LabelDecoder, History]:
+                      epochs: int | None = None, progress: bool = True) -> tuple[LabelDecoder, History]:
     """Train a CNN-RNN baseline on label sequences in ``order`` (teacher forcing) in ``<run>/rnn/cnn_rnn_<order>``.
 
     Frequencies for the frequent/rare-first orders come from ``y_train``; ``epochs`` (None: the
-    profile's ``fixed_order_epochs``). The baselines use the paper text's decoder, so they train with
-    the paper-text variant's settings (``variant_settings``) whatever the profile's variant.
+    profile's, as for the Multi-order RNN). The baselines use the paper text's decoder, so they train
+    with the paper-text variant's settings (``variant_settings``) whatever the profile's variant.
     """
     settings = variant_settings(settings, PAPER_TEXT)
     num_labels = y_train.shape[1]
@@ -150,14 +151,13 @@ def train_fixed_order(order: str, s_train: np.ndarray, y_train: np.ndarray, labe
 
     eval_fn = None
     if s_eval is not None and y_eval is not None:
-        keep = _eval_subset(len(s_eval), EVAL_LIMIT, seed)
+        keep = _eval_subset(len(s_eval), EVAL_LIMIT)
         eval_batch = tuple(t.to(device) for t in (_floats(s_eval[keep]), *tensors(np.asarray(y_eval)[keep])))
-        eval_fn = lambda m: {"eval_loss": loss_fn(m, eval_batch)}  # noqa: E731
+        eval_fn = lambda m: {"val_loss": loss_fn(m, eval_batch)}  # noqa: E731
     stage = _stage(FIXED_ORDER[order], settings, num_labels, array_digest(s_train, y_train), order=order,
                    label_names=list(label_names))
-    config = fit_config(settings, seed, settings.fixed_order_epochs if epochs is None else epochs)
-    history = fit(decoder, data, loss_fn, config, Path(run_dir) / "rnn" / FIXED_ORDER[order],
-                  stage_config=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS)
+    history = fit(decoder, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / FIXED_ORDER[order],
+                  stage_config=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS, progress=progress)
     return decoder, history
 
 
@@ -195,18 +195,49 @@ def fixed_order_predictions(order: str, decoder: LabelDecoder, s_test: np.ndarra
                        meta={"order": order, **(meta or {})})
 
 
-def multi_order_extra_seed(seed: int, settings: RNNSettings, s_train: np.ndarray, y_train: np.ndarray,
-                           s_test: np.ndarray, test_rows: np.ndarray, run_dir: Path, *,
-                           device: str | torch.device = "cpu", meta: dict | None = None,
-                           epochs: int | None = None) -> Predictions:
-    """``settings.variant`` of the Multi-order RNN trained again with another seed, for the spread over seeds in the tables.
+@dataclass(frozen=True)
+class DecoderData:
+    """What every decoder trains and is scored on: cached CNN scores of the fit, validation and test images."""
 
-    Runs go to ``<run>/seeds/seed<k>/rnn/<name>``; the prediction file is ``<name>@seed<k>`` (name: ``MULTI_ORDER_FILES``).
+    s_fit: np.ndarray
+    y_fit: np.ndarray
+    s_val: np.ndarray
+    y_val: np.ndarray
+    s_test: np.ndarray
+    test_rows: np.ndarray
+    label_names: tuple[str, ...]
+
+
+def seed_run_dir(run_dir: Path, seed: int, profile_seed: int) -> Path:
+    """Where a seed's decoders live: the run folder for the profile's seed, ``<run>/seeds/seed<k>`` for the others."""
+    return Path(run_dir) if seed == profile_seed else Path(run_dir) / "seeds" / f"seed{seed}"
+
+
+def train_decoder(model: str, settings: RNNSettings, seed: int, profile_seed: int, data: DecoderData, run_dir: Path,
+                  device: str = "cpu", meta: dict | None = None) -> tuple[Predictions, History]:
+    """Train one decoder of Table 1 with one seed and return its test predictions and training curve.
+
+    ``model``: a Multi-order RNN variant (``RELEASED_CODE``, ``PAPER_TEXT``) or a fixed order (``ORDERS``).
+    Every decoder trains on the same fit images for the same epochs, its curve scored on the validation
+    images; an extra seed's prediction file is ``<name>@seed<k>``. Module-level, so ``parallel.run_jobs`` can
+    run it in another process.
     """
-    model, _ = train_multi_order(s_train, y_train, settings, seed, Path(run_dir) / "seeds" / f"seed{seed}",
-                                 device=device, epochs=epochs)
-    predictions = multi_order_predictions(model, s_test, test_rows, device=device, meta={**(meta or {}), "seed": seed})
-    return replace(predictions, model=f"{predictions.model}@seed{seed}")
+    folder, common = seed_run_dir(run_dir, seed, profile_seed), {"device": device, "s_eval": data.s_val,
+                                                                 "y_eval": data.y_val, "progress": False}
+    meta = {**(meta or {}), "seed": seed}
+    if model in MULTI_ORDER_FILES:
+        variant = variant_settings(settings, model)
+        trained, history = train_multi_order(data.s_fit, data.y_fit, variant, seed, folder, **common)
+        predictions = multi_order_predictions(trained, data.s_test, data.test_rows, device=device,
+                                              meta={"settings": stage_settings_dict(variant), **meta})
+    else:
+        decoder, history = train_fixed_order(model, data.s_fit, data.y_fit, data.label_names, settings, seed, folder, **common)
+        text = variant_settings(settings, PAPER_TEXT)
+        predictions = fixed_order_predictions(model, decoder, data.s_test, data.test_rows, text, device=device,
+                                              meta={"settings": stage_settings_dict(text), **meta})
+    if seed != profile_seed:
+        predictions = replace(predictions, model=f"{predictions.model}@seed{seed}")
+    return predictions, history
 
 
 # Tables.

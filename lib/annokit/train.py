@@ -115,6 +115,7 @@ def fit(
     stage_config: dict | None = None,
     device: str | torch.device = "cpu",
     eval_fn: Callable[[nn.Module], dict] | None = None,
+    eval_every: int = 1,
     params: Iterable[nn.Parameter] | Iterable[dict] | None = None,
     threads: int | None = None,
     progress: bool = True,
@@ -128,13 +129,14 @@ def fit(
     would otherwise fill the executed notebook).
     ``record``: the run's resolved profile settings, stored in every checkpoint's ``meta`` (not
     compared on resume: the stage's own settings are in ``stage_config``).
+    ``eval_every``: ``eval_fn`` runs after every ``eval_every``-th epoch (0: never), on rank 0 only.
     """
     previous = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
         return _fit(model, train_set, loss_fn, config, run_dir, stage_config=stage_config, device=device,
-                    eval_fn=eval_fn, params=params, progress=progress, record=record)
+                    eval_fn=eval_fn, eval_every=eval_every, params=params, progress=progress, record=record)
     finally:
         torch.set_num_threads(previous)
 
@@ -151,14 +153,15 @@ def _fit(
     eval_fn: Callable[[nn.Module], dict] | None,
     params: Iterable[nn.Parameter] | Iterable[dict] | None,
     progress: bool,
+    eval_every: int = 1,
     record: dict | None = None,
 ) -> History:
     """The loop behind ``fit``.
 
     ``loss_fn(model, batch)`` gets the batch on the device and must call ``model(...)``
     itself (not a submodule) so DDP can synchronise gradients. ``eval_fn(model)`` runs
-    after each epoch on every process, on the unwrapped model in eval mode under
-    ``torch.no_grad()``; rank 0's numbers are recorded. ``params``: what to optimise
+    after every ``eval_every``-th epoch on rank 0 only (the others wait at the barrier), on the
+    unwrapped model in eval mode under ``torch.no_grad()``. ``params``: what to optimise
     (default: parameters with ``requires_grad``), also parameter-group dicts.
     """
     run_dir = Path(run_dir)
@@ -226,7 +229,7 @@ def _fit(
         train_loss = train_one_epoch(train_model, loader, loss_fn, optimizer, scaler, device, config, epoch, progress)
         scheduler.step()
         metrics = {}
-        if eval_fn is not None:
+        if eval_fn is not None and eval_every and epoch % eval_every == 0 and is_main_process():
             model.eval()
             with torch.no_grad():
                 metrics = {k: float(v) for k, v in eval_fn(model).items()}

@@ -17,13 +17,17 @@ from annokit.profile.sections import (
     DATASETS,
     SPLIT_RULES,
     AnnotationSettings,
+    BaselinesSettings,
     ClassifierSettings,
     CNNSettings,
     DemoSettings,
+    EvaluationSettings,
+    ImageCacheSettings,
     LoaderSettings,
     LQPSettings,
     MSCNNSettings,
     PartialSettings,
+    PrecisionSettings,
     RNNSettings,
     TagsMLPSettings,
     Training,
@@ -31,8 +35,9 @@ from annokit.profile.sections import (
 from annokit.profile.strict import ProfileError
 
 __all__ = [
-    "DATASETS", "PROFILES_DIR", "SPLIT_RULES", "AnnotationSettings", "CNNSettings", "ClassifierSettings",
-    "DemoSettings", "LoaderSettings", "LQPSettings", "MSCNNSettings", "PartialSettings", "Profile", "ProfileError", "RNNSettings",
-    "TagsMLPSettings", "Training", "available_profiles", "load_profile", "profile_path", "stage_settings_dict",
+    "DATASETS", "PROFILES_DIR", "SPLIT_RULES", "AnnotationSettings", "BaselinesSettings", "CNNSettings", "ClassifierSettings",
+    "DemoSettings", "EvaluationSettings", "ImageCacheSettings", "LoaderSettings", "LQPSettings", "MSCNNSettings", "PartialSettings",
+    "PrecisionSettings", "Profile", "ProfileError",
+    "RNNSettings", "TagsMLPSettings", "Training", "available_profiles", "load_profile", "profile_path", "stage_settings_dict",
     "trained_sections",
 ]

@@ -21,13 +21,17 @@ from annokit.profile.sections import (
     SECTIONS,
     SPLIT_RULES,
     AnnotationSettings,
+    BaselinesSettings,
     ClassifierSettings,
     CNNSettings,
     DemoSettings,
+    EvaluationSettings,
+    ImageCacheSettings,
     LoaderSettings,
     LQPSettings,
     MSCNNSettings,
     PartialSettings,
+    PrecisionSettings,
     RNNSettings,
     TagsMLPSettings,
     Training,
@@ -70,6 +74,10 @@ class Profile:
     rnn: RNNSettings
     partial: PartialSettings
     loader: LoaderSettings = LoaderSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
+    baselines: BaselinesSettings = BaselinesSettings()
+    cache: ImageCacheSettings = ImageCacheSettings()
+    precision: PrecisionSettings = PrecisionSettings()
     demo: DemoSettings | None = None
 
     @property

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from annokit.profile.strict import ProfileError
+
 DATASETS = ("coco2014", "nuswide")
 SPLIT_RULES = ("m3", "multi_order")
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
@@ -109,12 +111,6 @@ class RNNSettings(Training):
     steps: int = field(default=5, metadata=at_least(1))  # T
     beam_size: int = field(default=1, metadata=at_least(1))  # CNN-RNN decoding
     max_length: int = field(default=6, metadata=at_least(1))  # CNN-RNN decoding
-    baseline_epochs: int = field(default=0, metadata=at_least(0))  # fixed-order epochs; 0: the same as ``epochs``
-
-    @property
-    def fixed_order_epochs(self) -> int:
-        """Epochs of the fixed-order baselines: ``baseline_epochs`` when set, never more than ``epochs``."""
-        return min(self.baseline_epochs or self.epochs, self.epochs)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,6 +142,20 @@ class LoaderSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EvaluationSettings:
+    """[evaluation]: the validation split that every choice is made on, and how often training curves are scored.
+
+    The validation images are carved from the training split with a fixed seed and never trained on;
+    the test split is scored once, by the final predictions of each stage.
+    """
+
+    validation_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 1.0})  # share of the training split held out
+    validation_seed: int = field(default=0, metadata=at_least(0))  # the carve-out's own seed: the same images for every stage
+    every: int = field(default=1, metadata=at_least(0))  # epochs between validation scores of a training curve; 0: never
+    limit: int = field(default=5000, metadata=at_least(1))  # at most this many validation images per curve point
+
+
+@dataclass(frozen=True, kw_only=True)
 class DemoSettings:
     """[demo]: size and seed of the generated demo dataset (profiles without it use real data)."""
 
@@ -153,6 +163,66 @@ class DemoSettings:
     n_test: int = field(default=1500, metadata=at_least(1))
     image_size: int = field(default=64, metadata=at_least(16))
     seed: int = field(default=0, metadata=at_least(0))
+
+
+def _check_candidates(name: str, values: tuple, low: float, high: float | None = None) -> None:
+    """A list of candidate values must be non-empty and every value within [low, high]."""
+    if not values or any(v < low or (high is not None and v > high) for v in values):
+        bound = f"in [{low:g}, {high:g}]" if high is not None else f"at least {low:g}"
+        raise ProfileError(f"[baselines] {name} = {list(values)!r} must be a non-empty list of values {bound}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaselinesSettings(Training):
+    """[baselines]: notebook 07's reproduced baselines, on the fine-tuned CNN's cached features and scores.
+
+    The Training fields train the linear heads on f_v (CNN+logistic, CNN+softmax, CNN+WARP, LSEP) and LSEP's
+    label-count estimator; an empty ``seeds`` takes the [classifier] seeds. Each trained model keeps its best
+    epoch on the validation split ([evaluation]); the neighbour methods pick their counts, scale and tag weight
+    there, from the lists below. The Order-free RNN takes the [rnn] decoder sizes and optimiser.
+    """
+
+    epochs: int = field(default=30, metadata=at_least(1))
+    batch_size: int = field(default=64, metadata=at_least(1))
+    lr: float = field(default=1e-3, metadata=POSITIVE)
+    optimizer: str = field(default="adam", metadata={"choices": OPTIMIZERS})  # one lr for four losses of other scales
+    neighbours: tuple[int, ...] = (10, 20, 50, 100, 200)  # K of TagProp and of the tag kNN
+    pass1_neighbours: tuple[int, ...] = (1, 2, 3, 5, 10)  # K1 of 2PKNN: images per label in its first pass
+    distance_scales: tuple[float, ...] = (1.0, 4.0, 16.0, 64.0)  # w of 2PKNN's exp(-w d), d in [0, 4]
+    tag_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)  # tag kNN: share of tag similarity (1: tags only)
+    max_label_count: int = field(default=4, metadata=at_least(1))  # LSEP's label-count classes 1 … n (Li et al.: 4)
+    order_free_epochs: int = field(default=0, metadata=at_least(0))  # 0: the [rnn] fixed-order baselines' epochs
+
+    def __post_init__(self) -> None:
+        _check_candidates("neighbours", self.neighbours, 1)
+        _check_candidates("pass1_neighbours", self.pass1_neighbours, 1)
+        _check_candidates("distance_scales", self.distance_scales, 0.0)
+        _check_candidates("tag_weights", self.tag_weights, 0.0, 1.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageCacheSettings:
+    """[cache]: decode each split's images once, resized to ``image_size``, into a uint8 memory-mapped file.
+
+    Every image stage then reads the cache instead of the JPEGs (``annokit.data.image_cache``).
+    """
+
+    enabled: bool = False
+    folder: str = ""  # where the cache files go; empty: ``<work>/cache``
+
+
+AMP_SETTINGS = ("auto", "bf16", "fp16", "off")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrecisionSettings:
+    """[precision]: autocast and kernel choices of the image stages on CUDA (``annokit.precision``); the CPU runs float32."""
+
+    # auto: bfloat16 where the GPU has it, else float16 with a GradScaler; off: float32
+    amp: str = field(default="auto", metadata={"choices": AMP_SETTINGS})
+    channels_last: bool = True  # NHWC memory for 4-D inputs and the model
+    cudnn_benchmark: bool = False  # let cuDNN time its (deterministic) algorithms once per input shape
+    compile: bool = False  # torch.compile the model being trained
 
 
 # Section name in the TOML -> its settings class. Sections with only defaulted fields may be left out.
@@ -166,6 +236,10 @@ SECTIONS: dict[str, type] = {
     "rnn": RNNSettings,
     "partial": PartialSettings,
     "loader": LoaderSettings,
+    "evaluation": EvaluationSettings,
+    "baselines": BaselinesSettings,
     "demo": DemoSettings,
+    "cache": ImageCacheSettings,
+    "precision": PrecisionSettings,
 }
-OPTIONAL_SECTIONS = ("annotation", "loader", "demo")
+OPTIONAL_SECTIONS = ("annotation", "loader", "evaluation", "baselines", "demo", "cache", "precision")

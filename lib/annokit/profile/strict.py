@@ -79,11 +79,14 @@ def convert(value: Any, annotation: Any, where: str) -> Any:
 
 
 def check_value(value: Any, metadata: typing.Mapping[str, Any], where: str) -> None:
-    """The field's constraints: ``choices``, ``min``, ``positive``, ``unit_interval`` (every item in (0, 1])."""
+    """The field's constraints: ``choices``, ``min``, ``below`` (strictly less), ``positive``, ``unit_interval``
+    (every item in (0, 1])."""
     if "choices" in metadata and value not in metadata["choices"]:
         raise ProfileError(f"{where} = {value!r} is not allowed: use one of {', '.join(metadata['choices'])}")
     if "min" in metadata and value < metadata["min"]:
         raise ProfileError(f"{where} = {value!r} must be at least {metadata['min']}")
+    if "below" in metadata and not value < metadata["below"]:
+        raise ProfileError(f"{where} = {value!r} must be less than {metadata['below']}")
     if metadata.get("positive") and not value > 0:
         raise ProfileError(f"{where} = {value!r} must be greater than 0")
     if metadata.get("unit_interval") and (not value or any(not 0 < v <= 1 for v in value)):
