@@ -7,8 +7,10 @@
 # - **Reads:** the dataset root of the profile (the demo profile generates synthetic scenes in the
 #   real COCO 2014 and NUS-WIDE layouts first), and its manifest in `data_manifests/`.
 # - **Writes:** `<work>/runs/<profile>/index/` (prepared index), `results/<profile>/tables/dataset_statistics.csv`
-#   and the figures `results/<profile>/figures/data_*.png`.
-# - **Time:** about a minute on the demo profile (2 CPU cores), most of it rendering the demo images once.
+#   and the figures `results/<profile>/figures/data_*.png`; on the demo profiles also the pretraining set
+#   `<work>/data/demo-pretraining-seed0/` and the stand-in backbone `<work>/weights/resnet18-standin.pth`.
+# - **Time:** on the demo profile (2 CPU cores) about 20 s to render and check the scenes and about 2 minutes to
+#   pretrain the stand-in, both once: a rerun reuses them.
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
@@ -19,6 +21,7 @@ on_missing = "stop"         # missing image files: "stop" (default) or "skip" th
 force = False               # rebuild the index even when it is up to date
 companion_profiles = ["demo-coco", "demo-multi-order", "demo-coco-multi-order"]  # prepared too, with the same data
 n_sample_images = 8
+device = "auto"             # where the demo's stand-in backbone is pretrained (auto: CUDA when there is a GPU)
 
 # %% [markdown]
 # ## The profile
@@ -114,6 +117,39 @@ captions = [
 ]
 fig = image_grid([train_set.load_image(i) for i in shown], captions)
 save_figure(fig, run.figure("data_samples"));
+
+# %% [markdown]
+# ## A stand-in for ImageNet pretraining (demo profiles)
+#
+# Both papers fine-tune a ResNet pretrained on ImageNet; its filters already respond to edges, colours,
+# textures and shapes, so fine-tuning only has to learn the annotation task. ImageNet weights cannot be
+# downloaded here, so the demo makes its own: a **pretraining set** of scene-like images (the same sky,
+# ground bands, camera noise and JPEG coding as the scenes) each showing one shape, labelled with one of
+# twelve classes (disc, ring, square, frame, triangle, cross; solid or striped) that are not words of the
+# annotation vocabulary. A ResNet-18 trained on it with softmax cross-entropy is saved as a torchvision
+# state dict, `resnet18-standin.pth` in `<work>/weights/`, with its manifest entry (SHA-256, the recipe,
+# and its accuracy on 480 pretraining images it never trained on). Every demo stage starts from it exactly
+# as a paper profile starts from `resnet101-63fe2227.pth`. It is built once; a rerun checks the file against
+# its entry and reuses it. The paper profiles skip this step.
+
+# %%
+from annokit import paths
+from annokit.demo.pretraining import CLASSES, example_images
+from annokit.demo.standin import ensure_standin
+from annokit.train import resolve_device
+from annokit.weights import read_entry, resolve_weights_path
+
+if run_profile.standin is not None:
+    standin = run_profile.standin
+    weights = ensure_standin(standin, run_profile.cnn.backbone, resolve_weights_path(run_profile.cnn.weights_path),
+                             paths.work_dir() / "data" / f"demo-pretraining-seed{standin.seed}", resolve_device(device))
+    entry = read_entry(weights)
+    print(f"{weights}: {entry['bytes'] / 2**20:.1f} MiB, sha256 {entry['sha256'][:12]}…, accuracy on held-out pretraining "
+          f"images {entry['held_out_accuracy']:.1%} (chance {entry['chance']:.1%})")
+    fig = image_grid(example_images(standin.image_size, standin.seed), [name.replace("_", ", ") for name in CLASSES], columns=6)
+    save_figure(fig, run.figure("data_pretraining_samples"));
+else:
+    print(f"{run_profile.name} fine-tunes {run_profile.cnn.backbone} from ImageNet weights: no stand-in to build")
 
 # %% [markdown]
 # ## Companion profiles

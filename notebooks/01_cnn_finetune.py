@@ -19,11 +19,13 @@ data_root = ""       # real data: root of your dataset copy (empty: the one note
 work_dir = ""        # empty: $ANNOKIT_WORK, else <repo>/.work
 device = "auto"      # auto: CUDA when there is a GPU, else cpu
 epochs = None        # None: the profile's number of epochs for this stage
-monitor = True       # test mAP after every epoch, for the training curve
+monitor = True       # validation mAP after every epoch ([evaluation] every), for the training curve
 workers = None       # image-decoding processes (None: the profile's [loader] workers; -1 automatic)
+gpus = 1             # GPUs for this stage: N > 1 trains it under torchrun (DDP, NCCL), the same files as one
 
 # %%
 from annokit.evaluation import score_table
+from annokit.launch import train_on_gpus
 from annokit.m3 import cache_and_annotate, image_splits, train_cnn
 from annokit.plots import plot_history, save_figure
 from annokit.run import open_stage
@@ -43,6 +45,7 @@ print("backbone:", run.profile.cnn.backbone, "| pretrained:", run.profile.cnn.pr
 # rates of Sec. IV-A3; the demo trains a ResNet-18 from scratch (no weights can be downloaded).
 
 # %%
+train_on_gpus("cnn", profile, data_root, work_dir, gpus, epochs, monitor=monitor, workers=workers)  # nothing for gpus = 1
 cnn, history = train_cnn(run.profile, run.index, run.data_root, run.run_dir, device, epochs, monitor)
 fig = plot_history(history)
 fig.axes[0].set_title("CNN fine-tuning")

@@ -17,15 +17,17 @@ data_root = ""       # real data: root of your dataset copy (empty: the one note
 work_dir = ""        # empty: $ANNOKIT_WORK, else <repo>/.work
 device = "auto"      # auto: CUDA when there is a GPU, else cpu
 epochs = None        # None: the profile's number of epochs for this stage
-monitor = True       # test mAP after every epoch, for the training curve
+monitor = True       # validation mAP after every epoch ([evaluation] every), for the training curve
 workers = None       # image-decoding processes (None: the profile's [loader] workers; -1 automatic)
 shown_image = 0      # test image whose scale maps are drawn
+gpus = 1             # GPUs for this stage: N > 1 trains it under torchrun (DDP, NCCL), the same files as one
 
 # %%
 from IPython.display import display
 
 from annokit.data.table import TEST
 from annokit.evaluation import score_table
+from annokit.launch import train_on_gpus
 from annokit.m3 import cache_and_annotate, image_splits, load_finetuned_cnn, scale_map_shapes, scale_maps_of, train_mscnn
 from annokit.plots import plot_history, plot_scale_maps, save_figure
 from annokit.run import open_stage
@@ -45,6 +47,7 @@ print("fine-tuned CNN loaded from", run.run_dir / "cnn" / "final.pt")
 # The backbone is frozen: only the four fusion blocks and the classifier learn.
 
 # %%
+train_on_gpus("mscnn", profile, data_root, work_dir, gpus, epochs, monitor=monitor, workers=workers)  # nothing for gpus = 1
 mscnn, history = train_mscnn(run.profile, run.index, run.data_root, run.run_dir, cnn, device, epochs, monitor)
 trainable = sum(p.numel() for p in mscnn.parameters() if p.requires_grad)
 print(f"trainable parameters: {trainable:,} of {sum(p.numel() for p in mscnn.parameters()):,}")

@@ -1,5 +1,7 @@
-"""Shared fixtures: a tiny demo dataset, and the default demo prepared once per test session."""
+"""Shared fixtures: a tiny demo dataset, a tiny stand-in backbone, and the default demo prepared once per test session."""
 
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -7,6 +9,28 @@ import pytest
 from annokit.demo import DemoConfig, generate_demo
 
 TINY = DemoConfig(n_train=48, n_test=24, image_size=32, seed=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_standin(tmp_path_factory) -> Path:
+    """The demo profiles' ``resnet18-standin.pth``, built on 48 pretraining images for one epoch, in ``$ANNOKIT_WEIGHTS``.
+
+    Every demo stage loads it as the real demo loads the stand-in notebook 00 builds; subprocesses inherit the variable.
+    """
+    from annokit.demo.standin import ensure_standin
+    from annokit.profile import load_profile
+
+    folder = tmp_path_factory.mktemp("weights")
+    profile = load_profile("demo")
+    settings = replace(profile.standin, images=48, image_size=32, epochs=1, batch_size=16)
+    previous = os.environ.get("ANNOKIT_WEIGHTS")
+    os.environ["ANNOKIT_WEIGHTS"] = str(folder)
+    weights = ensure_standin(settings, profile.cnn.backbone, folder / profile.cnn.weights_path, folder / "pretraining")
+    yield weights
+    if previous is None:
+        os.environ.pop("ANNOKIT_WEIGHTS", None)
+    else:
+        os.environ["ANNOKIT_WEIGHTS"] = previous
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,7 @@ from annokit.run import Run
 from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
 from annokit.training_config import fit_config, loader_options
 from annokit.validation import curve_subset, split_of
+from annokit.weights import resolve_weights_path, verify_weights
 
 EVAL_BATCH = 128
 
@@ -197,8 +198,9 @@ def train_cnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: 
     """Algorithm 1 step 1: fine-tune the ResNet on the training images with Eq. 4."""
     settings = profile.cnn
     seed_everything(profile.seed)  # the new fc layer's initial weights
+    weights = resolve_weights_path(settings.weights_path)
     model = build_backbone(settings.backbone, num_classes=len(index.label_names), pretrained=settings.pretrained,
-                           weights_path=settings.weights_path or None)
+                           weights_path=verify_weights(weights) if weights is not None else None)
     set_batchnorm_momentum(model, settings.bn_momentum)
     return model, fit_on_images(model, "cnn", profile, index, data_root, run_dir, device, epochs, monitor)
 

@@ -34,6 +34,12 @@ def demo_data_dir(seed: int = 0) -> Path:
     return work_dir() / "data" / f"demo-seed{seed}"
 
 
+def weights_dir() -> Path:
+    """Pretrained weights a profile names by file name (the demo's stand-in is built here): ``$ANNOKIT_WEIGHTS``,
+    else ``<work>/weights``."""
+    return Path(os.environ.get("ANNOKIT_WEIGHTS", work_dir() / "weights")).expanduser()
+
+
 def profile_results_dir(profile: str) -> Path:
     """``results/<profile>/``: executed notebooks, tables and figures of one run profile."""
     return results_dir() / profile

@@ -42,6 +42,8 @@ def declared_parameters(notebook: Path, parameters: dict) -> dict:
 
 
 PATH_PARAMETERS = ("data_root", "work_dir")
+# How a notebook runs, not what it writes: a finished stage is reused whatever these are, so they are left out of the stamp.
+UNSTAMPED_PARAMETERS = ("gpus",)
 
 
 def stamp(notebook: Path, parameters: dict, profile_text: str = "", code: str = "") -> str:
@@ -119,7 +121,8 @@ def reproduce(profile: str, parameters: dict | None = None, notebooks: list[Path
     for notebook in (bar := tqdm(notebooks or chain(), desc=f"reproduce {profile}", unit="notebook")):
         bar.set_postfix_str(notebook.stem)
         own = declared_parameters(notebook, parameters)
-        output, expected = executed / notebook.name, stamp(notebook, own, settings, code)
+        stamped = {k: v for k, v in own.items() if k not in UNSTAMPED_PARAMETERS}
+        output, expected = executed / notebook.name, stamp(notebook, stamped, settings, code)
         if not rerun_upstream and is_up_to_date(output, expected):
             timings[notebook.stem] = None
             continue
@@ -137,6 +140,13 @@ def check_paths(parameters: dict) -> None:
         raise NotADirectoryError(f"--data-root {root} {what}: give the folder that holds the dataset")
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m annokit.reproduce", description="Execute the notebooks in order for a profile.")
     parser.add_argument("--profile", default="demo", choices=available_profiles())
@@ -146,11 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rerun notebooks even when their outputs are up to date")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes that decode images for the image stages (default: the profile's [loader] workers)")
+    parser.add_argument("--gpus", type=at_least_one, default=None,
+                        help="GPUs for the image-training stages (notebooks 01, 02): N > 1 trains them under torchrun "
+                             "with NCCL, the same files as one GPU (default: the notebooks' gpus, 1)")
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     parameters = {k: v for k, v in {"data_root": args.data_root, "work_dir": args.work_dir, "device": args.device}.items() if v}
     if args.workers is not None:
         parameters["workers"] = args.workers  # only the notebooks that declare it get it
+    if args.gpus is not None:
+        parameters["gpus"] = args.gpus
     start = time.perf_counter()
     timings = reproduce(args.profile, parameters, force=args.force)
     results = paths.profile_results_dir(args.profile)

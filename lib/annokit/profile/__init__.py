@@ -29,6 +29,7 @@ from annokit.profile.sections import (
     PartialSettings,
     PrecisionSettings,
     RNNSettings,
+    StandinSettings,
     TagsMLPSettings,
     Training,
 )
@@ -38,6 +39,6 @@ __all__ = [
     "DATASETS", "PROFILES_DIR", "SPLIT_RULES", "AnnotationSettings", "BaselinesSettings", "CNNSettings", "ClassifierSettings",
     "DemoSettings", "EvaluationSettings", "ImageCacheSettings", "LoaderSettings", "LQPSettings", "MSCNNSettings", "PartialSettings",
     "PrecisionSettings", "Profile", "ProfileError",
-    "RNNSettings", "TagsMLPSettings", "Training", "available_profiles", "load_profile", "profile_path", "stage_settings_dict",
+    "RNNSettings", "StandinSettings", "TagsMLPSettings", "Training", "available_profiles", "load_profile", "profile_path", "stage_settings_dict",
     "trained_sections",
 ]

@@ -33,6 +33,7 @@ from annokit.profile.sections import (
     PartialSettings,
     PrecisionSettings,
     RNNSettings,
+    StandinSettings,
     TagsMLPSettings,
     Training,
 )
@@ -79,6 +80,7 @@ class Profile:
     cache: ImageCacheSettings = ImageCacheSettings()
     precision: PrecisionSettings = PrecisionSettings()
     demo: DemoSettings | None = None
+    standin: StandinSettings | None = None  # the demo's stand-in for ImageNet weights
 
     @property
     def is_demo(self) -> bool:
@@ -116,8 +118,9 @@ class Profile:
         """Every resolved setting, defaults included, keyed as in the TOML (sections as nested dicts)."""
         out = as_toml_dict(self)
         del out["name"]  # the file's name, not a key in it
-        if out["demo"] == "":
-            del out["demo"]
+        for optional in ("demo", "standin"):
+            if out[optional] == "":
+                del out[optional]
         return out
 
     def to_json(self) -> str:

@@ -156,6 +156,19 @@ class EvaluationSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StandinSettings(Training):
+    """[standin]: the demo's stand-in for ImageNet pretraining (``annokit.demo.standin``), built once per work folder.
+
+    A ResNet of the profile's ``[cnn] backbone`` trained on ``images`` generated pretraining images of a
+    single-label task that is not the annotation task, saved as ``[cnn] weights_path``.
+    """
+
+    images: int = field(default=6000, metadata=at_least(12))  # pretraining images, 500 per class on the default
+    image_size: int = field(default=64, metadata=at_least(16))
+    seed: int = field(default=0, metadata=at_least(0))
+
+
+@dataclass(frozen=True, kw_only=True)
 class DemoSettings:
     """[demo]: size and seed of the generated demo dataset (profiles without it use real data)."""
 
@@ -239,7 +252,8 @@ SECTIONS: dict[str, type] = {
     "evaluation": EvaluationSettings,
     "baselines": BaselinesSettings,
     "demo": DemoSettings,
+    "standin": StandinSettings,
     "cache": ImageCacheSettings,
     "precision": PrecisionSettings,
 }
-OPTIONAL_SECTIONS = ("annotation", "loader", "evaluation", "baselines", "demo", "cache", "precision")
+OPTIONAL_SECTIONS = ("annotation", "loader", "evaluation", "baselines", "demo", "standin", "cache", "precision")
