@@ -7,22 +7,24 @@
 # on the test split against the proportion of known training labels (10 % … 100 %), one curve per
 # loss, and tries their curriculum strategy (the model labels the unknown entries it is sure of).
 #
-# - **Reads:** the prepared index `<work>/runs/<profile>/index/` (notebook 00) and the frozen CNN
-#   features `<work>/runs/<profile>/features/cnn_features.npz` (notebook 01).
-# - **Writes:** one small model per point in `<work>/runs/<profile>/partial/`, predictions
+# - **Reads:** the prepared index `<work>/runs/<profile>/index/` and the pretrained weights the profile names
+#   (ImageNet, or the demo's stand-in `<work>/weights/resnet18-standin.pth`, both from notebook 00), and the images.
+#   Not notebook 01's CNN: it was fine-tuned on every label, the hidden ones included.
+# - **Writes:** the maps of the frozen layers `<work>/runs/<profile>/features/partial_inputs.npz` (demo),
+#   one model per point in `<work>/runs/<profile>/partial/`, predictions
 #   `<work>/runs/<profile>/predictions/partial_<loss>_p<percent>.npz`, the tables
 #   `results/<profile>/tables/partial_labels.csv` and `partial_labels_curriculum.csv`, the figures
 #   `results/<profile>/figures/partial_labels_map.png` and `partial_labels_f1.png`.
-# - **Time:** under a minute on the demo profile (2 CPU cores): 18 linear classifiers of about a
-#   second each, plus the curriculum. A second run reuses the trained models.
+# - **Time:** about 2 minutes on the demo profile (2 CPU cores): the frozen layers once over every image,
+#   then 27 fine-tunings of the last block (3 proportions × 3 losses × 3 seeds). A second run reuses them.
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
 profile = "demo"            # a name from lib/annokit/profiles/
-data_root = ""              # not read here: the features come from notebook 01 (kept for the runner)
+data_root = ""              # real data: root of your dataset copy (empty: the one notebook 00 verified)
 work_dir = ""               # empty: $ANNOKIT_WORK, else <repo>/.work
 device = "auto"             # auto: CUDA when there is a GPU, else cpu
-seed = None                 # seed of the label masks and of the classifiers (None: the profile seed)
+seed = None                 # the profile's own seed (None: the profile's); the [partial] seeds give the spread
 epochs = None               # override of the partial stage epochs (None: the profile value)
 losses = ["bce_negative", "bce_ignore", "partial_bce"]
 curriculum_proportion = 0.1 # curriculum learning at this proportion of known labels
@@ -31,22 +33,33 @@ curriculum_theta = 0.9      # unknown labels with probability theta or more beco
 retrain = False             # delete the models of this notebook and train them again
 
 # %% [markdown]
-# ## Partial labels and the classifier
+# ## Partial labels and the model
 #
 # An image has labels $y \in \{-1, 0, 1\}^C$: $1$ positive, $-1$ negative, $0$ **unknown**; $p_y$ is
 # the proportion of its $C$ labels that are known. The paper fine-tunes an ImageNet-pretrained
-# ResNet-101 end to end on such labels. The kit trains, for every profile, a **linear multi-label
-# classifier (one fully connected layer, $x = Wf + b$)** on the frozen features $f$ of the CNN that
-# notebook 01 fine-tuned on the full labels (global-average-pooled last convolutional map). The
-# comparison between the losses is the paper's; the backbone is not retrained for each point of the
-# sweep, which keeps 18 trainings to a minute on a CPU. The features are standardised with the
-# training mean and standard deviation so one learning rate fits every profile.
+# ResNet-101 end to end on such labels, once per proportion. What matters is that the representation
+# never sees a hidden label: a classifier on the features of notebook 01's CNN would not do, since that
+# CNN was fine-tuned on **every** training label, so the labels hidden at $p = 10\,\%$ would already have
+# shaped its features.
+#
+# Every model here therefore starts from the **pretrained** weights the profile names and learns from the
+# partial labels only. The paper profiles (`[partial] finetune = "all"`) fine-tune the whole network on the
+# images, as the paper does. The demo (`"last_block"`) fine-tunes the last residual block of its stand-in
+# ResNet-18 and a new fully connected layer; the layers below stay as pretrained, so the maps that enter the
+# last block are computed once per image and cached, and each of the 27 trainings costs seconds on a CPU.
+# Models train on the training images minus the validation images held out for every stage; the test
+# split is scored once per model.
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 from IPython.display import display
+from torch.utils.data import Subset
 
+from annokit import partial_finetune as pf
 from annokit import partial_labels as pl
+from annokit.data.table import TEST, TRAIN
+from annokit.m3 import image_splits, validation_positions
 from annokit.plots import plot_against_proportion, plot_normalisation, save_figure
 from annokit.predictions import Predictions, save_predictions
 from annokit.run import open_stage
@@ -54,13 +67,19 @@ from annokit.training_config import fit_config
 
 run, device = open_stage(profile, data_root, work_dir, device, seed=seed)
 run_dir, seed, stage = run.run_dir, run.profile.seed, run.profile.partial.with_epochs(epochs)
+fit_positions, _ = validation_positions(run.profile, run.index)
+labels = run.index.label_matrix()
+test_rows = run.index.rows(TEST)
+train_labels, test_labels = labels[run.index.rows(TRAIN)][fit_positions], labels[test_rows]
 
-cached = run.cached("cnn_features")
-labels = run.index.label_matrix()  # all rows; the cached arrays say which rows they hold
-train_labels, test_labels = labels[cached.train_rows], labels[cached.test_rows]
-train_features, test_features = pl.standardize(cached.train, cached.test)
-print(f"{profile}: {len(train_labels)} train / {len(test_labels)} test images, C = {labels.shape[1]} labels, "
-      f"features of dimension {train_features.shape[1]}")
+backbone = pf.pretrained_backbone(run.profile)
+inputs = pf.inputs_of(stage.finetune, backbone, image_splits(run), device, cache=run_dir / "features" / "partial_inputs.npz",
+                      source=pf.weights_source(run.profile, run.index.meta["fingerprint"]))
+train_inputs = inputs[TRAIN][fit_positions] if isinstance(inputs[TRAIN], np.ndarray) else Subset(inputs[TRAIN], fit_positions.tolist())
+make_model = pf.model_factory(stage.finetune, backbone, labels.shape[1])
+what = "the last block and a new fc on the cached maps entering it" if stage.finetune == "last_block" else "the whole network"
+print(f"{profile}: {len(train_labels)} training / {len(test_labels)} test images, C = {labels.shape[1]} labels; "
+      f"fine-tuning {what}, from {run.profile.cnn.weights_path or 'ImageNet'}")
 
 # %% [markdown]
 # ## Hiding labels
@@ -106,28 +125,31 @@ for p in stage.proportions:
 fig = plot_normalisation()
 
 # %% [markdown]
-# ## The sweep: 6 proportions × 3 losses
+# ## The sweep: proportions × losses × seeds
 #
-# Each point trains a fresh linear classifier with the profile's `[partial]` settings (SGD with
-# momentum 0.9), the **same settings for every proportion**, which is the situation partial-BCE is
-# made for. Every loss at a given $p$ sees the same mask. Scores on the test split: mAP (ranking,
-# no threshold) and the per-class and overall F1 of the labels with probability above 0.5. A second
-# run reuses the trained models; if the features or the settings changed, training stops with a
+# Each point fine-tunes a fresh copy of the pretrained part with the profile's `[partial]` settings (SGD
+# with momentum 0.9), the **same settings for every proportion**, which is the situation partial-BCE is made
+# for. With seed $s$, every loss at a given $p$ sees the same mask and starts from the same fc; the seeds
+# (`[partial] seeds`) redraw both, and notebook 08 reports the spread. Scores on the test split: mAP
+# (ranking, no threshold) and the per-class and overall F1 of the labels with probability above 0.5. A
+# second run reuses the trained models; if the inputs or the settings changed, training stops with a
 # message naming the folder: rerun with `retrain = True`.
 
 # %%
 config = fit_config(stage, seed)
 print(config)
-result = pl.sweep(train_features, train_labels, test_features, test_labels, stage.proportions, losses, config,
-                  run_dir / "partial", seed=seed, device=device, retrain=retrain)
-table = result.table.assign(profile=profile, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, seed=seed)
+result = pl.sweep(train_inputs, train_labels, inputs[TEST], test_labels, stage.proportions, losses, config,
+                  run_dir / "partial", seed=seed, seeds=run.profile.seeds("partial"), make_model=make_model, device=device,
+                  retrain=retrain, threads=None)
+table = result.table.assign(profile=profile, finetune=stage.finetune, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr)
 run.save_table(table, "partial_labels", index=False, float_format=None)
-display((100 * table.pivot(index="proportion", columns="loss", values="mAP")[losses]).round(1))
+display((100 * table.groupby(["proportion", "loss"])["mAP"].agg(["mean", "std"]).unstack("loss")).round(1))
 
 # %%
 for name, scores in result.probabilities.items():
-    save_predictions(Predictions(model=name, rows=cached.test_rows, scores=scores, annotation=scores > 0.5, rule="threshold 0.5",
-                                 meta={"profile": profile, "paper": "Durand et al. 2019", "fit": vars(config)}), run_dir)
+    save_predictions(Predictions(model=name, rows=test_rows, scores=scores, annotation=scores > 0.5, rule="threshold 0.5",
+                                 meta={"profile": profile, "paper": "Durand et al. 2019", "finetune": stage.finetune,
+                                       "fit": vars(config)}), run_dir)
 print(f"{len(result.probabilities)} prediction files in {run_dir / 'predictions'}")
 
 # %% [markdown]
@@ -145,7 +167,7 @@ print(f"{len(result.probabilities)} prediction files in {run_dir / 'predictions'
 #   towards the observed positive rate, and the thresholded F1 below collapses at small $p$.
 
 # %%
-fig = plot_against_proportion(table, "mAP", title=f"Partial labels, linear classifier on frozen features ({profile})")
+fig = plot_against_proportion(table, "mAP", title=f"Partial labels, fine-tuned from pretrained weights ({profile})")
 save_figure(fig, run.figure("partial_labels_map"));
 
 # %%
@@ -153,7 +175,7 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, metric in zip(axes, ("C-F1", "O-F1")):
     plot_against_proportion(table, metric, ax=ax, title=f"{metric} against the proportion of known labels")
 save_figure(fig, run.figure("partial_labels_f1"))
-display((100 * table.pivot(index="proportion", columns="loss", values="C-F1")[losses]).round(1))
+display((100 * table.groupby(["proportion", "loss"])["C-F1"].mean().unstack("loss")[losses]).round(1))
 
 # %% [markdown]
 # ## Curriculum learning: let the model fill in labels
@@ -170,10 +192,11 @@ display((100 * table.pivot(index="proportion", columns="loss", values="C-F1")[lo
 # %%
 if curriculum_rounds > 0:
     start = pl.mask_labels(train_labels, curriculum_proportion, seed)
-    curriculum = pl.train_with_curriculum(train_features, start, "partial_bce", config,
+    curriculum = pl.train_with_curriculum(train_inputs, start, "partial_bce", config,
                                           run_dir / "partial" / f"curriculum_p{round(100 * curriculum_proportion):03d}",
-                                          rounds=curriculum_rounds, theta=curriculum_theta, device=device, retrain=retrain)
-    curriculum_table = pl.curriculum_summary(curriculum, start, train_labels, test_features, test_labels, device)
+                                          rounds=curriculum_rounds, theta=curriculum_theta, device=device, retrain=retrain,
+                                          make_model=make_model, threads=None)
+    curriculum_table = pl.curriculum_summary(curriculum, start, train_labels, inputs[TEST], test_labels, device)
     curriculum_table = curriculum_table.assign(proportion=curriculum_proportion, theta=curriculum_theta)
     run.save_table(curriculum_table, "partial_labels_curriculum", index=False, float_format=None)
     display(curriculum_table.round(3))

@@ -67,7 +67,7 @@ def write_variant(tmp_path: Path, old: str, new: str, base: str = "demo") -> Pat
     ("lr = 0.05", "lerning_rate = 0.05", r"\[cnn\]: unknown key 'lerning_rate'; the closest valid key is 'lr'"),
     ("batch_size = 64", "batchsize = 64", r"unknown key 'batchsize'; the closest valid key is 'batch_size'"),
     ("epochs = 6", 'epochs = "six"', r"\[cnn\] epochs must be an integer, got 'six'"),
-    ("pretrained = false", "pretrained = 0", r"\[cnn\] pretrained must be true or false"),
+    ("pretrained = true", "pretrained = 1", r"\[cnn\] pretrained must be true or false"),
     ('backbone = "resnet18"', 'backbone = "resnet19"', r"backbone = 'resnet19' is not allowed: use one of resnet18"),
     ("seed = 0", "sed = 0", r"unknown top-level key 'sed'; the closest valid top-level key is 'seed'"),
     ("[mscnn]", "[mscn]", r"unknown section 'mscn'; the closest valid section is 'mscnn'"),

@@ -17,14 +17,14 @@ import copy
 import io
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from torch.utils.data import TensorDataset
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from annokit import paths
@@ -109,20 +109,43 @@ def linear_classifier(in_dim: int, num_classes: int, seed: int = 0) -> nn.Linear
         return nn.Linear(in_dim, num_classes)
 
 
-def train_classifier(features: np.ndarray, targets: np.ndarray, loss: str, config: FitConfig, run_dir: Path, *,
+class WithTargets(Dataset):
+    """(input, partial targets) pairs: ``inputs`` is an array of features or maps, or a dataset of images."""
+
+    def __init__(self, inputs: np.ndarray | Dataset, targets: np.ndarray) -> None:
+        self.inputs = torch.as_tensor(inputs, dtype=torch.float32) if isinstance(inputs, np.ndarray) else inputs
+        self.targets = torch.as_tensor(targets, dtype=torch.int8)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        return self.inputs[i], self.targets[i]
+
+
+def inputs_digest(inputs: np.ndarray | Dataset) -> str:
+    """A fingerprint of what a model reads: the array's content, or the image dataset's rows."""
+    if isinstance(inputs, np.ndarray):
+        return array_digest(inputs)
+    rows = getattr(getattr(inputs, "images", inputs), "rows", None)
+    return f"images:{array_digest(np.asarray(rows))}" if rows is not None else f"dataset of {len(inputs)}"
+
+
+def train_classifier(features: np.ndarray | Dataset, targets: np.ndarray, loss: str, config: FitConfig, run_dir: Path, *,
                      model: nn.Module | None = None, stage_config: dict | None = None, device: str = "cpu",
                      quiet: bool = True, threads: int | None = SMALL_MODEL_THREADS) -> tuple[nn.Module, History]:
-    """Fit a linear classifier (or continue ``model``) on partial ``targets`` with loss ``LOSSES[loss]``.
+    """Fit a linear classifier (or ``model``, e.g. a block to fine-tune) on partial ``targets`` with ``LOSSES[loss]``.
 
-    Reuses ``run_dir/final.pt`` when it was made with the same settings, features and targets.
+    ``features``: an array of inputs, or a dataset yielding one image per item.
+    Reuses ``run_dir/final.pt`` when it was made with the same settings, inputs and targets.
     ``quiet`` keeps fit's per-epoch lines out of the output (they stay in ``run_dir/history.json``).
     ``threads``: CPU threads while training; one is fastest for a single fc layer, whose tiny matrix
     products cost less than waking a second thread (``None`` keeps torch's setting).
     """
     fn = LOSSES[loss].fn
     model = model if model is not None else linear_classifier(features.shape[1], targets.shape[1], config.seed)
-    train_set = TensorDataset(torch.as_tensor(features, dtype=torch.float32), torch.as_tensor(targets, dtype=torch.int8))
-    stage = {"loss": loss, "gamma": PARTIAL_BCE_GAMMA, "features": array_digest(features),
+    train_set = WithTargets(features, targets)
+    stage = {"loss": loss, "gamma": PARTIAL_BCE_GAMMA, "features": inputs_digest(features),
              "targets": array_digest(targets), **(stage_config or {})}
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
         history = fit(model, train_set, lambda m, batch: fn(m(batch[0]), batch[1]), config, run_dir,
@@ -131,11 +154,11 @@ def train_classifier(features: np.ndarray, targets: np.ndarray, loss: str, confi
 
 
 @torch.no_grad()
-def predict_probabilities(model: nn.Module, features: np.ndarray, device: str = "cpu", batch_size: int = 8192) -> np.ndarray:
-    """σ(model(features)) as float32 (N, C)."""
+def predict_probabilities(model: nn.Module, features: np.ndarray | Dataset, device: str = "cpu", batch_size: int = 1024) -> np.ndarray:
+    """σ(model(features)) as float32 (N, C); ``features`` an array or a dataset of images."""
     model.eval().to(device)
-    x = torch.as_tensor(features, dtype=torch.float32)
-    out = [torch.sigmoid(model(x[i:i + batch_size].to(device))).cpu() for i in range(0, len(x), batch_size)]
+    x = torch.as_tensor(features, dtype=torch.float32) if isinstance(features, np.ndarray) else features
+    out = [torch.sigmoid(model(batch.to(device))).cpu() for batch in DataLoader(x, batch_size=batch_size)]
     return torch.cat(out).numpy().astype(np.float32)
 
 
@@ -173,24 +196,26 @@ class CurriculumRun:
     weights: list[dict[str, Tensor]] = field(default_factory=list)
 
 
-def train_with_curriculum(features: np.ndarray, targets: np.ndarray, loss: str, config: FitConfig, run_dir: Path, *,
+def train_with_curriculum(features: np.ndarray | Dataset, targets: np.ndarray, loss: str, config: FitConfig, run_dir: Path, *,
                           rounds: int, theta: float, stage_config: dict | None = None, device: str = "cpu",
-                          quiet: bool = True, retrain: bool = False) -> CurriculumRun:
+                          quiet: bool = True, retrain: bool = False, make_model: Callable[[int], nn.Module] | None = None,
+                          threads: int | None = SMALL_MODEL_THREADS) -> CurriculumRun:
     """Round 0 trains on the partial targets; each later round first adds the confident predictions of the
     model on the unknown training entries (``score_threshold_labels``), then continues training on them.
 
     ``rounds`` = 0 is plain training. Round r lives in ``run_dir/round_r``; ``retrain`` deletes ``run_dir`` first.
+    ``make_model(seed)``: the model of round 0 (default: a linear classifier).
     """
     if retrain and Path(run_dir).exists():
         shutil.rmtree(run_dir)
     run = CurriculumRun(model=None)  # type: ignore[arg-type]
-    current, model = np.asarray(targets, dtype=np.int8), None
+    current, model = np.asarray(targets, dtype=np.int8), make_model(config.seed) if make_model else None
     for r in range(rounds + 1):
         if r > 0:
             current = score_threshold_labels(predict_probabilities(model, features, device), current, theta)
         stage = {"curriculum_round": r, "theta": theta, **(stage_config or {})}
         model, history = train_classifier(features, current, loss, config, Path(run_dir) / f"round_{r}", model=model,
-                                          stage_config=stage, device=device, quiet=quiet)
+                                          stage_config=stage, device=device, quiet=quiet, threads=threads)
         run.targets.append(current)
         run.histories.append(history)
         run.weights.append({k: v.detach().clone().cpu() for k, v in model.state_dict().items()})
@@ -198,7 +223,7 @@ def train_with_curriculum(features: np.ndarray, targets: np.ndarray, loss: str, 
     return run
 
 
-def curriculum_summary(run: CurriculumRun, start: np.ndarray, labels: np.ndarray, test_features: np.ndarray,
+def curriculum_summary(run: CurriculumRun, start: np.ndarray, labels: np.ndarray, test_features: np.ndarray | Dataset,
                        test_labels: np.ndarray, device: str = "cpu") -> pd.DataFrame:
     """Per round: share of known training labels, labels the model added and the share of them that is right,
     and the test scores of that round's weights (round 0 is plain training on the partial labels)."""
@@ -217,9 +242,9 @@ def curriculum_summary(run: CurriculumRun, start: np.ndarray, labels: np.ndarray
 # The sweep.
 
 
-def model_name(loss: str, proportion: float) -> str:
-    """``partial_<loss>_p<percent>``: the run folder and prediction file of one point of the sweep."""
-    return f"partial_{loss}_p{round(proportion * 100):03d}"
+def model_name(loss: str, proportion: float, seed_suffix: str = "") -> str:
+    """``partial_<loss>_p<percent>[@seed<k>]``: the run folder and prediction file of one point of the sweep."""
+    return f"partial_{loss}_p{round(proportion * 100):03d}{seed_suffix}"
 
 
 @dataclass
@@ -230,28 +255,33 @@ class SweepResult:
     probabilities: dict[str, np.ndarray]
 
 
-def sweep(train_features: np.ndarray, train_labels: np.ndarray, test_features: np.ndarray, test_labels: np.ndarray,
-          proportions: list[float], losses: list[str], config: FitConfig, run_dir: Path, *, seed: int,
-          device: str = "cpu", retrain: bool = False) -> SweepResult:
-    """Train one linear classifier per (loss, proportion of known labels) and score it on the test split.
+def sweep(train_features: np.ndarray | Dataset, train_labels: np.ndarray, test_features: np.ndarray | Dataset,
+          test_labels: np.ndarray, proportions: list[float], losses: list[str], config: FitConfig, run_dir: Path, *,
+          seed: int, seeds: list[int] | None = None, make_model: Callable[[int], nn.Module] | None = None,
+          device: str = "cpu", retrain: bool = False, threads: int | None = SMALL_MODEL_THREADS) -> SweepResult:
+    """Train one model per (seed, proportion of known labels, loss) and score it on the test split.
 
-    Every loss at a given p sees the same mask (``mask_labels(train_labels, p, seed)``). Models go to
-    ``run_dir/<model_name>``; ``retrain`` deletes them first.
+    ``make_model(seed)``: the model to train (default: a linear classifier on ``train_features``). With
+    seed s, every loss at a given p sees the same mask ``mask_labels(train_labels, p, s)`` and the model
+    starts from seed s. ``seeds`` (default: ``[seed]``); the profile's ``seed`` keeps the plain names,
+    the others get ``@seed<k>``. Models go to ``run_dir/<model_name>``; ``retrain`` deletes them first.
     """
     rows, probabilities = [], {}
-    grid = [(p, loss) for p in proportions for loss in losses]
-    for p, loss in (bar := tqdm(grid, desc="partial-label sweep", unit="model")):
-        bar.set_postfix_str(model_name(loss, p))
-        folder = Path(run_dir) / model_name(loss, p)
+    grid = [(s, p, loss) for s in (seeds or [seed]) for p in proportions for loss in losses]
+    for s, p, loss in (bar := tqdm(grid, desc="partial-label sweep", unit="model")):
+        name = model_name(loss, p, "" if s == seed else f"@seed{s}")
+        bar.set_postfix_str(name)
+        folder = Path(run_dir) / name
         if retrain and folder.exists():
             shutil.rmtree(folder)
-        targets = mask_labels(train_labels, p, seed)
-        model, history = train_classifier(train_features, targets, loss, config, folder,
-                                          stage_config={"proportion": p, "mask_seed": seed}, device=device)
+        targets = mask_labels(train_labels, p, s)
+        model, history = train_classifier(train_features, targets, loss, replace(config, seed=s), folder,
+                                          model=make_model(s) if make_model else None,
+                                          stage_config={"proportion": p, "mask_seed": s}, device=device, threads=threads)
         scores = predict_probabilities(model, test_features, device)
-        probabilities[model_name(loss, p)] = scores
+        probabilities[name] = scores
         # No wall time in the table: it must be identical from run to run.
-        rows.append({"loss": loss, "title": LOSSES[loss].title, "proportion": p,
+        rows.append({"loss": loss, "title": LOSSES[loss].title, "proportion": p, "seed": s,
                      "known_share": float(known_proportion(targets).mean()), **evaluate(test_labels, scores),
                      "final_train_loss": history.train_loss[-1] if len(history) else float("nan")})
     return SweepResult(pd.DataFrame(rows), probabilities)

@@ -195,11 +195,13 @@ def plot_scale_maps(image: Image.Image, maps: Sequence, fused: Sequence) -> matp
 
 
 def plot_against_proportion(table: pd.DataFrame, metric: str = "mAP", ax=None, title: str | None = None) -> matplotlib.figure.Figure:
-    """The paper's headline figure: a test metric against the proportion of known labels, one curve per loss."""
+    """The paper's headline figure: a test metric against the proportion of known labels, one curve per loss
+    (the mean over seeds, with ± one standard deviation as error bars)."""
     fig, ax = plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax)
     for _, group in table.groupby("loss", sort=False):
-        group = group.sort_values("proportion")
-        ax.plot(100 * group["proportion"], 100 * group[metric], marker="o", label=group["title"].iloc[0])
+        points = group.groupby("proportion")[metric].agg(["mean", "std"]).sort_index()  # over seeds, when there are several
+        ax.errorbar(100 * points.index, 100 * points["mean"], yerr=100 * points["std"].fillna(0.0), marker="o", capsize=3,
+                    label=group["title"].iloc[0])
     ax.set_xlabel("proportion of known training labels (%)")
     ax.set_ylabel(f"test {metric} (%)" if metric == "mAP" else f"test {metric}, threshold 0.5 (%)")
     ax.set_xticks(sorted(100 * table["proportion"].unique()))

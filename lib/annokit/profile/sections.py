@@ -115,9 +115,15 @@ class RNNSettings(Training):
 
 @dataclass(frozen=True, kw_only=True)
 class PartialSettings(Training):
-    """[partial]: the partial-label sweep (Durand et al. 2019): proportions of known labels."""
+    """[partial]: the partial-label sweep (Durand et al. 2019): proportions of known labels, and what is fine-tuned.
+
+    Every model starts from the pretrained weights of ``[cnn]`` (never from notebook 01's CNN, which saw every
+    label): ``"all"`` fine-tunes the whole network on the images as the paper does; ``"last_block"`` the last
+    residual block and the fc on cached maps of the frozen layers below it (the demo, on 2 CPU cores).
+    """
 
     proportions: tuple[float, ...] = field(metadata={"unit_interval": True})
+    finetune: str = field(default="all", metadata={"choices": ("all", "last_block")})
 
 
 @dataclass(frozen=True, kw_only=True)
