@@ -24,9 +24,11 @@ workers = None       # image-decoding processes (None: the profile's [loader] wo
 gpus = 1             # GPUs for this stage: N > 1 trains it under torchrun (DDP, NCCL), the same files as one
 
 # %%
+from IPython.display import display
+
 from annokit.evaluation import score_table
 from annokit.launch import train_on_gpus
-from annokit.m3 import cache_and_annotate, image_splits, train_cnn
+from annokit.m3 import annotate_test, cache_and_annotate, image_splits, train_cnn
 from annokit.plots import plot_history, save_figure
 from annokit.run import open_stage
 
@@ -42,7 +44,9 @@ print("backbone:", run.profile.cnn.backbone, "| pretrained:", run.profile.cnn.pr
 # $$L_1 = \sum_j y_j\,(-\log \sigma(\hat l_j)) + (1-y_j)\,(-\log(1-\sigma(\hat l_j))).$$
 #
 # The paper profiles start from ImageNet weights and use SGD with momentum 0.9 and the learning
-# rates of Sec. IV-A3; the demo trains a ResNet-18 from scratch (no weights can be downloaded).
+# rates of Sec. IV-A3; the demo starts its ResNet-18 from the stand-in that notebook 00 pretrained.
+# Training reads the training images minus the validation images held out for every stage (the profile's
+# `[evaluation]`); the curve shows mAP on those, and the test split is scored once, below.
 
 # %%
 train_on_gpus("cnn", profile, data_root, work_dir, gpus, epochs, monitor=monitor, workers=workers)  # nothing for gpus = 1
@@ -64,3 +68,20 @@ save_figure(fig, run.figure("m3_cnn_training"));
 cnn_predictions = cache_and_annotate(run, cnn, "cnn", image_splits(run), device, cache="cnn", with_scores=True,
                                      meta={"backbone": run.profile.cnn.backbone})
 score_table(run.index, [cnn_predictions]).round(2)
+
+# %% [markdown]
+# ## More seeds, for the spread
+#
+# A profile may list more `seeds` in `[cnn]`: each trains the CNN again from the same pretrained weights with
+# another initial fc and batch order (in `<run>/seeds/seed<k>/cnn`), and annotates the test split as
+# `cnn@seed<k>`, so notebook 08 reports the CNN row as mean ± standard deviation and the claims table can
+# judge whether a difference is larger than the run-to-run spread.
+
+# %%
+extra_seeds = [s for s in run.profile.seeds("cnn") if s != run.profile.seed]
+for extra in extra_seeds:
+    model, _ = train_cnn(run.profile, run.index, run.data_root, run.run_dir, device, epochs, monitor=False, seed=extra)
+    annotate_test(run, model, "cnn", device, extra)
+print(f"extra seeds of the CNN: {extra_seeds or 'none'}")
+if extra_seeds:
+    display(score_table(run.index, [run.predictions(f"cnn@seed{s}") for s in extra_seeds]).round(2))

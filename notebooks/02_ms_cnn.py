@@ -28,7 +28,7 @@ from IPython.display import display
 from annokit.data.table import TEST
 from annokit.evaluation import score_table
 from annokit.launch import train_on_gpus
-from annokit.m3 import cache_and_annotate, image_splits, load_finetuned_cnn, scale_map_shapes, scale_maps_of, train_mscnn
+from annokit.m3 import annotate_test, cache_and_annotate, image_splits, load_finetuned_cnn, scale_map_shapes, scale_maps_of, train_mscnn
 from annokit.plots import plot_history, plot_scale_maps, save_figure
 from annokit.run import open_stage
 
@@ -78,3 +78,20 @@ save_figure(fig, run.figure("m3_scale_maps"));
 # %%
 mscnn_predictions = cache_and_annotate(run, mscnn, "mscnn", image_splits(run), device, cache="mscnn")
 score_table(run.index, [run.predictions("cnn"), mscnn_predictions]).round(2)
+
+# %% [markdown]
+# ## More seeds, for the spread
+#
+# With more `seeds` in `[mscnn]`, each seed k trains the fusion blocks and head again over the frozen CNN
+# of the **same** seed (notebook 01's `<run>/seeds/seed<k>/cnn`), and annotates the test split as
+# `mscnn@seed<k>`: the MS-CNN − CNN difference can then be paired seed by seed.
+
+# %%
+extra_seeds = [s for s in run.profile.seeds("mscnn") if s != run.profile.seed]
+for extra in extra_seeds:
+    model, _ = train_mscnn(run.profile, run.index, run.data_root, run.run_dir, load_finetuned_cnn(run, extra), device, epochs,
+                           monitor=False, seed=extra)
+    annotate_test(run, model, "mscnn", device, extra)
+print(f"extra seeds of the MS-CNN: {extra_seeds or 'none'}")
+if extra_seeds:
+    display(score_table(run.index, [run.predictions(f"{m}@seed{s}") for s in extra_seeds for m in ("cnn", "mscnn")]).round(2))

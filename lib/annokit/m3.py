@@ -46,6 +46,11 @@ def seed_suffix(profile: Profile, seed: int) -> str:
     return "" if seed == profile.seed else f"@seed{seed}"
 
 
+def seed_folder(profile: Profile, run_dir: Path, seed: int | None) -> Path:
+    """Where a stage trained with ``seed`` lives: the run folder for the profile's seed, else ``<run>/seeds/seed<k>``."""
+    return Path(run_dir) if seed is None or seed == profile.seed else Path(run_dir) / "seeds" / f"seed{seed}"
+
+
 def stage_record(profile: Profile, index: PreparedIndex, stage: str, **extra) -> dict:
     """What a stage's checkpoints must agree with: profile, split and the stage's settings."""
     settings = stage_settings_dict(profile.stage(stage))
@@ -180,36 +185,50 @@ def monitor_every(profile: Profile, monitor: bool) -> int:
 
 
 def fit_on_images(model: nn.Module, stage: str, profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path,
-                  device: torch.device, epochs: int | None, monitor: bool) -> History:
+                  device: torch.device, epochs: int | None, monitor: bool, seed: int | None = None) -> History:
     """Train an image model with Eq. 4 in ``<run>/<stage>`` on the fit images, with validation mAP when ``monitor``.
 
-    The test split is not read here: it is scored once, by ``cache_and_annotate``.
+    The test split is not read here: it is scored once, by ``cache_and_annotate`` or ``annotate_test``.
+    ``seed`` (None: the profile's) trains in ``seed_folder``.
     """
     train = image_split(index, data_root, TRAIN, profile.image_size)
+    seed = profile.seed if seed is None else seed
     return fit(model, fit_subset(train, profile, index), image_loss(profile.stage(stage).loss_reduction),
-               fit_config(profile.stage(stage), profile.seed, epochs, **loader_options(profile.loader, device)),
-               Path(run_dir) / stage,
+               fit_config(profile.stage(stage), seed, epochs, **loader_options(profile.loader, device)),
+               seed_folder(profile, run_dir, seed) / stage,
                stage_config=stage_record(profile, index, stage), device=device, record=profile.to_dict(),
                eval_fn=validation_monitor(profile, index, train, device), eval_every=monitor_every(profile, monitor))
 
 
 def train_cnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path, device: torch.device,
-              epochs: int | None = None, monitor: bool = True) -> tuple[ResNetBackbone, History]:
-    """Algorithm 1 step 1: fine-tune the ResNet on the training images with Eq. 4."""
+              epochs: int | None = None, monitor: bool = True, seed: int | None = None) -> tuple[ResNetBackbone, History]:
+    """Algorithm 1 step 1: fine-tune the ResNet on the training images with Eq. 4 (``seed`` None: the profile's)."""
     settings = profile.cnn
-    seed_everything(profile.seed)  # the new fc layer's initial weights
+    seed = profile.seed if seed is None else seed
+    seed_everything(seed)  # the new fc layer's initial weights
     weights = resolve_weights_path(settings.weights_path)
     model = build_backbone(settings.backbone, num_classes=len(index.label_names), pretrained=settings.pretrained,
                            weights_path=verify_weights(weights) if weights is not None else None)
     set_batchnorm_momentum(model, settings.bn_momentum)
-    return model, fit_on_images(model, "cnn", profile, index, data_root, run_dir, device, epochs, monitor)
+    return model, fit_on_images(model, "cnn", profile, index, data_root, run_dir, device, epochs, monitor, seed)
 
 
-def load_finetuned_cnn(run: Run) -> ResNetBackbone:
-    """The stage-1 CNN of notebook 01 (``<run>/cnn/final.pt``), the starting point of the MS-CNN."""
+def load_finetuned_cnn(run: Run, seed: int | None = None) -> ResNetBackbone:
+    """The stage-1 CNN of notebook 01 (``<run>/cnn/final.pt``, or that of another seed), the MS-CNN's starting point."""
     cnn = build_backbone(run.profile.cnn.backbone, num_classes=len(run.index.label_names))
-    load_weights(run.run_dir / "cnn" / "final.pt", cnn)
+    load_weights(seed_folder(run.profile, run.run_dir, seed) / "cnn" / "final.pt", cnn)
     return cnn
+
+
+def annotate_test(run: Run, model: nn.Module, name: str, device: torch.device, seed: int) -> Predictions:
+    """An extra seed's top-k annotation of the test split, saved as ``<name>@seed<k>`` (no features cached)."""
+    test = image_split(run.index, run.data_root, TEST, run.profile.image_size)
+    _, scores = features_and_scores(model, test, device, desc=f"{name} seed {seed} on test", loader=run.profile.loader)
+    k, rows = run.profile.annotation.top_k, run.index.rows(TEST)
+    predictions = Predictions(f"{name}{seed_suffix(run.profile, seed)}", rows, scores, annotate.top_k(scores, k), rule=f"top-{k}",
+                              meta={"profile": run.profile.name, "model": name, "seed": seed})
+    save_predictions(predictions, run.run_dir)
+    return predictions
 
 
 @torch.no_grad()
@@ -228,12 +247,14 @@ def scale_map_shapes(maps: list[Tensor], fused: list[Tensor]) -> pd.DataFrame:
 
 
 def train_mscnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path, cnn: ResNetBackbone,
-                device: torch.device, epochs: int | None = None, monitor: bool = True) -> tuple[MultiScaleCNN, History]:
-    """Algorithm 1 steps 2–3: MS-CNN from the fine-tuned CNN, backbone frozen, fusion and head trained."""
-    seed_everything(profile.seed)  # the fusion blocks' initial weights
+                device: torch.device, epochs: int | None = None, monitor: bool = True,
+                seed: int | None = None) -> tuple[MultiScaleCNN, History]:
+    """Algorithm 1 steps 2–3: MS-CNN from the fine-tuned CNN (of the same seed), backbone frozen, fusion and head trained."""
+    seed = profile.seed if seed is None else seed
+    seed_everything(seed)  # the fusion blocks' initial weights
     model = MultiScaleCNN.from_finetuned_cnn(cnn, len(index.label_names)).freeze_backbone()
     set_batchnorm_momentum(model.fusion, profile.mscnn.bn_momentum)  # the frozen backbone keeps its statistics
-    return model, fit_on_images(model, "mscnn", profile, index, data_root, run_dir, device, epochs, monitor)
+    return model, fit_on_images(model, "mscnn", profile, index, data_root, run_dir, device, epochs, monitor, seed)
 
 
 def train_tags_mlp(profile: Profile, index: PreparedIndex, run_dir: Path, feature_dim: int, device: torch.device,

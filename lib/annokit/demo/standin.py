@@ -73,14 +73,14 @@ def classification_loss(model: nn.Module, batch) -> Tensor:
 def ensure_standin(settings: StandinSettings, backbone: str, weights: Path, work: Path, device: str | torch.device = "cpu") -> Path:
     """Build the stand-in at ``weights`` unless it is there with this recipe; returns ``weights``.
 
-    ``work`` holds the pretraining set and the training run (``<work>/pretraining``, ``<work>/standin_run``),
+    ``work`` holds the pretraining set (``<work>/train``, ImageNet's layout) and the training run (``<work>/standin_run``),
     so an interrupted build resumes where it stopped.
     """
     weights, work = Path(weights), Path(work)
     if is_built(weights, settings, backbone):
         print(f"{weights} was built with this recipe: reused, not trained again")
         return weights
-    data_root, total = work / "pretraining", settings.images + HELD_OUT
+    data_root, total = work, settings.images + HELD_OUT
     with tqdm(total=total, desc="pretraining images", leave=False) as bar:
         write_pretraining_set(data_root, total, settings.image_size, settings.seed, progress=lambda _: bar.update())
     images, classes = read_pretraining_set(data_root, total, settings.seed)
