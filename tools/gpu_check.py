@@ -1,11 +1,13 @@
 """GPU check: the paper-profile chain on synthetic 224-pixel data, on CUDA, in minutes.
 
-Runs every stage the paper profiles run on a GPU (ResNet-101 fine-tuning and MS-CNN with float16
-autocast and channels_last, feature extraction, tags MLP, classifier and LQP heads, the Multi-order
-RNN), kills the CNN stage after its first epoch and resumes it, and runs one head under an NCCL
-process group of one GPU. Writes the timings and checks as JSON.
+Runs every stage the paper profiles run on a GPU (ResNet-101 fine-tuning and MS-CNN under the
+profile's autocast and channels_last, feature extraction, tags MLP, classifier and LQP heads, the
+Multi-order RNN), builds the decoded-image cache and checks it against the JPEGs, kills the CNN stage
+after its first epoch and resumes it, and runs one head under an NCCL process group of one GPU.
+Writes the timings and checks as JSON. ``tools/gpu_check.sh`` runs it after the benchmark.
 
     python tools/gpu_check.py --out results/bench/gpu_check.json
+    python tools/gpu_check.py --device cpu --backbone resnet18 --image-size 64 --n-train 32 --n-test 16  # dry run
 
 It needs no download: ResNet-101 starts from random weights (``pretrained = false``), which is
 enough to exercise the code paths and time them; the numbers it prints are speeds, not accuracy.
@@ -28,6 +30,8 @@ import torch.distributed as dist
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lib"))
 
+from annokit.data.dataset import AnnotationDataset  # noqa: E402
+from annokit.data.image_cache import CachedImageDataset, image_dataset  # noqa: E402
 from annokit.data.index import build_index  # noqa: E402
 from annokit.data.manifest import record_manifest  # noqa: E402
 from annokit.demo import DemoConfig, generate_demo  # noqa: E402
@@ -40,17 +44,20 @@ from annokit.m3 import (  # noqa: E402
     train_tags_mlp,
 )
 from annokit.multi_order_rnn import train_multi_order  # noqa: E402
+from annokit.precision import describe  # noqa: E402
 from annokit.profile import load_profile  # noqa: E402
 from annokit.run import open_run  # noqa: E402
 
 PROFILE_TOML = """
 extends = "{base}"
-description = "GPU check: nuswide-m3 settings, random ResNet-101 weights, a few epochs on synthetic data"
+description = "GPU check: nuswide-m3 settings, random {backbone} weights, a few epochs on synthetic data"
 manifest = "gpu_check"
+image_size = {image_size}
 
 # The paper's BN decay 0.9997 moves the running statistics by 0.03 % a step: after the few steps of a
 # check they are still the random init's, and eval-mode features explode. The check uses PyTorch's 0.1.
 [cnn]
+backbone = "{backbone}"
 pretrained = false
 epochs = 2
 bn_momentum = 0.1
@@ -76,13 +83,14 @@ epochs = 2
 """
 
 
-def prepare(work: Path, n_train: int, n_test: int) -> Path:
-    """Synthetic scenes at 224 px in the NUS-WIDE layout, a manifest of them, the profile and the prepared index."""
+def prepare(work: Path, n_train: int, n_test: int, backbone: str, image_size: int) -> Path:
+    """Synthetic scenes in the NUS-WIDE layout, a manifest of them, the profile and the prepared index."""
     data = work / "data"
-    generate_demo(data, DemoConfig(n_train=n_train, n_test=n_test, image_size=224, seed=0))
+    generate_demo(data, DemoConfig(n_train=n_train, n_test=n_test, image_size=image_size, seed=0))
     manifest = record_manifest(data / "nuswide", "nuswide", "m3", name="gpu_check", source="gpu check")
     profile_path = work / "gpu-check.toml"
-    profile_path.write_text(PROFILE_TOML.format(base=REPO / "lib" / "annokit" / "profiles" / "nuswide-m3.toml"))
+    profile_path.write_text(PROFILE_TOML.format(base=REPO / "lib" / "annokit" / "profiles" / "nuswide-m3.toml",
+                                                backbone=backbone, image_size=image_size))
     build_index(work / "runs" / "gpu-check" / "index", data / "nuswide", manifest, profile="gpu-check", progress=False)
     return profile_path
 
@@ -94,6 +102,21 @@ def train_cnn_stage(work: Path, profile_path: Path, device: torch.device) -> dic
     start = time.perf_counter()
     _, history = train_cnn(profile, run.index, run.data_root, run.run_dir, device, monitor=False)
     return {"seconds": time.perf_counter() - start, "epoch_seconds": history.seconds}
+
+
+def cache_check(work: Path, profile_path: Path) -> dict:
+    """Build the decoded-image cache of both splits as the image stages get it, and compare items with the JPEG path's."""
+    run = open_run(str(profile_path), work_dir=str(work))
+    size, report = run.profile.image_size, {}
+    for split in ("train", "test"):
+        start = time.perf_counter()
+        cached = image_dataset(run.index, run.data_root, split, size, run.profile.cache, work)
+        seconds = time.perf_counter() - start
+        jpeg = AnnotationDataset(run.index, run.data_root, split=split, image_size=size)
+        sample = range(0, len(jpeg), max(1, len(jpeg) // 16))
+        report[split] = {"images": len(cached), "seconds": seconds, "cached": isinstance(cached, CachedImageDataset),
+                         "equal_to_jpeg": all(torch.equal(cached[i][0], jpeg[i][0]) for i in sample)}
+    return report
 
 
 def kill_after_first_epoch(work: Path, profile_path: Path, device: torch.device) -> bool:
@@ -122,6 +145,8 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=512)
     parser.add_argument("--n-test", type=int, default=256)
     parser.add_argument("--device", default="cuda", help="cuda (the check), or cpu for a dry run of the script itself")
+    parser.add_argument("--backbone", default="resnet101", help="the paper's; a dry run on the CPU takes resnet18")
+    parser.add_argument("--image-size", type=int, default=224, help="the paper's; a dry run on the CPU takes 64")
     parser.add_argument("--cnn-only", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ["ANNOKIT_WORK"] = str(args.work)
@@ -134,11 +159,13 @@ def main() -> None:
     on_gpu = device.type == "cuda"
     report: dict = {"device": torch.cuda.get_device_name(0) if on_gpu else "cpu", "torch": torch.__version__,
                     "cuda": torch.version.cuda, "bf16_supported": on_gpu and torch.cuda.is_bf16_supported(),
-                    "images": {"train": args.n_train, "test": args.n_test}}
+                    "images": {"train": args.n_train, "test": args.n_test}, "backbone": args.backbone, "image_size": args.image_size}
     timings: dict = {}
     start = time.perf_counter()
-    profile_path = prepare(args.work, args.n_train, args.n_test)
+    profile_path = prepare(args.work, args.n_train, args.n_test, args.backbone, args.image_size)
     timings["prepare"] = time.perf_counter() - start
+    report["precision"] = describe(device.type, load_profile(profile_path).precision)
+    report["image_cache"] = cache_check(args.work, profile_path)
 
     report["killed_after_epoch_1"] = kill_after_first_epoch(args.work, profile_path, device)
     resumed = train_cnn_stage(args.work, profile_path, device)
@@ -156,6 +183,7 @@ def main() -> None:
     timings["mscnn"] = time.perf_counter() - start
     start = time.perf_counter()
     splits = image_splits(run)
+    report["image_stages_read_the_cache"] = all(isinstance(data, CachedImageDataset) for data in splits.values())
     outputs = {split: features_and_scores(mscnn, data, device) for split, data in splits.items()}
     timings["mscnn_features"] = time.perf_counter() - start
     report["inference_images_per_s"] = (args.n_train + args.n_test) / timings["mscnn_features"]

@@ -22,16 +22,17 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 from tqdm.auto import tqdm
 
-from annokit import annotate, metrics
+from annokit import annotate, metrics, precision
 from annokit.checkpoints import load_weights
 from annokit.data.dataset import AnnotationDataset
+from annokit.data.image_cache import image_dataset
 from annokit.data.index import PreparedIndex
 from annokit.data.table import TEST, TRAIN
 from annokit.features import CachedArrays, save_cached
 from annokit.losses import label_quantity_loss, sigmoid_cross_entropy
 from annokit.models import JointClassifier, LabelQuantityRegressor, MultiScaleCNN, ResNetBackbone, TagsMLP, build_backbone
 from annokit.predictions import FINGERPRINT, Predictions, check_matches_index, save_predictions
-from annokit.profile import LoaderSettings, Profile, stage_settings_dict
+from annokit.profile import ImageCacheSettings, LoaderSettings, Profile, stage_settings_dict
 from annokit.run import Run
 from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
 from annokit.training_config import fit_config, loader_options
@@ -58,14 +59,16 @@ def stage_record(profile: Profile, index: PreparedIndex, stage: str, **extra) ->
     return {"stage": stage, "profile": profile.name, "index": index.meta["fingerprint"], **settings, **extra}
 
 
-def image_split(index: PreparedIndex, data_root: Path, split: str, image_size: int) -> AnnotationDataset:
-    """Images of one split with their tag and label vectors."""
-    return AnnotationDataset(index, data_root, split=split, image_size=image_size)
+def image_split(index: PreparedIndex, data_root: Path, split: str, image_size: int, cache: ImageCacheSettings | None = None,
+                work_dir: Path | None = None) -> AnnotationDataset:
+    """Images of one split with their tag and label vectors: from the decoded-image cache when ``cache.enabled``."""
+    return image_dataset(index, data_root, split, image_size, cache, work_dir)
 
 
 def image_splits(run: Run) -> dict[str, AnnotationDataset]:
-    """The train and test images of a run, at the profile's input size."""
-    return {split: image_split(run.index, run.data_root, split, run.profile.image_size) for split in (TRAIN, TEST)}
+    """The train and test images of a run, at the profile's input size (from its image cache when enabled)."""
+    return {split: image_split(run.index, run.data_root, split, run.profile.image_size, run.profile.cache, run.run_dir.parents[1])
+            for split in (TRAIN, TEST)}
 
 
 def tag_splits(run: Run) -> dict[str, TensorDataset]:
@@ -191,10 +194,11 @@ def fit_on_images(model: nn.Module, stage: str, profile: Profile, index: Prepare
     The test split is not read here: it is scored once, by ``cache_and_annotate`` or ``annotate_test``.
     ``seed`` (None: the profile's) trains in ``seed_folder``.
     """
-    train = image_split(index, data_root, TRAIN, profile.image_size)
+    train = image_split(index, data_root, TRAIN, profile.image_size, profile.cache, Path(run_dir).parents[1])
     seed = profile.seed if seed is None else seed
     return fit(model, fit_subset(train, profile, index), image_loss(profile.stage(stage).loss_reduction),
-               fit_config(profile.stage(stage), seed, epochs, **loader_options(profile.loader, device)),
+               fit_config(profile.stage(stage), seed, epochs, **loader_options(profile.loader, device),
+                          **precision.fit_options(profile.precision)),
                seed_folder(profile, run_dir, seed) / stage,
                stage_config=stage_record(profile, index, stage), device=device, record=profile.to_dict(),
                eval_fn=validation_monitor(profile, index, train, device), eval_every=monitor_every(profile, monitor))
@@ -222,7 +226,7 @@ def load_finetuned_cnn(run: Run, seed: int | None = None) -> ResNetBackbone:
 
 def annotate_test(run: Run, model: nn.Module, name: str, device: torch.device, seed: int) -> Predictions:
     """An extra seed's top-k annotation of the test split, saved as ``<name>@seed<k>`` (no features cached)."""
-    test = image_split(run.index, run.data_root, TEST, run.profile.image_size)
+    test = image_split(run.index, run.data_root, TEST, run.profile.image_size, run.profile.cache, run.run_dir.parents[1])
     _, scores = features_and_scores(model, test, device, desc=f"{name} seed {seed} on test", loader=run.profile.loader)
     k, rows = run.profile.annotation.top_k, run.index.rows(TEST)
     predictions = Predictions(f"{name}{seed_suffix(run.profile, seed)}", rows, scores, annotate.top_k(scores, k), rule=f"top-{k}",

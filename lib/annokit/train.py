@@ -37,7 +37,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
-from annokit import __version__
+from annokit import __version__, precision
 from annokit.checkpoints import (
     atomic_write_text,
     epoch_checkpoints,
@@ -62,7 +62,9 @@ from annokit.distributed import (
 from annokit.training_config import FitConfig, build_optimizer, build_scheduler
 
 # Settings of the machine, not of the experiment: a run may resume with other values.
-RESUME_MAY_DIFFER = ("fit.num_workers", "fit.prefetch_factor", "fit.pin_memory")
+# Settings of the machine, not of the experiment: a run may resume (or reuse final.pt) with other values.
+RESUME_MAY_DIFFER = ("fit.num_workers", "fit.prefetch_factor", "fit.pin_memory", "fit.amp", "fit.channels_last",
+                     "fit.cudnn_benchmark", "fit.compile")
 KEEP_EPOCH_FILES = 2
 # Models on cached vectors (heads, RNN decoders, the partial-label classifiers) are small: one CPU
 # thread beats two busy ones (20 epochs of the demo classifier: 1.1 s against 7 s on a loaded 2-core machine).
@@ -183,14 +185,16 @@ def _fit(
 
     # Rank 0 keeps the single-process stream; other ranks get their own dropout masks.
     seed_everything(config.seed + rank)
+    precision.apply_kernel_settings(device.type, config.cudnn_benchmark)
     model.to(device)
-    if on_cuda and config.channels_last:
+    if precision.uses_channels_last(device.type, config.channels_last):
         model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad] if params is None else list(params)
     optimizer = build_optimizer(params, config)
     scheduler = build_scheduler(optimizer, config)
-    use_amp = config.amp and on_cuda
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    dtype = precision.autocast_dtype(device.type, config.amp)
+    use_amp = precision.needs_grad_scaler(dtype)
+    scaler = precision.grad_scaler(dtype)
 
     history, start_epoch = History(), 0
     latest = latest_checkpoint(run_dir)
@@ -210,6 +214,7 @@ def _fit(
     train_model = model
     if world_size > 1:
         train_model = DistributedDataParallel(model, device_ids=[device.index] if on_cuda else None)
+    train_model = precision.maybe_compile(train_model, config.compile)  # shares the parameters: model.state_dict() is saved
 
     # The shuffle order is a pure function of (seed, epoch): a resumed run sees the same batches.
     sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, shuffle=True, seed=config.seed)
@@ -275,13 +280,14 @@ def train_one_epoch(
 ) -> float:
     """One pass over ``loader``; returns the mean batch loss (averaged over processes)."""
     model.train()
-    on_cuda = device.type == "cuda"
+    dtype = precision.autocast_dtype(device.type, config.amp)
+    channels_last = precision.uses_channels_last(device.type, config.channels_last)
     total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
     steps = 0
     bar = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", disable=not (progress and is_main_process()), leave=False)
     for batch in bar:
-        batch = to_device(batch, device, channels_last=on_cuda and config.channels_last)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=config.amp and on_cuda):
+        batch = to_device(batch, device, channels_last=channels_last)
+        with precision.autocast(device.type, dtype):
             loss = loss_fn(model, batch)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()  # a no-op scale when AMP is off

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from annokit.profile import LoaderSettings, Training
-from annokit.profile.sections import OPTIMIZERS
+from annokit.profile.sections import AMP_SETTINGS, OPTIMIZERS
 
 LR_SCHEDULES = ("constant", "step")
 
@@ -30,8 +30,10 @@ class FitConfig:
     num_workers: int = 0  # the loader's: settings of the machine (``[loader]``), a run may resume with others
     prefetch_factor: int = 2
     pin_memory: bool = True  # CUDA only
-    amp: bool = True  # float16 autocast + GradScaler, CUDA only
+    amp: str = "auto"  # CUDA autocast: auto (bfloat16 where the card has it, else float16 + GradScaler), bf16, fp16, off
     channels_last: bool = True  # CUDA only, 4-D inputs
+    cudnn_benchmark: bool = False  # CUDA only: cuDNN times its (deterministic) algorithms once per shape
+    compile: bool = False  # torch.compile the model being trained
     lr_schedule: str = "constant"  # "constant" | "step" (x0.1 every step_epochs)
     step_epochs: int = 0
 
@@ -40,6 +42,8 @@ class FitConfig:
             raise ValueError(f"FitConfig needs epochs >= 1, batch_size >= 1 and lr > 0, got {self}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer {self.optimizer!r} unknown: use one of {OPTIMIZERS}")
+        if self.amp not in AMP_SETTINGS:
+            raise ValueError(f"amp {self.amp!r} unknown: use one of {AMP_SETTINGS}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule {self.lr_schedule!r} unknown: use one of {LR_SCHEDULES}")
         if self.lr_schedule == "step" and self.step_epochs < 1:
@@ -49,7 +53,8 @@ class FitConfig:
 def fit_config(settings: Training, seed: int, epochs: int | None = None, **machine: Any) -> FitConfig:
     """A stage's ``FitConfig`` from its profile section; ``epochs`` (None: the section's) and ``seed`` per run.
 
-    ``machine``: settings of the machine, not of the experiment (``num_workers``, ``amp``, ``channels_last``).
+    ``machine``: settings of the machine, not of the experiment (``num_workers``, ``prefetch_factor``, ``pin_memory``
+    and the ``[precision]`` fields of ``precision.fit_options``: ``amp``, ``channels_last``, ``cudnn_benchmark``, ``compile``).
     """
     return FitConfig(epochs=settings.epochs if epochs is None else int(epochs), batch_size=settings.batch_size,
                      lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay,

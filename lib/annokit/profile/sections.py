@@ -227,7 +227,7 @@ class ImageCacheSettings:
     """
 
     enabled: bool = False
-    folder: str = ""  # where the cache files go; empty: ``<work>/cache``
+    folder: str = ""  # where the cache files go; empty: ``<work>/cache``; a relative path is taken inside the work folder
 
 
 AMP_SETTINGS = ("auto", "bf16", "fp16", "off")
