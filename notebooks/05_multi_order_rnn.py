@@ -38,13 +38,13 @@ from IPython.display import display
 import annokit
 from annokit import multi_order_rnn, paths
 from annokit.data.label_orders import ORDERS, label_sequences
-from annokit.m3 import validation_positions
 from annokit.models.multi_order_rnn import length_mask, masked_targets
 from annokit.parallel import cpu_workers, run_jobs
 from annokit.plots import plot_history, plot_step_scores, save_figure
 from annokit.predictions import save_predictions
 from annokit.profile import stage_settings_dict
 from annokit.run import open_stage
+from annokit.validation import validation_positions
 
 run, device = open_stage(profile, data_root, work_dir, device, seed=seed)
 run_dir, index, settings, seed = run.run_dir, run.index, run.profile.rnn.with_epochs(epochs), run.profile.seed

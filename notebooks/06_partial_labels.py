@@ -59,11 +59,12 @@ from torch.utils.data import Subset
 from annokit import partial_finetune as pf
 from annokit import partial_labels as pl
 from annokit.data.table import TEST, TRAIN
-from annokit.m3 import image_splits, validation_positions
+from annokit.m3 import image_splits
 from annokit.plots import plot_against_proportion, plot_normalisation, save_figure
 from annokit.predictions import Predictions, save_predictions
 from annokit.run import open_stage
 from annokit.training_config import fit_config
+from annokit.validation import validation_positions
 
 run, device = open_stage(profile, data_root, work_dir, device, seed=seed)
 run_dir, seed, stage = run.run_dir, run.profile.seed, run.profile.partial.with_epochs(epochs)

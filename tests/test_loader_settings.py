@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from annokit import m3, train
+from annokit import extraction, train
 from annokit.profile import LoaderSettings, load_profile
 from annokit.training_config import FitConfig, loader_options
 
@@ -40,9 +40,9 @@ def test_a_finished_stage_is_reused_with_other_loader_settings(tmp_path):
 
 def test_feature_extraction_uses_the_profiles_loader():
     data = TensorDataset(torch.randn(10, 3))
-    assert m3.extraction_loader(data, "cpu", LoaderSettings(workers=2, prefetch=5)).num_workers == 2
-    assert m3.extraction_loader(data, "cpu", LoaderSettings(workers=2, prefetch=5)).prefetch_factor == 5
-    assert m3.extraction_loader(data, "cpu").num_workers == 0
+    assert extraction.extraction_loader(data, "cpu", LoaderSettings(workers=2, prefetch=5)).num_workers == 2
+    assert extraction.extraction_loader(data, "cpu", LoaderSettings(workers=2, prefetch=5)).prefetch_factor == 5
+    assert extraction.extraction_loader(data, "cpu").num_workers == 0
 
 
 def test_open_stage_overrides_the_workers(make_tiny_run, tmp_path):

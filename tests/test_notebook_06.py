@@ -11,10 +11,11 @@ import torch
 
 from annokit import paths
 from annokit.data.table import TRAIN
-from annokit.m3 import image_split, validation_positions
+from annokit.m3 import image_split
 from annokit.models import build_backbone
 from annokit.partial_finetune import LastBlockClassifier, below_last_block, inputs_of, weights_source
 from annokit.profile import load_profile
+from annokit.validation import validation_positions
 
 PROFILE = "demo"
 

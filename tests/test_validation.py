@@ -10,10 +10,10 @@ import pytest
 
 from annokit.data.dataset import AnnotationDataset
 from annokit.data.table import TEST, TRAIN
-from annokit.m3 import cache_and_annotate, image_splits, train_cnn, train_tags_mlp, validation_positions
+from annokit.m3 import cache_and_annotate, image_splits, train_cnn, train_tags_mlp
 from annokit.profile import PROFILES_DIR, ProfileError, load_profile
 from annokit.run import open_run
-from annokit.validation import validation_split
+from annokit.validation import validation_positions, validation_split
 
 
 def test_the_validation_split_is_a_fixed_disjoint_share_of_the_training_split():

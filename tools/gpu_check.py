@@ -35,8 +35,8 @@ from annokit.data.image_cache import CachedImageDataset, image_dataset  # noqa: 
 from annokit.data.index import build_index  # noqa: E402
 from annokit.data.manifest import record_manifest  # noqa: E402
 from annokit.demo import DemoConfig, generate_demo  # noqa: E402
+from annokit.extraction import features_and_scores  # noqa: E402
 from annokit.m3 import (  # noqa: E402
-    features_and_scores,
     image_splits,
     step5_predictions,
     train_cnn,

@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
-from tqdm.auto import tqdm
+from torch.utils.data import Dataset, TensorDataset
 
 from annokit import annotate, metrics, precision
 from annokit.checkpoints import load_weights
@@ -28,18 +27,17 @@ from annokit.data.dataset import AnnotationDataset
 from annokit.data.image_cache import image_dataset
 from annokit.data.index import PreparedIndex
 from annokit.data.table import TEST, TRAIN
+from annokit.extraction import features_and_scores
 from annokit.features import CachedArrays, save_cached
 from annokit.losses import label_quantity_loss, sigmoid_cross_entropy
 from annokit.models import JointClassifier, LabelQuantityRegressor, MultiScaleCNN, ResNetBackbone, TagsMLP, build_backbone
 from annokit.predictions import FINGERPRINT, Predictions, check_matches_index, save_predictions
-from annokit.profile import ImageCacheSettings, LoaderSettings, Profile, stage_settings_dict
+from annokit.profile import ImageCacheSettings, Profile, stage_settings_dict
 from annokit.run import Run
 from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
 from annokit.training_config import fit_config, loader_options
-from annokit.validation import curve_subset, split_of
+from annokit.validation import fit_subset, monitor_every, validation_monitor
 from annokit.weights import resolve_weights_path, verify_weights
-
-EVAL_BATCH = 128
 
 
 def seed_suffix(profile: Profile, seed: int) -> str:
@@ -111,27 +109,6 @@ def set_batchnorm_momentum(model: nn.Module, momentum: float) -> None:
             module.momentum = momentum
 
 
-def extraction_loader(dataset: Dataset, device: torch.device | str, loader: LoaderSettings | None = None) -> DataLoader:
-    """Batches of ``dataset`` in order, with the profile's ``[loader]`` workers (none when not given)."""
-    options = loader_options(loader or LoaderSettings(workers=0), device)
-    workers = options["num_workers"]
-    return DataLoader(dataset, batch_size=EVAL_BATCH, num_workers=workers, prefetch_factor=options["prefetch_factor"] if workers else None,
-                      pin_memory=options["pin_memory"] and torch.device(device).type == "cuda")
-
-
-@torch.no_grad()
-def features_and_scores(model: nn.Module, dataset: Dataset, device: torch.device, input_index: int = 0,
-                        desc: str = "extracting", loader: LoaderSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The model's feature vector (``model.features``) and sigmoid scores (``model.fc``) for every item."""
-    model.eval().to(device)
-    features, scores = [], []
-    for batch in tqdm(extraction_loader(dataset, device, loader), desc=desc, leave=False):
-        f = model.features(batch[input_index].to(device))
-        features.append(f.float().cpu())
-        scores.append(torch.sigmoid(model.fc(f)).float().cpu())
-    return torch.cat(features).numpy(), torch.cat(scores).numpy()
-
-
 def cache_and_annotate(run: Run, model: nn.Module, name: str, inputs: dict[str, Dataset], device: torch.device, *,
                        cache: str, with_scores: bool = False, meta: dict | None = None) -> Predictions:
     """Cache a trained model's features (``<cache>_features``, and ``<cache>_scores`` when asked) for both
@@ -151,40 +128,6 @@ def cache_and_annotate(run: Run, model: nn.Module, name: str, inputs: dict[str, 
     predictions = Predictions(name, rows[TEST], scores, annotate.top_k(scores, k), rule=f"top-{k}", meta=meta)
     save_predictions(predictions, run.run_dir)
     return predictions
-
-
-def validation_positions(profile: Profile, index: PreparedIndex) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (fit, validation) in the training split: every stage trains on the first, chooses on the second."""
-    return split_of(profile.evaluation, len(index.rows(TRAIN)))
-
-
-def score_monitor(dataset: Dataset, y_true: np.ndarray, device: torch.device, input_index: int = 0,
-                  loader: LoaderSettings | None = None) -> Callable[[nn.Module], dict]:
-    """An ``eval_fn`` for ``fit``: validation mAP of ``dataset`` (validation images only), for the training curves."""
-    def evaluate(model: nn.Module) -> dict:
-        _, scores = features_and_scores(model, dataset, device, input_index, desc="validation mAP", loader=loader)
-        return {"val mAP": metrics.mean_average_precision(y_true, scores)}
-    return evaluate
-
-
-def validation_monitor(profile: Profile, index: PreparedIndex, train_set: Dataset, device: torch.device,
-                       input_index: int = 0) -> Callable[[nn.Module], dict]:
-    """``score_monitor`` on the profile's fixed validation subset of ``train_set`` (a dataset of the whole training split)."""
-    _, validation = validation_positions(profile, index)
-    shown = validation[curve_subset(len(validation), profile.evaluation.limit)]
-    y_true = index.label_matrix(TRAIN)[shown]
-    return score_monitor(Subset(train_set, shown.tolist()), y_true, device, input_index, loader=profile.loader)
-
-
-def fit_subset(dataset: Dataset, profile: Profile, index: PreparedIndex) -> Dataset:
-    """The items of a whole-training-split ``dataset`` that a stage trains on: the validation images left out."""
-    fit_rows, _ = validation_positions(profile, index)
-    return Subset(dataset, fit_rows.tolist())
-
-
-def monitor_every(profile: Profile, monitor: bool) -> int:
-    """Epochs between validation scores of a training curve (0: none)."""
-    return profile.evaluation.every if monitor else 0
 
 
 def fit_on_images(model: nn.Module, stage: str, profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path,

@@ -15,7 +15,7 @@ from annokit.bench.synthetic import mean_file_bytes, write_synthetic_jpegs
 from annokit.bench.timing import Budget
 from annokit.data.index import PreparedIndex
 from annokit.data.table import TRAIN
-from annokit.m3 import EVAL_BATCH
+from annokit.extraction import EVAL_BATCH
 from annokit.precision import describe
 from annokit.profile import load_profile
 from annokit.train import resolve_device
