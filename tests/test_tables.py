@@ -155,3 +155,44 @@ def test_flat_header():
     assert tables.flat_header(("", "reproduction")) == "reproduction"
     assert tables.flat_header("mAP") == "mAP"
     assert tables.flat_header(("loss", 0.5)) == "loss 0.5"
+
+
+def test_the_reproduced_baselines_sit_beside_their_copied_rows():
+    from annokit.baselines.methods import METHODS
+
+    mapped = {(name, row): model for name, rows in tables.ROW_MODELS.items() for row, model in rows.items()
+              if model.startswith("baseline_")}
+    assert {model for model in mapped.values()} == {m.file for m in METHODS.values()}  # all eight, and nothing else
+    printed = {name: set(load_reported(name)["method"]) for name in ("m3_table3", "m3_table4", "multi_order_table2",
+                                                                     "multi_order_table3")}
+    for (name, row), model in mapped.items():
+        assert any(row in printed[table] for table in printed if table.startswith(name[:2])), (row, model)
+    assert tables.ROW_MODELS["m3_table3"]["CNN+logistic [25]"] == "baseline_logistic"
+    assert tables.ROW_MODELS["multi_order_table3"]["Order-free RNN [4]"] == "baseline_order_free_rnn"
+
+
+def test_each_row_is_compared_under_the_definition_it_was_printed_with(tmp_path):
+    # hand-made scores where our per-image means (S-*) and overall sums (O-*) differ
+    ours = pd.Series({"C-P": 60.0, "C-R": 50.0, "C-F1": 54.55, "O-P": 71.0, "O-R": 72.0, "O-F1": 71.5,
+                      "S-P": 81.0, "S-R": 82.0, "S-F1": 81.5})
+    scores = {"MS-CNN+LQP [36]": (ours, ours * 0 + 0.5, 3), "TagProp [12]": (ours, ours * np.nan, 1),
+              "LSEP [29]": (ours, ours * 0 + 0.2, 3)}
+    table = tables.comparison_table("multi_order_table2", load_reported("multi_order_table2"), scores)
+    # MS-CNN+LQP was copied from M3 with overall sums: ours is the overall sum too; TagProp and LSEP: means over images
+    assert table.loc["MS-CNN+LQP [36]", ("reproduced", "S-P")] == 71.0
+    assert table.loc["TagProp [12]", ("reproduced", "S-P")] == 81.0 and table.loc["LSEP [29]", ("reproduced", "S-F1")] == 81.5
+    assert table.loc["MS-CNN+LQP [36]", ("reproduced", "C-P")] == 60.0  # per-label columns are the same in both
+    definition = table[("", "definition")]
+    assert definition["MS-CNN+LQP [36]"].startswith("paper: overall (copied from [36]); ours: P_I, R_I, F1_I as sums")
+    assert definition["TagProp [12]"] == "paper: per-image mean; ours: P_I, R_I, F1_I as means over test images (S-*, Sec. 4.2)"
+    assert definition["LSEP [29]"].startswith("paper: unknown; ours: P_I, R_I, F1_I as means")
+    frame = pd.read_csv(tables.export(table, tmp_path)[0], index_col="method", dtype=str, keep_default_na=False)
+    assert list(frame.columns[-2:]) == ["reproduction", "definition"]
+    assert frame.loc["MS-CNN+LQP [36]", "P_I ours"] == "71.00 ± 0.50" and frame.loc["TagProp [12]", "P_I ours"] == "81.00"
+    assert frame.loc["TagProp [12]", "reproduction"] == "baseline_tagprop (1 seed)"
+    markdown = (tmp_path / "multi_order_table2.md").read_text(encoding="utf-8")
+    assert "- definitions: P_L, R_L, F1_L: means over labels; P_I, R_I, F1_I: means over test images" in markdown
+    # M3's tables define I-* one way for every row: a note, no column
+    m3 = tables.comparison_table("m3_table3", load_reported("m3_table3"), {"CNN+logistic [25]": (ours, ours * np.nan, 1)})
+    assert ("", "definition") not in m3.columns and m3.loc["CNN+logistic [25]", ("reproduced", "O-P")] == 71.0
+    assert tables.definition_note(m3) == [f"definitions: {tables.DEFINITION_NOTES['O-P']}"]

@@ -28,14 +28,19 @@ from annokit.reported import REPORTED_DATASETS, REPORTED_TABLES, arithmetic_flag
 
 M3_COMPONENTS = {"Upper bound (Ours)": "upper_bound", "MS-CNN+Tags+LQP": "mscnn_tags_lqp", "MS-CNN+LQP": "mscnn_lqp",
                  "MS-CNN+Tags": "mscnn_tags", "MS-CNN": "mscnn", "CNN": "cnn"}
-M3_SOTA = {"Upper bound (Ours)": "upper_bound", "Ours": "mscnn_tags_lqp", "CNN-RNN [27]": "cnn_rnn_frequent_first"}
+# The copied rows of earlier methods that notebook 07 reproduces (annokit.baselines.METHODS, files baseline_<key>).
+M3_SOTA = {"Upper bound (Ours)": "upper_bound", "Ours": "mscnn_tags_lqp", "CNN-RNN [27]": "cnn_rnn_frequent_first",
+           "TagNeighboor [23]": "baseline_tag_knn", "CNN+WARP [39]": "baseline_warp", "CNN+softmax [39]": "baseline_softmax",
+           "CNN+logistic [25]": "baseline_logistic"}
 M3_LQP = {"MS-CNN": "mscnn_lqp", "MS-CNN+Tags": "mscnn_tags_lqp"}
 # "multi_order_rnn" is the Multi-order RNN as the authors released it (their code made the paper's numbers);
 # the paper-text variant, "multi_order_rnn_paper_text", appears in notebook 05's Table 1 only.
 MULTI_ORDER_BASELINES = {"CNN (Binary Cross-Entropy)": "cnn_threshold", "CNN-RNN (frequent-first)": "cnn_rnn_frequent_first",
                     "CNN-RNN (rare-first)": "cnn_rnn_rare_first", "CNN-RNN (lexicographic order)": "cnn_rnn_lexicographic",
                     "Multi-order RNN (Proposed)": "multi_order_rnn"}
-MULTI_ORDER_SOTA = {"MS-CNN+LQP [36]": "mscnn_lqp", "Multi-order RNN (Proposed)": "multi_order_rnn"}
+MULTI_ORDER_SOTA = {"TagProp [12]": "baseline_tagprop", "2PKNN [45]": "baseline_2pknn", "MS-CNN+LQP [36]": "mscnn_lqp",
+                    "WARP [49, 11]": "baseline_warp", "LSEP [29]": "baseline_lsep", "Order-free RNN [4]": "baseline_order_free_rnn",
+                    "Multi-order RNN (Proposed)": "multi_order_rnn"}
 # SR-CNN-RNN trains on the rare-to-frequent order: the kit's rare-first CNN-RNN stands in for it.
 MULTI_ORDER_TOP1 = {"SR-CNN-RNN": "cnn_rnn_rare_first", "Multi-order RNN": "multi_order_rnn"}
 
@@ -46,6 +51,15 @@ ROW_MODELS: dict[str, dict[str, str]] = {
     "multi_order_table2": MULTI_ORDER_SOTA, "multi_order_table3": MULTI_ORDER_SOTA, "multi_order_table4": MULTI_ORDER_TOP1,
 }
 PAPER_DATASET = {"nuswide": "NUS-WIDE", "coco2014": "MS-COCO"}
+# A printed row whose per-image columns are overall sums (its "definition" starts with "overall") is set beside
+# our overall sums; every other row beside our means over images, the Multi-order RNN paper's Sec. 4.2.
+OVERALL_SOURCE = {"S-P": "O-P", "S-R": "O-R", "S-F1": "O-F1"}
+DEFINITION_NOTES = {
+    "O-P": "C-P, C-R, C-F1: means over classes; I-P, I-R, I-F1: sums over all test images (M3 Eq. 6), for ours as "
+           "for the paper's own rows",
+    "S-P": "P_L, R_L, F1_L: means over labels; P_I, R_I, F1_I: means over test images (Sec. 4.2) for ours, or sums "
+           "over all test images (the kit's O-*) where the printed row used them (column definition)",
+}
 
 
 def tables_for(dataset: str) -> list[str]:
@@ -93,18 +107,22 @@ def comparison_table(name: str, reported: pd.DataFrame,
     ``reported``: the paper's rows (``load_reported(name)``); ``scores``: printed row -> mean and
     std of every metric over the seeds and the number of seeds, for the rows the kit reproduced.
     Columns: (block, metric) with blocks "reported", "reproduced", "std" and "difference"
-    (reproduced − reported, unrounded), then ("", "reproduction"), a note per row.
+    (reproduced − reported, unrounded), then ("", "reproduction"), a note per row, and, for the tables that
+    record each printed row's definition (the Multi-order RNN's), ("", "definition"): how the printed row and
+    ours define P_I, R_I, F1_I (``row_definition``; ours follows the printed row where it used overall sums).
     """
     metrics = [c for c in reported.columns if c in REPORTED_TABLES[name].columns and c != "method"
                and c not in ("multi_modal", "quantity_prediction", "type", "dataset")]
     metrics = [m for m in metrics if pd.api.types.is_numeric_dtype(reported[m])]
-    blocks, notes = {"reported": [], "reproduced": [], "std": [], "difference": []}, []
+    blocks, notes, definitions = {"reported": [], "reproduced": [], "std": [], "difference": []}, [], []
     for _, row in reported.iterrows():
         model = ROW_MODELS[name].get(row["method"])
+        source, definition = row_definition(row)
+        definitions.append(definition)
         if row["method"] in scores:
             mean, std, n = scores[row["method"]]
-            ours = [mean.get(m, np.nan) for m in metrics]
-            spread = [std.get(m, np.nan) for m in metrics]
+            ours = [mean.get(source.get(m, m), np.nan) for m in metrics]
+            spread = [std.get(source.get(m, m), np.nan) for m in metrics]
             notes.append(f"{model or row['method']} ({n} seed{'s' if n > 1 else ''})")
         else:
             ours = spread = [np.nan] * len(metrics)
@@ -118,9 +136,31 @@ def comparison_table(name: str, reported: pd.DataFrame,
     table = pd.concat(frames, axis=1)
     table.index = pd.Index(reported["method"], name="method")
     table[("", "reproduction")] = notes
+    if "definition" in reported.columns:
+        table[("", "definition")] = definitions
     table.attrs.update(name=name, caption=REPORTED_TABLES[name].caption, paper=REPORTED_TABLES[name].paper,
                        table_number=REPORTED_TABLES[name].table, dataset=REPORTED_DATASETS[name])
     return table
+
+
+def row_definition(row: pd.Series) -> tuple[dict[str, str], str]:
+    """Which of our metrics fills each printed column of a row (kit key -> kit key), and what the row says about it.
+
+    Only tables that record a definition per row (the Multi-order RNN's) have one: a row copied with overall sums
+    (definition "overall …") gets our O-* in its per-image columns, every other row our S-* (Sec. 4.2).
+    """
+    printed = row.get("definition")
+    if not isinstance(printed, str):
+        return {}, ""
+    if printed.startswith("overall"):
+        return OVERALL_SOURCE, f"paper: {printed}; ours: P_I, R_I, F1_I as sums over all test images (O-*), as printed"
+    return {}, f"paper: {printed}; ours: P_I, R_I, F1_I as means over test images (S-*, Sec. 4.2)"
+
+
+def definition_note(table: pd.DataFrame) -> list[str]:
+    """The table's note on how its columns are defined, for ours and the paper's rows (none for the LQP and top-1 tables)."""
+    metrics = {m for block, m in table.columns if block == "reported"}
+    return [f"definitions: {text}" for key, text in DEFINITION_NOTES.items() if key in metrics]
 
 
 def paper_headers(table: pd.DataFrame) -> pd.DataFrame:
@@ -147,8 +187,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     Columns (metric, part) with part "paper", "ours" or "Δ" and the metric named as the paper
     prints it; ``write_table`` flattens them to "C-P paper", "C-P ours", "C-P Δ". Numbers have two
     decimals (three for MSE) and Δ = ours − paper of those shown numbers, so each row adds up as
-    printed. The last column, ("", "reproduction"), says which prediction file (and how many
-    seeds) each row comes from.
+    printed. Then ("", "reproduction") says which prediction file (and how many seeds) each row comes
+    from, and ("", "definition"), where the table has it, how the printed row and ours define the metrics.
     """
     paper = paper_headers(table)
     out = pd.DataFrame(index=paper.index)
@@ -162,6 +202,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         out[(metric, "Δ")] = [_delta(m, p, digits) for m, p in zip(mean, printed)]
     out.columns = pd.MultiIndex.from_tuples(out.columns)
     out[("", "reproduction")] = paper[("", "reproduction")]
+    if ("", "definition") in paper.columns:
+        out[("", "definition")] = paper[("", "definition")]
     return out
 
 
@@ -186,12 +228,13 @@ def export(table: pd.DataFrame, folder: Path) -> list[Path]:
 
     All three hold ``display_table``'s text under the same headers: the row label "method", then
     "<metric> paper", "<metric> ours" (mean ± std over seeds) and "<metric> Δ" per metric, where
-    Δ = ours − paper (of the numbers as shown), then "reproduction". The Markdown file opens with
-    the paper's caption and ends with notes: the Δ rule and the paper's own arithmetic slips.
+    Δ = ours − paper (of the numbers as shown), then "reproduction" (and "definition" where the table has it). The
+    Markdown file opens with the paper's caption and ends with notes: the Δ rule, the metric definitions and the
+    paper's own arithmetic slips.
     """
     name, shown = table.attrs["name"], display_table(table)
     caption = f"{table.attrs['paper'].split(',')[0]} Table {table.attrs['table_number']}: {table.attrs['caption']}"
-    notes = [DELTA_NOTE] + [f"flagged in the paper: {note}" for note in flag_notes(name)]
+    notes = [DELTA_NOTE, *definition_note(table)] + [f"flagged in the paper: {note}" for note in flag_notes(name)]
     written = write_table(shown, folder, name, formats=("csv", "md"), caption=caption, notes=notes)
     written += write_table(shown, folder, name, formats=("tex",), caption=f"{caption} Δ = ours − paper.",
                            label=f"tab:{name}")
