@@ -21,8 +21,8 @@ _COCO_ID_RANGE = 600_000  # real COCO 2014 ids are below this
 class DemoConfig:
     """Size and seed of the demo dataset."""
 
-    n_train: int = 3000
-    n_test: int = 1500
+    n_train: int = 2000
+    n_test: int = 1000
     image_size: int = 64
     seed: int = 0
 

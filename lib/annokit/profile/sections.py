@@ -178,8 +178,8 @@ class StandinSettings(Training):
 class DemoSettings:
     """[demo]: size and seed of the generated demo dataset (profiles without it use real data)."""
 
-    n_train: int = field(default=3000, metadata=at_least(1))
-    n_test: int = field(default=1500, metadata=at_least(1))
+    n_train: int = field(default=2000, metadata=at_least(1))
+    n_test: int = field(default=1000, metadata=at_least(1))
     image_size: int = field(default=64, metadata=at_least(16))
     seed: int = field(default=0, metadata=at_least(0))
 
