@@ -59,14 +59,16 @@ save_figure(fig, run.figure("m3_cnn_training"));
 # ## Cache what later stages need
 #
 # The scores $\sigma(\hat l)$ and the pooled features $f$ of every training and test image are
-# computed once and stored, so the RNN decoders and the partial-label sweep never decode an image.
+# computed once and stored, so the RNN decoders and the baselines never decode an image. The files record
+# the SHA-256 of the checkpoint they came from: a rerun with the same `final.pt` on the same index reuses
+# them, and a retrained CNN or a changed dataset makes them be computed again.
 #
 # The same call writes the **CNN row of Tables I/II**: without label quantity prediction, M3
 # annotates every image with its **top-3** labels (the rule of the baselines it compares with).
 
 # %%
 cnn_predictions = cache_and_annotate(run, cnn, "cnn", image_splits(run), device, cache="cnn", with_scores=True,
-                                     meta={"backbone": run.profile.cnn.backbone})
+                                     meta={"backbone": run.profile.cnn.backbone}, checkpoint=run.run_dir / "cnn" / "final.pt")
 score_table(run.index, [cnn_predictions]).round(2)
 
 # %% [markdown]

@@ -76,7 +76,8 @@ save_figure(fig, run.figure("m3_scale_maps"));
 # ## Cache $f_v$ and score the MS-CNN row (top-3)
 
 # %%
-mscnn_predictions = cache_and_annotate(run, mscnn, "mscnn", image_splits(run), device, cache="mscnn")
+mscnn_predictions = cache_and_annotate(run, mscnn, "mscnn", image_splits(run), device, cache="mscnn",
+                                       checkpoint=run.run_dir / "mscnn" / "final.pt")
 score_table(run.index, [run.predictions("cnn"), mscnn_predictions]).round(2)
 
 # %% [markdown]

@@ -48,5 +48,6 @@ save_figure(fig, run.figure("m3_tags_mlp_training"));
 # noisy tags know before they are joined with the image.
 
 # %%
-tags_predictions = cache_and_annotate(run, mlp, "tags_mlp", tag_splits(run), device, cache="tags")
+tags_predictions = cache_and_annotate(run, mlp, "tags_mlp", tag_splits(run), device, cache="tags",
+                                      checkpoint=run.run_dir / "tags_mlp" / "final.pt")
 score_table(run.index, [tags_predictions]).round(2)

@@ -67,3 +67,21 @@ def test_the_tags_mlp_curve_is_scored_on_validation_rows(make_tiny_run, tmp_path
     profile = load_profile("demo")
     _, history = train_tags_mlp(profile, index, run_dir, 16, "cpu", epochs=2)
     assert list(history.metrics[-1]) == ["val mAP"] and len(history.metrics) == 2
+
+
+def test_features_are_extracted_once_per_checkpoint_and_again_when_it_changes(make_tiny_run, tmp_path, monkeypatch):
+    run_dir, index = make_tiny_run(tmp_path)
+    profile = replace(load_profile("demo"), image_size=32)
+    model, _ = train_cnn(profile, index, index.meta["data_root"], run_dir, "cpu", epochs=1, monitor=False)
+    run = replace(open_run("demo", work_dir=str(tmp_path)), profile=profile)
+    checkpoint = run_dir / "cnn" / "final.pt"
+    first = cache_and_annotate(run, model, "cnn", image_splits(run), "cpu", cache="cnn", with_scores=True, checkpoint=checkpoint)
+    reads: Counter = Counter()
+    original = AnnotationDataset.__getitem__
+    monkeypatch.setattr(AnnotationDataset, "__getitem__", lambda self, i: reads.update([int(self.rows[i])]) or original(self, i))
+    again = cache_and_annotate(run, model, "cnn", image_splits(run), "cpu", cache="cnn", with_scores=True, checkpoint=checkpoint)
+    assert not reads and np.array_equal(again.scores, first.scores)  # same checkpoint, same index: nothing decoded
+
+    checkpoint.write_bytes(checkpoint.read_bytes() + b"\0")  # another checkpoint (retrained): extracted again
+    cache_and_annotate(run, model, "cnn", image_splits(run), "cpu", cache="cnn", with_scores=True, checkpoint=checkpoint)
+    assert set(reads) == set(index.rows(TRAIN)) | set(index.rows(TEST))

@@ -26,12 +26,13 @@ from annokit.checkpoints import load_weights
 from annokit.data.dataset import AnnotationDataset
 from annokit.data.image_cache import image_dataset
 from annokit.data.index import PreparedIndex
+from annokit.data.manifest import sha256_of
 from annokit.data.table import TEST, TRAIN
 from annokit.extraction import features_and_scores
 from annokit.features import CachedArrays, save_cached
 from annokit.losses import label_quantity_loss, sigmoid_cross_entropy
 from annokit.models import JointClassifier, LabelQuantityRegressor, MultiScaleCNN, ResNetBackbone, TagsMLP, build_backbone
-from annokit.predictions import FINGERPRINT, Predictions, check_matches_index, save_predictions
+from annokit.predictions import FINGERPRINT, Predictions, RunFileError, check_matches_index, save_predictions
 from annokit.profile import ImageCacheSettings, Profile, stage_settings_dict
 from annokit.run import Run
 from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
@@ -109,18 +110,39 @@ def set_batchnorm_momentum(model: nn.Module, momentum: float) -> None:
             module.momentum = momentum
 
 
+def current_outputs(run: Run, cached: list[str], name: str, digest: str) -> Predictions | None:
+    """The prediction file ``name`` when it and the ``cached`` arrays were made by the checkpoint of ``digest``
+    on this run's index; None when one is missing, damaged, stale or made by another checkpoint."""
+    try:
+        if any(run.cached(array).meta.get("checkpoint_sha256") != digest for array in cached):
+            return None
+        predictions = run.predictions(name)
+    except (FileNotFoundError, RunFileError):
+        return None
+    return predictions if predictions.meta.get("checkpoint_sha256") == digest else None
+
+
 def cache_and_annotate(run: Run, model: nn.Module, name: str, inputs: dict[str, Dataset], device: torch.device, *,
-                       cache: str, with_scores: bool = False, meta: dict | None = None) -> Predictions:
+                       cache: str, with_scores: bool = False, meta: dict | None = None,
+                       checkpoint: Path | None = None) -> Predictions:
     """Cache a trained model's features (``<cache>_features``, and ``<cache>_scores`` when asked) for both
     splits, then save its top-k annotation of the test split as the prediction file ``name``.
 
-    The later stages train on these arrays and never decode an image again.
+    The later stages train on these arrays and never decode an image again. With ``checkpoint`` (the
+    ``final.pt`` the model was loaded from or saved to) the files record its SHA-256, and a rerun whose
+    files came from the same checkpoint on the same index reuses them instead of extracting again.
     """
+    kinds = (("features", 0), ("scores", 1)) if with_scores else (("features", 0),)
+    digest = sha256_of(checkpoint) if checkpoint is not None else None
+    if digest is not None:
+        reused = current_outputs(run, [f"{cache}_{kind}" for kind, _ in kinds], name, digest)
+        if reused is not None:
+            print(f"{name}: features, scores and predictions of {checkpoint} are cached and current: reused")
+            return reused
     outputs = {split: features_and_scores(model, data, device, desc=f"{name} on {split}", loader=run.profile.loader)
                for split, data in inputs.items()}
     rows = {split: run.index.rows(split) for split in (TRAIN, TEST)}
-    meta = {"profile": run.profile.name, "model": name, **(meta or {})}
-    kinds = (("features", 0), ("scores", 1)) if with_scores else (("features", 0),)
+    meta = {"profile": run.profile.name, "model": name, **(meta or {}), **({"checkpoint_sha256": digest} if digest else {})}
     for kind, position in kinds:
         save_cached(CachedArrays(f"{cache}_{kind}", outputs[TRAIN][position], outputs[TEST][position],
                                  rows[TRAIN], rows[TEST], meta), run.run_dir)
