@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from annokit.annotate import predicted_quantity
+from annokit.baselines.methods import METHODS
 from annokit.data.index import PreparedIndex
 from annokit.data.table import TEST
 from annokit.predictions import OPTIONAL, RunFileError, available_predictions, check_matches_index, prediction_path, rerun_hint
@@ -41,6 +42,7 @@ DISPLAY_NAMES = {
     "cnn_rnn_frequent_first": "CNN-RNN (frequent-first)",
     "cnn_rnn_rare_first": "CNN-RNN (rare-first)",
     "cnn_rnn_lexicographic": "CNN-RNN (lexicographic)",
+    **{method.file: f"{method.name} (reproduced baseline)" for method in METHODS.values()},
 }
 PARTIAL_LOSSES = {"bce_negative": "BCE, unknown = negative", "bce_ignore": "BCE, unknown ignored", "partial_bce": "partial-BCE"}
 _SEED = re.compile(r"^(?P<base>.+)@seed(?P<seed>\d+)$")
@@ -73,8 +75,9 @@ def model_order(models: list[str]) -> list[str]:
 
 
 def is_main_model(model: str) -> bool:
-    """One of the papers' models at the profile's own seed (shown by default; the others on request)."""
-    return model in DISPLAY_NAMES
+    """One of the papers' models at the profile's own seed (shown by default; the others, reproduced baselines
+    included, on request)."""
+    return model in DISPLAY_NAMES and not model.startswith("baseline_")
 
 
 class NpzArrays(Mapping):
