@@ -9,7 +9,7 @@
 # - **Writes:** `<work>/runs/<profile>/index/` (prepared index), `results/<profile>/tables/dataset_statistics.csv`
 #   and the figures `results/<profile>/figures/data_*.png`; on the demo profiles also the pretraining set
 #   `<work>/data/demo-pretraining-seed0/` and the stand-in backbone `<work>/weights/resnet18-standin.pth`.
-# - **Time:** on the demo profile (2 CPU cores) about 20 s to render and check the scenes and about 2 minutes to
+# - **Time:** on the demo profile (2 CPU cores) about 15 s to render and check the scenes and about 90 s to
 #   pretrain the stand-in, both once: a rerun reuses them.
 
 # %% tags=["parameters"]

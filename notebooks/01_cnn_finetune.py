@@ -9,7 +9,7 @@
 # - **Reads:** the prepared index of notebook 00 and the images.
 # - **Writes:** `<run>/cnn/` (checkpoints, `final.pt`), `<run>/features/cnn_scores.npz` and
 #   `cnn_features.npz` (train and test), `<run>/predictions/cnn.npz`, the figure `m3_cnn_training.png`.
-# - **Time:** about 2 minutes on the demo profile (ResNet-18 from scratch at 64×64 on 2 CPU cores);
+# - **Time:** about 80 s on the demo profile (ResNet-18 fine-tuned from the stand-in at 64×64 on 2 CPU cores);
 #   a second run resumes or reuses the finished checkpoint.
 
 # %% tags=["parameters"]

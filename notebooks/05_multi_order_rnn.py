@@ -15,7 +15,7 @@
 #   `results/<profile>/tables/multi_order_rnn_orders.{csv,md}` (Table 1 rows of this run) and `multi_order_rnn_top1.{csv,md}`
 #   (Table 4); notebook 08 sets both beside the paper's numbers. Figures `results/<profile>/figures/multi_order_training.png`,
 #   `multi_order_steps.png`.
-# - **Time:** on the demo profile about 2.5 minutes: five decoders × three seeds × five epochs, two fits at a time
+# - **Time:** on the demo profile about 2 minutes: five decoders × three seeds × five epochs, two fits at a time
 #   (one per CPU core, one thread each). A finished run reloads its `final.pt` files in seconds.
 
 # %% tags=["parameters"]

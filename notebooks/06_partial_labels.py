@@ -15,7 +15,7 @@
 #   `<work>/runs/<profile>/predictions/partial_<loss>_p<percent>.npz`, the tables
 #   `results/<profile>/tables/partial_labels.csv` and `partial_labels_curriculum.csv`, the figures
 #   `results/<profile>/figures/partial_labels_map.png` and `partial_labels_f1.png`.
-# - **Time:** about 2 minutes on the demo profile (2 CPU cores): the frozen layers once over every image,
+# - **Time:** about 90 s on the demo profile (2 CPU cores): the frozen layers once over every image,
 #   then 27 fine-tunings of the last block (3 proportions × 3 losses × 3 seeds). A second run reuses them.
 
 # %% tags=["parameters"]

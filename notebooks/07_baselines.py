@@ -14,9 +14,8 @@
 #   `<work>/runs/<profile>/predictions/baseline_<method>[@seed<k>].npz` (the annotation viewer shows them), the table
 #   `results/<profile>/tables/baselines_reproduced.{csv,md}` and the figure `results/<profile>/figures/baselines_f1.png`.
 #   Notebook 08 sets the same files beside the papers' copied rows.
-# - **Time:** on the demo profile about 130 s of CPU time, two jobs at a time on 2 CPU cores: about 75 s when the
-#   cores are free. 15 small fits (five trained methods × three seeds; the Order-free RNN's three take 80 s of CPU) and
-#   three neighbour searches. A second run reloads the trained models (about 25 s).
+# - **Time:** on the demo profile about 45 s, two jobs at a time on 2 CPU cores: 15 small fits (five trained methods
+#   × three seeds) and three neighbour searches. A second run reloads the trained models (about 25 s).
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
