@@ -28,7 +28,7 @@ LAYOUT_NAMES = {"coco2014": "MS-COCO 2014", "nuswide": "NUS-WIDE"}
 LAYOUT_SIGNS = {"coco2014": "annotations/instances_*2014.json", "nuswide": "ImageList/, Groundtruth/ or NUS_WID_Tags/"}
 LAYOUT_PROFILES = {
     "coco2014": ("coco-m3", "coco-multi-order", "demo-coco", "demo-coco-multi-order"),
-    "nuswide": ("nuswide-m3", "nuswide-multi-order", "demo", "demo-multi-order"),
+    "nuswide": ("nuswide-m3", "nuswide-multi-order", "demo", "demo-multi-order", "demo-seeds"),
 }
 
 
