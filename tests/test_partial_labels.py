@@ -228,3 +228,18 @@ def test_sweep_table_and_reported_rows(tmp_path):
     assert 47.4 in reported["value"].tolist() and 90.0 in reported["value"].tolist() and 77.1 in reported["value"].tolist()
     beside = beside_reported(result.table, reported)
     assert len(beside) == len(reported) and beside["ours"].notna().sum() == reported["kit_key"].notna().sum()
+
+
+def test_a_subset_of_images_is_fingerprinted_by_its_rows_and_positions():
+    from torch.utils.data import Subset
+
+    from annokit.partial_labels import inputs_digest
+
+    class Images:
+        rows = np.arange(10, 20)
+
+        def __len__(self):
+            return 10
+
+    assert inputs_digest(Subset(Images(), [0, 1, 2])) != inputs_digest(Subset(Images(), [0, 1, 3]))
+    assert inputs_digest(Subset(Images(), [0, 1, 2])) == inputs_digest(Subset(Images(), [0, 1, 2]))

@@ -42,6 +42,7 @@ from annokit.predictions import Predictions
 from annokit.profile import RNNSettings, stage_settings_dict
 from annokit.train import SMALL_MODEL_THREADS, History, fit, seed_everything
 from annokit.training_config import fit_config
+from annokit.validation import curve_subset
 
 # Prediction file names and the rows of Table 1, in the paper's order. The CNN row thresholds ŝ at
 # 0.5; "cnn" is notebook 01's file with M3's top-3 rule, so this one is "cnn_threshold". The released
@@ -71,11 +72,6 @@ EVAL_LIMIT = 2000  # validation images of the per-epoch monitoring loss
 
 def _floats(a: np.ndarray) -> Tensor:
     return torch.as_tensor(np.asarray(a), dtype=torch.float32)
-
-
-def _eval_subset(n: int, limit: int) -> np.ndarray:
-    """At most ``limit`` validation images for the per-epoch monitoring loss (the same for every model and epoch)."""
-    return np.arange(min(n, limit))
 
 
 def variant_settings(settings: RNNSettings, variant: str) -> RNNSettings:
@@ -115,7 +111,7 @@ def train_multi_order(s_train: np.ndarray, y_train: np.ndarray, settings: RNNSet
 
     eval_fn = None
     if s_eval is not None and y_eval is not None:
-        keep = _eval_subset(len(s_eval), EVAL_LIMIT)
+        keep = curve_subset(len(s_eval), EVAL_LIMIT)
         eval_s, eval_y = _floats(s_eval[keep]).to(device), _floats(y_eval[keep]).to(device)
         eval_fn = lambda m: {"val_loss": loss_fn(m, (eval_s, eval_y))}  # noqa: E731
     stage = _stage(name, settings, num_labels, array_digest(s_train, y_train))
@@ -151,7 +147,7 @@ def train_fixed_order(order: str, s_train: np.ndarray, y_train: np.ndarray, labe
 
     eval_fn = None
     if s_eval is not None and y_eval is not None:
-        keep = _eval_subset(len(s_eval), EVAL_LIMIT)
+        keep = curve_subset(len(s_eval), EVAL_LIMIT)
         eval_batch = tuple(t.to(device) for t in (_floats(s_eval[keep]), *tensors(np.asarray(y_eval)[keep])))
         eval_fn = lambda m: {"val_loss": loss_fn(m, eval_batch)}  # noqa: E731
     stage = _stage(FIXED_ORDER[order], settings, num_labels, array_digest(s_train, y_train), order=order,

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
 from annokit import paths
@@ -127,6 +127,8 @@ def inputs_digest(inputs: np.ndarray | Dataset) -> str:
     """A fingerprint of what a model reads: the array's content, or the image dataset's rows."""
     if isinstance(inputs, np.ndarray):
         return array_digest(inputs)
+    if isinstance(inputs, Subset):  # the training images minus the validation ones
+        return f"{inputs_digest(inputs.dataset)}[{array_digest(np.asarray(inputs.indices))}]"
     rows = getattr(getattr(inputs, "images", inputs), "rows", None)
     return f"images:{array_digest(np.asarray(rows))}" if rows is not None else f"dataset of {len(inputs)}"
 

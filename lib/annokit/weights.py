@@ -67,5 +67,5 @@ def verify_weights(weights: Path) -> Path:
 
 def _rebuild_hint(weights: Path) -> str:
     if Path(weights).name.endswith("-standin.pth"):
-        return "run notebook 00 (or python -m annokit.demo standin) to build the demo's stand-in again"
+        return "run notebook 00 to build the demo's stand-in again"
     return "copy the torchvision state dict there, or set [cnn] weights_path in the profile"

@@ -109,10 +109,3 @@ def accuracy(model: nn.Module, images: np.ndarray, classes: np.ndarray, batch: i
         logits = model(normalised(torch.from_numpy(images[start:start + batch])))
         right += int((logits.argmax(1).numpy() == classes[start:start + batch]).sum())
     return right / max(1, len(images))
-
-
-def load_standin(weights: Path, backbone: str, num_classes: int) -> nn.Module:
-    """The stand-in's trunk with a fresh head of ``num_classes`` outputs, the file checked against its entry."""
-    model = build_backbone(backbone, num_classes=num_classes, weights_path=verify_weights(weights))
-    return model
-
