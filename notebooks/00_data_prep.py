@@ -39,12 +39,12 @@ from pathlib import Path
 
 from IPython.display import display
 
+from annokit.artifacts.run import open_stage
 from annokit.data import statistics
-from annokit.data.table import TEST, TRAIN
-from annokit.plots import cooccurrence_heatmap, image_grid, label_count_histogram, label_frequency_bars, save_figure
+from annokit.data.annotation_table import TEST, TRAIN
 from annokit.prepare import prepare
 from annokit.profile import load_profile
-from annokit.run import open_stage
+from annokit.report.plots import cooccurrence_heatmap, image_grid, label_count_histogram, label_frequency_bars, save_figure
 
 run_profile = load_profile(profile, data_root=data_root or None)
 work = Path(work_dir) if work_dir else None
@@ -136,8 +136,8 @@ save_figure(fig, run.figure("data_samples"));
 from annokit import paths
 from annokit.demo.pretraining import CLASSES, example_images
 from annokit.demo.standin import ensure_standin
-from annokit.train import resolve_device
-from annokit.weights import read_entry, resolve_weights_path
+from annokit.training.fit import resolve_device
+from annokit.training.weights import read_entry, resolve_weights_path
 
 if run_profile.standin is not None:
     standin = run_profile.standin

@@ -26,11 +26,11 @@ gpus = 1             # GPUs for this stage: N > 1 trains it under torchrun (DDP,
 # %%
 from IPython.display import display
 
-from annokit.evaluation import score_table
-from annokit.launch import train_on_gpus
-from annokit.m3 import annotate_test, cache_and_annotate, image_splits, train_cnn
-from annokit.plots import plot_history, save_figure
-from annokit.run import open_stage
+from annokit.artifacts.run import open_stage
+from annokit.evaluation.scoring import score_table
+from annokit.methods.launch import train_on_gpus
+from annokit.methods.m3 import annotate_test, cache_and_annotate, image_splits, train_cnn
+from annokit.report.plots import plot_history, save_figure
 
 run, device = open_stage(profile, data_root, work_dir, device, workers)
 print("backbone:", run.profile.cnn.backbone, "| pretrained:", run.profile.cnn.pretrained)

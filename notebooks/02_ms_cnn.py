@@ -25,12 +25,12 @@ gpus = 1             # GPUs for this stage: N > 1 trains it under torchrun (DDP,
 # %%
 from IPython.display import display
 
-from annokit.data.table import TEST
-from annokit.evaluation import score_table
-from annokit.launch import train_on_gpus
-from annokit.m3 import annotate_test, cache_and_annotate, image_splits, load_finetuned_cnn, scale_map_shapes, scale_maps_of, train_mscnn
-from annokit.plots import plot_history, plot_scale_maps, save_figure
-from annokit.run import open_stage
+from annokit.artifacts.run import open_stage
+from annokit.data.annotation_table import TEST
+from annokit.evaluation.scoring import score_table
+from annokit.methods.launch import train_on_gpus
+from annokit.methods.m3 import annotate_test, cache_and_annotate, image_splits, load_finetuned_cnn, scale_map_shapes, scale_maps_of, train_mscnn
+from annokit.report.plots import plot_history, plot_scale_maps, save_figure
 
 run, device = open_stage(profile, data_root, work_dir, device, workers)
 cnn = load_finetuned_cnn(run)

@@ -19,11 +19,11 @@ device = "auto"      # auto: CUDA when there is a GPU, else cpu
 epochs = None        # None: the profile's number of epochs for this stage
 
 # %%
-from annokit.evaluation import score_table
-from annokit.m3 import cache_and_annotate, tag_splits, train_tags_mlp
+from annokit.artifacts.run import open_stage
+from annokit.evaluation.scoring import score_table
+from annokit.methods.m3 import cache_and_annotate, tag_splits, train_tags_mlp
 from annokit.models.backbone import feature_dim_of
-from annokit.plots import plot_history, save_figure
-from annokit.run import open_stage
+from annokit.report.plots import plot_history, save_figure
 
 run, device = open_stage(profile, data_root, work_dir, device)
 feature_dim = feature_dim_of(run.profile.cnn.backbone)

@@ -26,13 +26,13 @@ n_examples = 6       # test images in the top-m̂ walk-through
 # %%
 import matplotlib.pyplot as plt
 
-from annokit.annotate import predicted_quantity
-from annokit.data.table import TEST
-from annokit.evaluation import score_table
-from annokit.m3 import reduction_effect, step5_predictions, top_m_hat_examples
-from annokit.plots import count_confusion, save_figure
-from annokit.predictions import save_predictions
-from annokit.run import open_stage
+from annokit.artifacts.predictions import save_predictions
+from annokit.artifacts.run import open_stage
+from annokit.data.annotation_table import TEST
+from annokit.evaluation.decision import predicted_quantity
+from annokit.evaluation.scoring import score_table
+from annokit.methods.m3 import reduction_effect, step5_predictions, top_m_hat_examples
+from annokit.report.plots import count_confusion, save_figure
 
 run, device = open_stage(profile, data_root, work_dir, device)
 visual, textual = run.cached("mscnn_features"), run.cached("tags_features")

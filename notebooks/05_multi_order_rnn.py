@@ -36,15 +36,16 @@ import torch
 from IPython.display import display
 
 import annokit
-from annokit import multi_order_rnn, paths
+from annokit import paths
+from annokit.artifacts.predictions import save_predictions
+from annokit.artifacts.run import open_stage
 from annokit.data.label_orders import ORDERS, label_sequences
+from annokit.methods import multi_order
 from annokit.models.multi_order_rnn import length_mask, masked_targets
-from annokit.parallel import cpu_workers, run_jobs
-from annokit.plots import plot_history, plot_step_scores, save_figure
-from annokit.predictions import save_predictions
 from annokit.profile import stage_settings_dict
-from annokit.run import open_stage
-from annokit.validation import validation_positions
+from annokit.report.plots import plot_history, plot_step_scores, save_figure
+from annokit.training.parallel import cpu_workers, run_jobs
+from annokit.training.validation import validation_positions
 
 run, device = open_stage(profile, data_root, work_dir, device, seed=seed)
 run_dir, index, settings, seed = run.run_dir, run.index, run.profile.rnn.with_epochs(epochs), run.profile.seed
@@ -54,9 +55,9 @@ labels = index.label_matrix()
 y_train, y_test = labels[cnn.train_rows], labels[cnn.test_rows]
 fit_positions, val_positions = validation_positions(run.profile, index)  # the same held-out images as every stage
 names = index.label_names
-data = multi_order_rnn.DecoderData(cnn.train[fit_positions], y_train[fit_positions], cnn.train[val_positions],
+data = multi_order.DecoderData(cnn.train[fit_positions], y_train[fit_positions], cnn.train[val_positions],
                                    y_train[val_positions], cnn.test, cnn.test_rows, tuple(names))
-companion = multi_order_rnn.PAPER_TEXT if settings.variant == multi_order_rnn.RELEASED_CODE else multi_order_rnn.RELEASED_CODE
+companion = multi_order.PAPER_TEXT if settings.variant == multi_order.RELEASED_CODE else multi_order.RELEASED_CODE
 meta = {"profile": profile, "annokit_version": annokit.__version__}
 print(f"{len(fit_positions)} training / {len(val_positions)} validation / {len(y_test)} test images, {len(names)} labels; "
       f"settings: {settings}")
@@ -186,8 +187,8 @@ pd.DataFrame({order: [", ".join(names[j] for j in label_sequences(order, y_train
 seeds = run.profile.seeds("rnn")
 models = [settings.variant, companion, *ORDERS]
 jobs = [(model, settings, s, seed, data, run_dir, str(device), meta) for model in models for s in seeds]
-results = dict(zip([(model, s) for model in models for s in seeds], run_jobs(multi_order_rnn.train_decoder, jobs, cpu_workers(device))))
-histories = {multi_order_rnn.TABLE1_ROWS[results[model, seed][0].model]: results[model, seed][1] for model in models}
+results = dict(zip([(model, s) for model in models for s in seeds], run_jobs(multi_order.train_decoder, jobs, cpu_workers(device))))
+histories = {multi_order.TABLE1_ROWS[results[model, seed][0].model]: results[model, seed][1] for model in models}
 print(f"{len(jobs)} decoders: {len(models)} models × seeds {seeds}, {settings.epochs} epochs each")
 
 # %%
@@ -208,8 +209,8 @@ save_figure(fig, run.figure("multi_order_training"));
 # and `multi_order_rnn_paper_text` (pooled scores, annotation, per-step scores $\sigma(\hat y_t)$ and the picked labels).
 
 # %%
-cnn_row = multi_order_rnn.cnn_predictions(cnn.test, cnn.test_rows, meta={**meta, "seed": seed, "settings": stage_settings_dict(settings)})
-predictions = [cnn_row] + [results[model, seed][0] for model in (*ORDERS, multi_order_rnn.RELEASED_CODE, multi_order_rnn.PAPER_TEXT)]
+cnn_row = multi_order.cnn_predictions(cnn.test, cnn.test_rows, meta={**meta, "seed": seed, "settings": stage_settings_dict(settings)})
+predictions = [cnn_row] + [results[model, seed][0] for model in (*ORDERS, multi_order.RELEASED_CODE, multi_order.PAPER_TEXT)]
 for p in [cnn_row] + [prediction for prediction, _ in results.values()]:
     print(f"{save_predictions(p, run_dir)}  ({p.rule})")
 
@@ -229,13 +230,13 @@ for p in [cnn_row] + [prediction for prediction, _ in results.values()]:
 # paper and uses overall sums, not per-image means (`results/reported/`).
 
 # %%
-table = multi_order_rnn.table1(predictions, y_test)
+table = multi_order.table1(predictions, y_test)
 run.save_table(table, "multi_order_rnn_orders")
 display(table.round(2))
 reported = paths.reported_dir() / "multi_order_table1_coco_baselines.csv"
 if reported.exists():
     paper = pd.read_csv(reported, index_col=0)
-    display(paper[[c for c in multi_order_rnn.TABLE1_COLUMNS if c in paper.columns]])
+    display(paper[[c for c in multi_order.TABLE1_COLUMNS if c in paper.columns]])
 
 # %% [markdown]
 # ## Table 4: top-1 accuracy
@@ -247,8 +248,8 @@ if reported.exists():
 
 # %%
 by_name = {p.model: p for p in predictions}
-top1 = multi_order_rnn.table4([by_name[multi_order_rnn.FIXED_ORDER["rare_first"]], by_name[multi_order_rnn.MULTI_ORDER],
-                               by_name[multi_order_rnn.MULTI_ORDER_PAPER_TEXT]], y_test)
+top1 = multi_order.table4([by_name[multi_order.FIXED_ORDER["rare_first"]], by_name[multi_order.MULTI_ORDER],
+                               by_name[multi_order.MULTI_ORDER_PAPER_TEXT]], y_test)
 run.save_table(top1, "multi_order_rnn_top1")
 top1.round(2)
 
@@ -261,7 +262,7 @@ top1.round(2)
 # step is assigned (max-pooling).
 
 # %%
-multi_order_pred = by_name[multi_order_rnn.MULTI_ORDER_FILES[settings.variant]]
-shown = multi_order_rnn.example_images(multi_order_pred, y_test, count=n_example_images)
+multi_order_pred = by_name[multi_order.MULTI_ORDER_FILES[settings.variant]]
+shown = multi_order.example_images(multi_order_pred, y_test, count=n_example_images)
 fig = plot_step_scores(multi_order_pred, y_test, names, shown)
 save_figure(fig, run.figure("multi_order_steps"));

@@ -56,15 +56,15 @@ import numpy as np
 from IPython.display import display
 from torch.utils.data import Subset
 
-from annokit import partial_finetune as pf
-from annokit import partial_labels as pl
-from annokit.data.table import TEST, TRAIN
-from annokit.m3 import image_splits
-from annokit.plots import plot_against_proportion, plot_normalisation, save_figure
-from annokit.predictions import Predictions, save_predictions
-from annokit.run import open_stage
-from annokit.training_config import fit_config
-from annokit.validation import validation_positions
+from annokit.artifacts.predictions import Predictions, save_predictions
+from annokit.artifacts.run import open_stage
+from annokit.data.annotation_table import TEST, TRAIN
+from annokit.methods import partial_finetune as pf
+from annokit.methods import partial_labels as pl
+from annokit.methods.m3 import image_splits
+from annokit.report.plots import plot_against_proportion, plot_normalisation, save_figure
+from annokit.training.config import fit_config
+from annokit.training.validation import validation_positions
 
 run, device = open_stage(profile, data_root, work_dir, device, seed=seed)
 run_dir, seed, stage = run.run_dir, run.profile.seed, run.profile.partial.with_epochs(epochs)

@@ -31,13 +31,14 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from annokit import baselines, tables
-from annokit.baselines.losses import warp_rank_weights
-from annokit.baselines.order_free import pool_step
-from annokit.baselines.summary import plot_f1
-from annokit.plots import save_figure
-from annokit.predictions import save_predictions
-from annokit.run import open_stage
+from annokit.artifacts.predictions import save_predictions
+from annokit.artifacts.run import open_stage
+from annokit.methods import baselines
+from annokit.methods.baselines.order_free import pool_step
+from annokit.methods.baselines.summary import plot_f1
+from annokit.models.baseline_losses import warp_rank_weights
+from annokit.report import tables
+from annokit.report.plots import save_figure
 
 run, device = open_stage(profile, data_root, work_dir, device, seed=seed)
 data = baselines.baseline_data(run)

@@ -3,7 +3,7 @@
 #
 # Every table of the two papers, rebuilt for this run: the numbers **as printed** in the paper
 # beside the numbers **this run measured**, scored from the prediction files of notebooks 01–07
-# with each paper's own metric definitions (`annokit.metrics`). Models trained with several seeds
+# with each paper's own metric definitions (`annokit.evaluation.metrics`). Models trained with several seeds
 # show mean ± standard deviation. Rows the kit does not reproduce say so. Where a paper's own
 # numbers disagree with its formulas (an F1 that is not the harmonic mean of its P and R), the
 # row is flagged under the table, not silently fixed.
@@ -32,14 +32,15 @@ import pandas as pd
 from IPython.display import Image as ShowImage
 from IPython.display import Markdown, display
 
-from annokit import conventions, metrics, tables
-from annokit.annotate import predicted_quantity
+from annokit.artifacts.predictions import available_predictions
+from annokit.artifacts.run import open_stage
+from annokit.data.annotation_table import TEST
 from annokit.data.dataset import AnnotationDataset
-from annokit.data.table import TEST
-from annokit.evaluation import true_labels
-from annokit.plots import annotation_grid, count_confusion, per_class_f1_bars, save_figure
-from annokit.predictions import available_predictions
-from annokit.run import open_stage
+from annokit.evaluation import conventions, metrics
+from annokit.evaluation.decision import predicted_quantity
+from annokit.evaluation.scoring import true_labels
+from annokit.report import tables
+from annokit.report.plots import annotation_grid, count_confusion, per_class_f1_bars, save_figure
 
 run, _ = open_stage(profile, data_root, work_dir)
 present = available_predictions(run.run_dir)
@@ -148,7 +149,7 @@ for path, notebook, show in ((stats, "00", lambda p: display(pd.read_csv(p, inde
 # the CNN and the MS-CNN: if fusing the fine scales helps, the gain is largest on small objects.
 
 # %%
-from annokit import claims, mechanism_plots, mechanisms
+from annokit.report import claims, mechanism_plots, mechanisms
 
 sizes = mechanisms.object_sizes(run.index) if mechanisms.has_object_sizes(run.index) else None
 if sizes is not None:

@@ -26,9 +26,9 @@ seed = 0              # which test images the gallery samples
 # %%
 from IPython.display import HTML, display
 
-from annokit.run import open_stage
+from annokit.artifacts.run import open_stage
 from annokit.viewer import Browser, panel_html, sample_positions, write_gallery
-from annokit.viewer.render import legend_html
+from annokit.viewer.html import legend_html
 from annokit.viewer.widget import AnnotationViewer
 
 run, _ = open_stage(profile, data_root, work_dir)
@@ -44,7 +44,7 @@ browser.data.summary()
 #   `beach`), often do not (`2008`, `nikon`).
 # - Each model's row lists its labels with their scores, ordered by score: green ✓ **correct**
 #   (predicted and true), red + **extra** (predicted, not true), blue − dashed **missed** (true, not
-#   predicted). Then the image's own precision, recall and F1 (`annokit.metrics`' per-image
+#   predicted). Then the image's own precision, recall and F1 (`annokit.evaluation.metrics`' per-image
 #   convention: 0 when there is nothing to divide).
 # - **Label quantity prediction.** The LQP models (MS-CNN+LQP and the full M3) first predict how many
 #   labels the image has, then keep that many of the best-scoring ones (Algorithm 2):
@@ -71,7 +71,7 @@ browser.data.summary()
 # - **models shown** chooses which rows are shown (ctrl-click for several).
 #
 # Images without any true label come first when sorted worst first: with nothing to recall, their F1
-# is 0 by the convention of `annokit.metrics`. A label filter skips them.
+# is 0 by the convention of `annokit.evaluation.metrics`. A label filter skips them.
 #
 # Things to try: select *MS-CNN+Tags* and sort worst first: what do its worst images have in common?
 # Then select the full *M3* model with the outcome *label count wrong*: is $\hat m$ too high or too

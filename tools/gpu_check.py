@@ -30,23 +30,23 @@ import torch.distributed as dist
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lib"))
 
+from annokit.artifacts.run import open_run  # noqa: E402
 from annokit.data.dataset import AnnotationDataset  # noqa: E402
 from annokit.data.image_cache import CachedImageDataset, image_dataset  # noqa: E402
 from annokit.data.index import build_index  # noqa: E402
 from annokit.data.manifest import record_manifest  # noqa: E402
 from annokit.demo import DemoConfig, generate_demo  # noqa: E402
-from annokit.extraction import features_and_scores  # noqa: E402
-from annokit.m3 import (  # noqa: E402
+from annokit.methods.m3 import (  # noqa: E402
     image_splits,
     step5_predictions,
     train_cnn,
     train_mscnn,
     train_tags_mlp,
 )
-from annokit.multi_order_rnn import train_multi_order  # noqa: E402
-from annokit.precision import describe  # noqa: E402
+from annokit.methods.multi_order import train_multi_order  # noqa: E402
 from annokit.profile import load_profile  # noqa: E402
-from annokit.run import open_run  # noqa: E402
+from annokit.training.extraction import features_and_scores  # noqa: E402
+from annokit.training.precision import describe  # noqa: E402
 
 PROFILE_TOML = """
 extends = "{base}"
@@ -175,7 +175,7 @@ def main() -> None:
 
     profile = load_profile(profile_path)
     run = open_run(str(profile_path), work_dir=str(args.work))
-    from annokit.m3 import load_finetuned_cnn
+    from annokit.methods.m3 import load_finetuned_cnn
 
     cnn = load_finetuned_cnn(run)
     start = time.perf_counter()
@@ -189,14 +189,14 @@ def main() -> None:
     report["inference_images_per_s"] = (args.n_train + args.n_test) / timings["mscnn_features"]
     report["feature_shape"] = list(outputs["train"][0].shape)
 
-    from annokit.features import CachedArrays, save_cached
+    from annokit.artifacts.features import CachedArrays, save_cached
 
     rows = {split: run.index.rows(split) for split in ("train", "test")}
     visual = CachedArrays("mscnn_features", outputs["train"][0], outputs["test"][0], rows["train"], rows["test"], {})
     save_cached(visual, run.run_dir)
     start = time.perf_counter()
     mlp, _ = train_tags_mlp(profile, run.index, run.run_dir, mscnn.feature_dim, device)
-    from annokit.m3 import tag_splits
+    from annokit.methods.m3 import tag_splits
 
     tag_out = {split: features_and_scores(mlp, data, device) for split, data in tag_splits(run).items()}
     textual = CachedArrays("tags_features", tag_out["train"][0], tag_out["test"][0], rows["train"], rows["test"], {})

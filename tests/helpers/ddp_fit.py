@@ -16,7 +16,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from annokit.train import FitConfig, fit
+from annokit.training.fit import FitConfig, fit
 
 CONFIG = FitConfig(epochs=3, batch_size=16, lr=0.05, momentum=0.9, weight_decay=1e-4, seed=3)
 

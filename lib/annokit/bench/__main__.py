@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
-from annokit.bench.report import render
-from annokit.bench.run import BenchOptions, run_bench
+from annokit.bench.measure import BenchOptions, run_bench
+from annokit.bench.printout import render
 from annokit.cli import add_debug_flag, run_cli
 from annokit.profile.sections import AMP_SETTINGS, BACKBONES
 

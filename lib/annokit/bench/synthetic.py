@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from annokit.data.annotation_table import TRAIN
 from annokit.data.index import PreparedIndex
-from annokit.data.table import TRAIN
 
 NUSWIDE_SIZE = (500, 375)  # width × height of most NUS-WIDE images (Flickr's 500-pixel "medium" size)
 LABELS = 81  # NUS-WIDE's concepts

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from pycocotools.coco import COCO
 
+from annokit.data.annotation_table import TEST, TRAIN, AnnotationTable
 from annokit.data.captions import DEFAULT_VOCABULARY_SIZE, build_vocabulary, tags_matrix
-from annokit.data.table import TEST, TRAIN, AnnotationTable
 
 DATASET = "coco2014"
 # (image folder, official split); both papers train on train2014 and test on val2014.

@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from annokit.data.table import AnnotationTable
+from annokit.data.annotation_table import AnnotationTable
 
 SKIP_ADVICE = "--on-missing skip (papermill parameter on_missing='skip')"
 LISTED = 10  # problem files named in a message; the count gives the rest

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 import annokit
+from annokit.data.annotation_table import TEST, TRAIN, AnnotationTable
 from annokit.data.manifest import Manifest, sha256_of, verify
 from annokit.data.readers import IMAGE_FOLDERS, check_root, resolve_file
-from annokit.data.table import TEST, TRAIN, AnnotationTable
 
 INDEX_FORMAT = 2
 FILES = ("index.parquet", "vocab.json", "meta.json")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from annokit import paths
+from annokit.data.annotation_table import TEST, TRAIN, AnnotationTable
 from annokit.data.image_checks import (
     describe_missing,
     describe_undecodable,
@@ -27,7 +28,6 @@ from annokit.data.image_checks import (
 )
 from annokit.data.readers import LAYOUT_NAMES, annotation_files, check_root, read_dataset, resolve_file
 from annokit.data.splits import apply_split_rule
-from annokit.data.table import TEST, TRAIN, AnnotationTable
 
 MISSING_POLICIES = ("stop", "skip")
 SPLIT_RULES = ("m3", "multi_order")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annokit.data.table import TEST, TRAIN, AnnotationTable
+from annokit.data.annotation_table import TEST, TRAIN, AnnotationTable
 
 DATASET = "nuswide"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from annokit.data.table import AnnotationTable
+from annokit.data.annotation_table import AnnotationTable
 
 COCO_ANNOTATIONS = tuple(f"annotations/{kind}_{split}2014.json" for kind in ("instances", "captions") for split in ("train", "val"))
 NUSWIDE_LISTS = (

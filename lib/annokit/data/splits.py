@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from annokit.data.table import TEST, TRAIN, AnnotationTable
+from annokit.data.annotation_table import TEST, TRAIN, AnnotationTable
 
 COCO2014_SIZES = {TRAIN: 82_783, TEST: 40_504}
 M3_COCO_SIZES = {TRAIN: 56_414, TEST: 30_774}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from annokit.data.annotation_table import TEST, TRAIN
 from annokit.data.index import PreparedIndex
-from annokit.data.table import TEST, TRAIN
 
 
 def split_statistics(index: PreparedIndex) -> pd.DataFrame:

@@ -5,7 +5,7 @@
 # (``root/demo_truth.npz`` + ``.json``) so readers can be checked against it.
 # ``python -m annokit.demo --root DIR`` does the same from the command line.
 
-from annokit.demo.cli import main
+from annokit.demo.command import main
 from annokit.demo.drawing import Instance
 from annokit.demo.generate import generate_demo, is_complete, summary
 from annokit.demo.plan import plan_demo

@@ -3,7 +3,7 @@
 Both papers start from ImageNet weights; the demo starts from these. ``ensure_standin`` writes the
 pretraining set (``annokit.demo.pretraining``), trains the profile's ResNet on its single-label task
 with softmax cross-entropy through the kit's resumable ``fit`` loop, and saves a torchvision-format
-state dict (``conv1.weight`` … ``fc.bias``) with its manifest entry (``annokit.weights``). A file whose
+state dict (``conv1.weight`` … ``fc.bias``) with its manifest entry (``annokit.training.weights``). A file whose
 entry records the same recipe is reused: a rerun never trains it again.
 """
 
@@ -21,14 +21,14 @@ from torch.nn import functional
 from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
-from annokit.checkpoints import atomic_torch_save
 from annokit.data.dataset import IMAGENET_MEAN, IMAGENET_STD
 from annokit.demo.pretraining import CLASSES, read_pretraining_set, write_pretraining_set
 from annokit.models import build_backbone
 from annokit.profile import StandinSettings
-from annokit.train import fit, seed_everything
-from annokit.training_config import fit_config
-from annokit.weights import WeightsError, read_entry, verify_weights, write_entry
+from annokit.training.checkpoints import atomic_torch_save
+from annokit.training.config import fit_config
+from annokit.training.fit import fit, seed_everything
+from annokit.training.weights import WeightsError, read_entry, verify_weights, write_entry
 
 HELD_OUT = 480  # extra pretraining images, 40 per class, kept out of training to check the stand-in learnt its task
 

@@ -1,4 +1,4 @@
-"""Label quantity prediction of M3 (Niu et al. 2019, Sec. III-C): an MLP regressing the label count m (its loss, Eq. 5, is in ``annokit.losses``)."""
+"""Label quantity prediction (M3 Sec. III-C): an MLP regressing the label count m (loss: Eq. 5, ``models.losses``)."""
 
 from __future__ import annotations
 

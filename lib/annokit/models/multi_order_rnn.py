@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from annokit.annotate import threshold
+from annokit.evaluation.decision import threshold
 from annokit.models.rnn_decoder import LabelDecoder, ReleasedLabelDecoder
 
 THRESHOLD = 0.5  # test-time decision on the max-pooled probabilities

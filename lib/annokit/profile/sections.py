@@ -235,7 +235,7 @@ AMP_SETTINGS = ("auto", "bf16", "fp16", "off")
 
 @dataclass(frozen=True, kw_only=True)
 class PrecisionSettings:
-    """[precision]: autocast and kernel choices of the image stages on CUDA (``annokit.precision``); the CPU runs float32."""
+    """[precision]: autocast and kernel choices of the image stages on CUDA (``annokit.training.precision``); the CPU runs float32."""
 
     # auto: bfloat16 where the GPU has it, else float16 with a GradScaler; off: float32
     amp: str = field(default="auto", metadata={"choices": AMP_SETTINGS})

@@ -12,12 +12,12 @@ the Multi-order RNN (Dutta et al. 2020, Figs. 3 and 4).
 """
 
 from annokit.viewer.browse import OUTCOMES, SORTS, Browser, Filter, ImagePanel, Rule
-from annokit.viewer.render import gallery_html, panel_html, sample_positions, write_gallery
+from annokit.viewer.html import gallery_html, panel_html, sample_positions, write_gallery
 from annokit.viewer.store import ViewerData, display_name, model_order
 
 
 def open_viewer(run, **kwargs):
-    """The ipywidgets viewer of a run (``annokit.run.open_run``); see ``annokit.viewer.widget``."""
+    """The ipywidgets viewer of a run (``annokit.artifacts.run.open_run``); see ``annokit.viewer.widget``."""
     from annokit.viewer.widget import open_viewer as _open
 
     return _open(run, **kwargs)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annokit import annotate
+from annokit.evaluation import decision
 from annokit.viewer.store import ModelOutput, ViewerData, is_main_model
 
 CORRECT, EXTRA, MISSED = "correct", "extra", "missed"
@@ -49,8 +49,8 @@ class Rule:
             return model.take("annotation", positions).astype(bool)
         scores = model.take("scores", positions)
         if self.kind == "threshold":
-            return annotate.threshold(scores, self.threshold)
-        return annotate.top_k(scores, self.k)
+            return decision.threshold(scores, self.threshold)
+        return decision.top_k(scores, self.k)
 
     def describe(self, model: ModelOutput) -> str:
         if self.kind == "threshold":
@@ -106,7 +106,7 @@ class ImageStats:
 
 def image_f1(correct: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
     """F1 of each image, 2·|P∩T| / (|P|+|T|): the harmonic mean of its P and R, 0 when both are empty
-    (the zero-division convention of ``annokit.metrics``)."""
+    (the zero-division convention of ``annokit.evaluation.metrics``)."""
     denominator = np.asarray(predicted + true, dtype=np.float64)
     return np.divide(2.0 * correct, denominator, out=np.zeros_like(denominator), where=denominator > 0)
 

@@ -1,6 +1,6 @@
 """What the viewer reads from a run, and only when it is shown: memory-mapped prediction files.
 
-A prediction file (``annokit.predictions``) is an uncompressed ``.npz``, a zip archive whose
+A prediction file (``annokit.artifacts.predictions``) is an uncompressed ``.npz``, a zip archive whose
 members are ``.npy`` files stored as they are. Each member is therefore a plain array at a known
 offset of the file, and ``np.memmap`` maps it without reading it: opening the files of eleven
 models on 50,000 test images costs milliseconds, and showing one image reads one row of each.
@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from annokit.annotate import predicted_quantity
-from annokit.baselines.methods import METHODS
+from annokit.artifacts.predictions import OPTIONAL, RunFileError, available_predictions, check_matches_index, prediction_path, rerun_hint
+from annokit.data.annotation_table import TEST
 from annokit.data.index import PreparedIndex
-from annokit.data.table import TEST
-from annokit.predictions import OPTIONAL, RunFileError, available_predictions, check_matches_index, prediction_path, rerun_hint
+from annokit.evaluation.decision import predicted_quantity
+from annokit.methods.baselines.registry import METHODS
 
 # Display names, in the order the papers' tables list the models (M3 Tables I/II, then Dutta Table 1).
 DISPLAY_NAMES = {

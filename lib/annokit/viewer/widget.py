@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import ipywidgets as w
 
 from annokit.viewer.browse import OUTCOMES, RULES, SORTS, Browser, Filter, Rule
-from annokit.viewer.render import grid_html, legend_html, panel_html
+from annokit.viewer.html import grid_html, legend_html, panel_html
 
 GRID_SIZE = 12  # images per grid page
 ANY_LABEL = ""  # the label filter's "any label" (a Dropdown shows None as an empty box)
@@ -151,5 +151,5 @@ class AnnotationViewer:
 
 
 def open_viewer(run, **kwargs) -> AnnotationViewer:
-    """The viewer of a run (``annokit.run.open_run``): its test split and every prediction file in it."""
+    """The viewer of a run (``annokit.artifacts.run.open_run``): its test split and every prediction file in it."""
     return AnnotationViewer(Browser.from_run(run, **kwargs))

@@ -1,0 +1,96 @@
+"""A run: one profile's prepared index, data root, artifacts folder and results folder, opened by each notebook.
+
+Every notebook after 00 opens with ``run, device = open_stage(profile, data_root, work_dir, device)``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from annokit import __version__, paths
+from annokit.artifacts.features import CachedArrays, load_cached
+from annokit.artifacts.predictions import Predictions, check_matches_index, load_predictions, prediction_path
+from annokit.data.index import PreparedIndex, load_index
+from annokit.profile import Profile, load_profile
+from annokit.training.checkpoints import atomic_write_text
+from annokit.training.fit import resolve_device
+
+SETTINGS_RECORD = "settings.json"
+
+
+@dataclass(frozen=True)
+class Run:
+    """Where a notebook reads and writes for a profile."""
+
+    profile: Profile
+    run_dir: Path
+    index: PreparedIndex
+    data_root: Path
+    results: Path
+
+    def figure(self, name: str) -> Path:
+        """``results/<profile>/figures/<name>.png``."""
+        return self.results / "figures" / f"{name}.png"
+
+    def table(self, name: str) -> Path:
+        """``results/<profile>/tables/<name>.csv`` (folder created)."""
+        path = self.results / "tables" / f"{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def save_table(self, frame: pd.DataFrame, name: str, **options) -> list[Path]:
+        """Write a table to ``results/<profile>/tables/<name>.{csv,md}`` through the one table writer."""
+        from annokit.report.tables import write_table
+
+        return write_table(frame, self.results / "tables", name, **options)
+
+    def predictions(self, model: str) -> Predictions:
+        """A prediction file of this run (``<run>/predictions/<model>.npz``), refused unless made on its index."""
+        predictions = load_predictions(prediction_path(self.run_dir, model))
+        check_matches_index(predictions, self.index)
+        return predictions
+
+    def cached(self, name: str) -> CachedArrays:
+        """Cached per-image arrays of this run (``<run>/features/<name>.npz``), refused unless made on its index."""
+        cached = load_cached(self.run_dir, name)
+        check_matches_index(cached, self.index)
+        return cached
+
+
+def open_run(profile: str, data_root: str = "", work_dir: str = "", **overrides) -> Run:
+    """The run of a prepared profile (notebook 00 prepares it); empty strings mean the defaults."""
+    loaded = load_profile(profile, data_root=data_root or None, **overrides)
+    run_dir = loaded.run_dir(Path(work_dir) if work_dir else None)
+    index = load_index(run_dir / "index")
+    return Run(profile=loaded, run_dir=run_dir, index=index, data_root=Path(index.meta["data_root"]),
+               results=paths.profile_results_dir(loaded.name))
+
+
+def record_settings(run: Run) -> Path:
+    """Write the run's resolved settings to ``<run>/settings.json``: every result traces back to them."""
+    record = {"profile": run.profile.name, "annokit_version": __version__,
+              "index": run.index.meta.get("fingerprint"), "settings": run.profile.to_dict()}
+    return atomic_write_text(json.dumps(record, indent=1), run.run_dir / SETTINGS_RECORD)
+
+
+def open_stage(profile: str, data_root: str = "", work_dir: str = "", device: str = "auto", workers: int | None = None,
+               **overrides) -> tuple[Run, torch.device]:
+    """What every stage notebook starts with: the run, its settings recorded, and the device to train on.
+
+    ``workers`` (None: the profile's ``[loader] workers``) overrides how many processes decode images.
+    """
+    run = open_run(profile, data_root, work_dir, **overrides)
+    if workers is not None:
+        run = replace(run, profile=replace(run.profile, loader=replace(run.profile.loader, workers=int(workers))))
+    record_settings(run)
+    chosen = resolve_device(device or "auto")
+    counts = {split: len(run.index.rows(split)) for split in ("train", "test")}
+    print(f"{run.profile.name}: {run.profile.description}\n"
+          f"  {counts['train']:,} train / {counts['test']:,} test images, {len(run.index.label_names)} labels, "
+          f"{len(run.index.tag_names)} tags | device: {chosen} | run folder: {run.run_dir}")
+    return run, chosen

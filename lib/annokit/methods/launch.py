@@ -1,0 +1,130 @@
+"""Several GPUs for the image-training stages: ``train_on_gpus`` trains M3's CNN or MS-CNN under torchrun (DDP).
+
+A notebook runs in one kernel, so the stage is trained by a torchrun subprocess
+(``annokit.methods.stage_worker``) with one process per GPU; rank 0 writes ``<run>/<stage>/final.pt``. The
+notebook's own ``train_cnn``/``train_mscnn`` call then finds that file with its own config and loads
+it, and the features and predictions are written exactly as with one GPU::
+
+    train_on_gpus("cnn", profile, data_root, work_dir, gpus, epochs)  # nothing happens for gpus <= 1
+    cnn, history = train_cnn(run.profile, run.index, run.data_root, run.run_dir, device, epochs, monitor)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from annokit.artifacts.run import open_run
+from annokit.methods.stage_worker import STAGES
+
+BACKENDS = ("nccl", "gloo")
+# "gloo": the processes train on the CPU instead of GPUs (tests, machines without CUDA).
+BACKEND_VARIABLE = "ANNOKIT_DDP_BACKEND"
+LOG_NAME = "torchrun.log"
+PROGRESS_SECONDS = "30"  # at most one progress-bar line per bar this often: the log (and notebook) stays short
+WORKER_ERROR = re.compile(r"stage_worker: error: (.*)$")
+PYTHON_ERROR = re.compile(r"^\w+(Error|Exception): .*$")
+
+
+class StageLaunchFailed(RuntimeError):
+    """The torchrun processes of a stage failed; the message names the stage, the error and the log."""
+
+
+def train_on_gpus(stage: str, profile: str, data_root: str | Path = "", work_dir: str | Path = "", gpus: int = 1,
+                  epochs: int | None = None, backend: str | None = None, *, monitor: bool = True,
+                  workers: int | None = None) -> Path | None:
+    """Train ``stage`` ("cnn" or "mscnn") on ``gpus`` GPUs under torchrun; returns ``<run>/<stage>/final.pt``.
+
+    ``gpus <= 1`` does nothing (the notebook trains in its own process) and returns None; so does a
+    finished stage, whose ``final.pt`` the notebook loads. ``backend`` (default: $ANNOKIT_DDP_BACKEND,
+    else ``"nccl"``): ``"gloo"`` runs the ``gpus`` processes on the CPU. Arguments as the notebooks'
+    parameters of the same names.
+    """
+    if stage not in STAGES:
+        raise ValueError(f"stage {stage!r} cannot be trained on several GPUs: use one of {STAGES}")
+    gpus = int(gpus)
+    if gpus <= 1:
+        return None
+    backend = resolve_backend(backend)
+    if backend == "nccl":
+        check_visible_gpus(gpus)
+    run = open_run(profile, str(data_root or ""), str(work_dir or ""))
+    final = run.run_dir / stage / "final.pt"
+    if final.exists():
+        print(f"{final} exists: the notebook loads it, nothing to launch")
+        return None
+    device = "cuda" if backend == "nccl" else "cpu"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+               "-m", "annokit.methods.stage_worker", stage, "--profile", profile, "--device", device,
+               *(["--data-root", str(data_root)] if data_root else []), *(["--work-dir", str(work_dir)] if work_dir else []),
+               *(["--epochs", str(int(epochs))] if epochs is not None else []),
+               *(["--workers", str(int(workers))] if workers is not None else []), *([] if monitor else ["--no-monitor"])]
+    log = final.parent / LOG_NAME
+    print(f"training {stage} on {gpus} {'GPUs (NCCL)' if device == 'cuda' else 'CPU processes (gloo)'}; log: {log}", flush=True)
+    code = stream(command, log, worker_environment(gpus))
+    if code != 0 or not final.exists():
+        reason = failure_reason(log)
+        raise StageLaunchFailed(f"{stage} stage failed under torchrun on {gpus} processes (exit status {code})"
+                                f"{': ' + reason if reason else ''}; full log: {log}")
+    return final
+
+
+def resolve_backend(backend: str | None) -> str:
+    """The argument, else $ANNOKIT_DDP_BACKEND, else NCCL."""
+    chosen = backend or os.environ.get(BACKEND_VARIABLE) or "nccl"
+    if chosen not in BACKENDS:
+        raise ValueError(f"DDP backend {chosen!r} unknown: use one of {BACKENDS} (argument backend or ${BACKEND_VARIABLE})")
+    return chosen
+
+
+def check_visible_gpus(gpus: int) -> None:
+    """Fewer CUDA devices than asked for is an error before anything starts."""
+    visible = torch.cuda.device_count()
+    if visible < gpus:
+        shown = os.environ.get("CUDA_VISIBLE_DEVICES")
+        raise RuntimeError(f"gpus={gpus} asks for {gpus} GPUs but this machine shows {visible} CUDA device(s)"
+                           f"{f' (CUDA_VISIBLE_DEVICES={shown})' if shown is not None else ''}: "
+                           f"give gpus={max(visible, 1)} or fewer (1 trains in the notebook's own process)")
+
+
+def worker_environment(processes: int) -> dict[str, str]:
+    """Unbuffered output (epoch lines as they come), few progress-bar lines, the CPU cores shared out."""
+    threads = str(max(1, (os.cpu_count() or 1) // processes))
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "TQDM_MININTERVAL": PROGRESS_SECONDS,
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", threads)}
+
+
+def stream(command: list[str], log: Path, env: dict[str, str]) -> int:
+    """Run ``command``, copying its output (stdout and stderr) line by line to ours and to ``log``; its exit status."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w", encoding="utf-8") as out, subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, bufsize=1) as process:
+        try:
+            for line in process.stdout:
+                out.write(line)
+                if line.strip():  # a progress bar clearing itself is a blank line
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+            return process.wait()
+        except BaseException:  # an interrupted notebook stops the processes too (torchrun passes the signal on)
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            raise
+
+
+def failure_reason(log: Path) -> str:
+    """The workers' own one-line error from the log, else the last Python exception line in it."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
+    for pattern in (WORKER_ERROR, PYTHON_ERROR):
+        found = [m for line in lines if (m := pattern.search(line.strip()))]
+        if found:
+            return (found[-1].group(1) if pattern is WORKER_ERROR else found[-1].group(0)).strip()
+    return ""

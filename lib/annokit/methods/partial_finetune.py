@@ -1,0 +1,135 @@
+"""Partial-label models whose representation never saw a hidden label (Durand et al. 2019, Sec. 4).
+
+The paper fine-tunes an ImageNet ResNet on the partial labels of each proportion. A classifier on the
+features of notebook 01's CNN would not do: that CNN was fine-tuned on every training label, so the
+labels hidden at p = 10 % already shaped the features. Here every model starts from the pretrained
+weights the profile names (ImageNet, or the demo's stand-in) and trains on the partial labels only:
+
+- ``"all"`` (the paper profiles): the whole network, end to end, on the images;
+- ``"last_block"`` (the demo): the last residual block and a new fc. The frozen layers below it are the
+  pretrained ones, so their output (the maps entering the last block) is computed once per image and
+  cached; only the block and the fc train, per loss, proportion and seed.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from annokit.data.dataset import AnnotationDataset
+from annokit.data.manifest import sha256_of
+from annokit.models import ResNetBackbone, build_backbone
+from annokit.profile import Profile
+from annokit.training.checkpoints import atomic_savez
+from annokit.training.weights import read_entry, resolve_weights_path, verify_weights
+
+FINETUNE_PARTS = ("last_block", "all")
+EXTRACT_BATCH = 256
+
+
+def pretrained_backbone(profile: Profile, num_classes: int | None = None) -> ResNetBackbone:
+    """The profile's ResNet with the pretrained weights it names (``[cnn] weights_path``, else ImageNet), a new fc."""
+    weights = resolve_weights_path(profile.cnn.weights_path)
+    return build_backbone(profile.cnn.backbone, num_classes=num_classes, pretrained=profile.cnn.pretrained,
+                          weights_path=verify_weights(weights) if weights is not None else None)
+
+
+class LastBlockClassifier(nn.Module):
+    """The pretrained ResNet's last residual block, global average pooling and a new fc (logits)."""
+
+    def __init__(self, backbone: ResNetBackbone, num_classes: int, seed: int) -> None:
+        super().__init__()
+        self.block = copy.deepcopy(backbone.layer4[-1])
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.fc = nn.Linear(backbone.feature_dim, num_classes)
+
+    def forward(self, maps: Tensor) -> Tensor:
+        return self.fc(self.pool(self.block(maps)).flatten(1))
+
+
+def below_last_block(backbone: ResNetBackbone, images: Tensor) -> Tensor:
+    """The maps that enter the last residual block: every pretrained layer before it, frozen."""
+    x = backbone.maxpool(backbone.relu(backbone.bn1(backbone.conv1(images))))
+    return backbone.layer4[:-1](backbone.layer3(backbone.layer2(backbone.layer1(x))))
+
+
+@torch.no_grad()
+def maps_before_last_block(backbone: ResNetBackbone, dataset: Dataset, device: torch.device | str,
+                           desc: str = "frozen layers") -> np.ndarray:
+    """``below_last_block`` of every image of ``dataset`` (items: image first), as float32 (N, C, H, W)."""
+    backbone.eval().to(device)
+    out = [below_last_block(backbone, batch[0].to(device)).float().cpu()
+           for batch in tqdm(DataLoader(dataset, batch_size=EXTRACT_BATCH), desc=desc, leave=False)]
+    return torch.cat(out).numpy()
+
+
+class WholeNetwork(nn.Module):
+    """The whole pretrained ResNet with a new fc, trained end to end on images (the paper's setting)."""
+
+    def __init__(self, backbone: ResNetBackbone, num_classes: int, seed: int) -> None:
+        super().__init__()
+        self.backbone = copy.deepcopy(backbone)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.backbone.fc = nn.Linear(backbone.feature_dim, num_classes)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.backbone(images)
+
+
+class ImagesOnly(Dataset):
+    """The images of an ``AnnotationDataset`` without their labels: the partial targets come separately."""
+
+    def __init__(self, images: AnnotationDataset) -> None:
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> Tensor:
+        return self.images[i][0]
+
+
+def model_factory(part: str, backbone: ResNetBackbone, num_classes: int):
+    """``make(seed)`` building the model that fine-tunes ``part`` from ``backbone`` with a seeded new fc."""
+    if part == "last_block":
+        return lambda seed: LastBlockClassifier(backbone, num_classes, seed)
+    if part == "all":
+        return lambda seed: WholeNetwork(backbone, num_classes, seed)
+    raise ValueError(f"[partial] finetune = {part!r}: use one of {', '.join(FINETUNE_PARTS)}")
+
+
+def inputs_of(part: str, backbone: ResNetBackbone, images: dict[str, AnnotationDataset], device: torch.device | str,
+              cache: Path | None = None, source: str = "") -> dict[str, np.ndarray | Dataset]:
+    """What the models of ``part`` read per split: cached maps below the last block, or the images themselves.
+
+    ``cache``: a ``.npz`` file for the maps, reused when it was made from the same ``source`` (the weights'
+    checksum and the index fingerprint) and holds every image; else computed again and rewritten.
+    """
+    if part == "all":
+        return {split: ImagesOnly(data) for split, data in images.items()}
+    if cache is not None and Path(cache).exists():
+        with np.load(cache, allow_pickle=False) as stored:
+            if str(stored.get("source", "")) == source and all(split in stored and len(stored[split]) == len(images[split])
+                                                                  for split in images):
+                return {split: stored[split] for split in images}
+    maps = {split: maps_before_last_block(backbone, data, device, desc=f"frozen layers on {split}") for split, data in images.items()}
+    if cache is not None:
+        atomic_savez(Path(cache), source=np.array(source), **maps)
+    return maps
+
+
+def weights_source(profile: Profile, fingerprint: str) -> str:
+    """What cached maps below the last block depend on: the pretrained file's checksum and the index."""
+    weights = resolve_weights_path(profile.cnn.weights_path)
+    entry = read_entry(weights) if weights is not None else None
+    checksum = entry["sha256"] if entry else (sha256_of(weights) if weights is not None else f"imagenet-{profile.cnn.backbone}")
+    return f"{checksum}:{fingerprint}"
