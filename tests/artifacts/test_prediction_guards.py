@@ -16,16 +16,9 @@ import numpy as np
 import pytest
 
 from annokit.artifacts.features import CachedArrays, save_cached
-from annokit.artifacts.predictions import (
-    Predictions,
-    RunFileError,
-    check_matches_index,
-    load_predictions,
-    prediction_path,
-    save_predictions,
-    writer_notebook,
-)
+from annokit.artifacts.predictions import Predictions, load_predictions, prediction_path, save_predictions
 from annokit.artifacts.run import open_run
+from annokit.artifacts.stamps import RunFileError, check_matches_index, writer_notebook
 from annokit.data.index import build_index
 from annokit.data.manifest import record_manifest
 from annokit.evaluation.scoring import score, score_against, score_table

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from annokit import reproduce
+from annokit import atomic, reproduce
+from annokit.atomic import atomic_write_text
 from annokit.cli import message, run_cli
-from annokit.training import checkpoints
-from annokit.training.checkpoints import CheckpointError, atomic_write_text, load_checkpoint, save_final
+from annokit.training.checkpoints import CheckpointError, load_checkpoint, save_final
 
 DiskUsage = namedtuple("DiskUsage", "total used free")
 
@@ -68,8 +68,8 @@ def test_a_full_disk_while_saving_names_the_file_and_keeps_the_earlier_ones(tmp_
     def writer_fails(*args, **kwargs):
         raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 0")
 
-    monkeypatch.setattr(checkpoints.torch, "save", writer_fails)
-    monkeypatch.setattr(checkpoints.shutil, "disk_usage", lambda folder: DiskUsage(total=1 << 30, used=1 << 30, free=0))
+    monkeypatch.setattr(atomic.torch, "save", writer_fails)
+    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda folder: DiskUsage(total=1 << 30, used=1 << 30, free=0))
     with pytest.raises(OSError) as error:
         save_final(tmp_path / "final.pt", model_state={"w": torch.zeros(2)}, config={}, history={})
     assert error.value.errno == errno.ENOSPC and error.value.filename == str(tmp_path / "final.pt")

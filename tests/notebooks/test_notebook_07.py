@@ -11,7 +11,8 @@ import papermill as pm
 import pytest
 
 from annokit.artifacts.features import CachedArrays, save_cached
-from annokit.artifacts.predictions import available_predictions, load_predictions, prediction_path, writer_notebook
+from annokit.artifacts.predictions import available_predictions, load_predictions, prediction_path
+from annokit.artifacts.stamps import writer_notebook
 from annokit.data.index import load_index
 from annokit.methods.baselines.registry import METHODS
 from annokit.viewer.browse import Browser

@@ -4,7 +4,7 @@ Later stages train on these instead of decoding images again: M3's joint classif
 (Algorithm 1 step 5), the RNN decoders (CNN soft scores, Dutta et al. Sec. 3.1) and the
 partial-label sweep. One ``<run>/features/<name>.npz`` holds ``train``, ``test``,
 ``train_rows`` and ``test_rows`` (rows of the prepared index) and a JSON ``meta`` that records the
-index fingerprint and the split of each rows array, checked by ``predictions.check_matches_index``.
+index fingerprint and the split of each rows array, checked by ``stamps.check_matches_index``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from annokit.artifacts.predictions import RunFileError, check_matches_index, index_on_disk, rerun_hint, stamp, writer_notebook
-from annokit.training.checkpoints import atomic_savez
+from annokit.artifacts.stamps import RunFileError, check_matches_index, index_on_disk, rerun_hint, stamp, writer_notebook
+from annokit.atomic import atomic_savez
 
 
 @dataclass
@@ -31,6 +31,15 @@ class CachedArrays:
     test_rows: np.ndarray
     meta: dict = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)  # the file it was loaded from; None when made in memory
+
+    @property
+    def file_name(self) -> str:
+        """The file's stem in ``<run>/features/``."""
+        return self.name
+
+    def row_arrays(self) -> dict[str, np.ndarray]:
+        """Rows of the prepared index, by array name."""
+        return {"train_rows": self.train_rows, "test_rows": self.test_rows}
 
 
 def cache_path(run_dir: Path, name: str) -> Path:

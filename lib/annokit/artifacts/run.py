@@ -14,10 +14,11 @@ import torch
 
 from annokit import __version__, paths
 from annokit.artifacts.features import CachedArrays, load_cached
-from annokit.artifacts.predictions import Predictions, check_matches_index, load_predictions, prediction_path
+from annokit.artifacts.predictions import Predictions, load_predictions, prediction_path
+from annokit.artifacts.stamps import check_matches_index
+from annokit.atomic import atomic_write_text
 from annokit.data.index import PreparedIndex, load_index
 from annokit.profile import Profile, load_profile
-from annokit.training.checkpoints import atomic_write_text
 from annokit.training.fit import resolve_device
 
 SETTINGS_RECORD = "settings.json"

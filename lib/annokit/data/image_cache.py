@@ -28,10 +28,10 @@ from torchvision import transforms
 from tqdm.auto import tqdm
 
 from annokit import paths
+from annokit.atomic import atomic_write_text
 from annokit.data.dataset import IMAGENET_MEAN, IMAGENET_STD, AnnotationDataset, default_transform
 from annokit.data.index import PreparedIndex
 from annokit.profile import ImageCacheSettings, LoaderSettings
-from annokit.training.checkpoints import atomic_write_text
 
 CACHE_FORMAT = 1
 CHUNK_ROWS = 256  # images per recorded chunk: what an interruption can cost

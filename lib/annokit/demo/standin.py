@@ -21,11 +21,11 @@ from torch.nn import functional
 from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 
+from annokit.atomic import atomic_torch_save
 from annokit.data.dataset import IMAGENET_MEAN, IMAGENET_STD
 from annokit.demo.pretraining import CLASSES, read_pretraining_set, write_pretraining_set
 from annokit.models import build_backbone
 from annokit.profile import StandinSettings
-from annokit.training.checkpoints import atomic_torch_save
 from annokit.training.config import fit_config
 from annokit.training.fit import fit, seed_everything
 from annokit.training.weights import WeightsError, read_entry, verify_weights, write_entry

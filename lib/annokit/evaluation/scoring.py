@@ -1,7 +1,7 @@
 """Scoring prediction files against the prepared index: the numbers behind every table.
 
 A file made on another index, or listing rows outside the test split, is refused
-(``predictions.check_matches_index``) rather than scored against the wrong images.
+(``stamps.check_matches_index``) rather than scored against the wrong images.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from annokit.artifacts.predictions import Predictions, check_matches_index
+from annokit.artifacts.predictions import Predictions
+from annokit.artifacts.stamps import check_matches_index
 from annokit.data.index import PreparedIndex
 from annokit.evaluation import metrics
 

@@ -22,8 +22,9 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset, TensorDataset
 
 from annokit.artifacts.features import CachedArrays, save_cached
-from annokit.artifacts.predictions import FINGERPRINT, Predictions, RunFileError, check_matches_index, save_predictions
+from annokit.artifacts.predictions import Predictions, save_predictions
 from annokit.artifacts.run import Run
+from annokit.artifacts.stamps import FINGERPRINT, RunFileError, check_matches_index
 from annokit.data.annotation_table import TEST, TRAIN
 from annokit.data.dataset import AnnotationDataset
 from annokit.data.image_cache import image_dataset

@@ -22,11 +22,11 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from annokit.atomic import atomic_savez
 from annokit.data.dataset import AnnotationDataset
 from annokit.data.manifest import sha256_of
 from annokit.models import ResNetBackbone, build_backbone
 from annokit.profile import Profile
-from annokit.training.checkpoints import atomic_savez
 from annokit.training.weights import read_entry, resolve_weights_path, verify_weights
 
 FINETUNE_PARTS = ("last_block", "all")

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from annokit.artifacts.predictions import Predictions, check_matches_index, load_predictions, prediction_path
+from annokit.artifacts.predictions import Predictions, load_predictions, prediction_path
+from annokit.artifacts.stamps import check_matches_index
 from annokit.data.annotation_table import TEST
 from annokit.data.index import PreparedIndex
 from annokit.demo.sampling import EXCLUSIVE, REQUIRES_ALL, REQUIRES_ANY

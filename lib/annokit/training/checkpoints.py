@@ -11,13 +11,10 @@ Two kinds of file, both plain dicts that ``torch.load(..., weights_only=True)`` 
 
 from __future__ import annotations
 
-import errno
 import os
 import pickle
 import random
 import re
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -27,15 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from annokit.atomic import atomic_torch_save
+
 FORMAT = "annokit-checkpoint-v1"
 EPOCH_FILE = re.compile(r"^epoch_(\d+)\.pt$")
 _REQUIRED = {
     "epoch": ("model", "optimizer", "scheduler", "epoch", "config", "history", "rng"),
     "final": ("model", "config", "history"),
 }
-
-
-FULL_DISK_BYTES = 1 << 20  # a failed write with less free space than this is a full disk
 
 
 class CheckpointError(RuntimeError):
@@ -107,69 +103,6 @@ def save_final(path: Path, *, model_state: Mapping[str, torch.Tensor], config: d
         "meta": plain(meta or {}),
     }
     return atomic_torch_save(payload, path)
-
-
-def atomic_torch_save(obj: Any, path: Path) -> Path:
-    """``torch.save`` to a temp file next to ``path``, then rename: readers never see half a file."""
-    return _atomic_write(Path(path), lambda f: torch.save(obj, f))
-
-
-def atomic_write_text(text: str, path: Path) -> Path:
-    """Write a text file atomically (e.g. ``history.json``)."""
-    return _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
-
-
-def atomic_savez(path: Path, **arrays: Any) -> Path:
-    """``numpy.savez`` (uncompressed, so arrays load fast) through a temp file and a rename."""
-    import numpy as np
-
-    return _atomic_write(Path(path), lambda f: np.savez(f, **arrays))
-
-
-def _atomic_write(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The temp name starts with "." and ends with ".tmp", so latest_checkpoint never picks it up.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as error:
-        full = disk_is_full(path.parent, error)  # asked before the partial file is removed
-        Path(tmp).unlink(missing_ok=True)
-        if full:
-            raise OSError(errno.ENOSPC, f"No space left on device while writing {path} (earlier files are intact)",
-                          str(path)) from error
-        raise
-    _fsync_dir(path.parent)  # make the rename itself durable
-    return path
-
-
-def disk_is_full(folder: Path, error: BaseException) -> bool:
-    """Whether a failed write ran out of space: ENOSPC, or PyTorch's writer failing with (almost) no bytes left."""
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    if isinstance(error, RuntimeError) and ("inline_container" in str(error) or "PytorchStreamWriter" in str(error)):
-        try:
-            return shutil.disk_usage(folder).free < FULL_DISK_BYTES
-        except OSError:
-            return False
-    return False
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open folders
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load_checkpoint(path: Path, expected_config: dict | None = None, *, ignore: Iterable[str] = ()) -> dict:

@@ -38,9 +38,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm.auto import tqdm
 
 from annokit import __version__
+from annokit.atomic import atomic_write_text
 from annokit.training import precision
 from annokit.training.checkpoints import (
-    atomic_write_text,
     epoch_checkpoints,
     epoch_path,
     latest_checkpoint,

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 
 from annokit import paths
+from annokit.atomic import atomic_write_text
 from annokit.data.manifest import sha256_of
-from annokit.training.checkpoints import atomic_write_text
 
 
 class WeightsError(RuntimeError):

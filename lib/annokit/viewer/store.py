@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from annokit.artifacts.predictions import OPTIONAL, RunFileError, available_predictions, check_matches_index, prediction_path, rerun_hint
+from annokit.artifacts.predictions import OPTIONAL, available_predictions, prediction_path
+from annokit.artifacts.stamps import RunFileError, check_matches_index, rerun_hint
 from annokit.data.annotation_table import TEST
 from annokit.data.index import PreparedIndex
 from annokit.evaluation.decision import predicted_quantity

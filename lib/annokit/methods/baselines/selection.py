@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from annokit.training.checkpoints import atomic_torch_save
+from annokit.atomic import atomic_torch_save
 from annokit.training.fit import SMALL_MODEL_THREADS, FitConfig, History, fit, seed_everything
 
 VALIDATION = "validation"  # key of the per-epoch validation score in the fit history
