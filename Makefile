@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.annokit-installed
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PROFILE ?= demo
 
-.PHONY: setup reproduce test lint notebooks browser clean-work
+.PHONY: setup reproduce test test-fast lint notebooks browser clean-work
 
 setup: $(STAMP)
 
@@ -27,6 +27,10 @@ reproduce: setup
 # browser first: a missing chromium stops make before the long PyTorch install, not after it
 test: browser setup lint
 	$(PY) -m pytest
+
+# the tests not marked `slow` (papermill chains, several processes, the browser): a quick check while editing
+test-fast: setup lint
+	$(PY) -m pytest -m "not slow"
 
 # ruff over the library, the tests, the notebooks' paired scripts and tools/ (settings in pyproject.toml)
 lint: setup

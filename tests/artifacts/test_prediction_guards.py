@@ -65,6 +65,7 @@ def run(make_tiny_run, tmp_path):
     return work, run_dir, index
 
 
+@pytest.mark.slow
 def test_a_perfect_file_is_refused_after_the_index_was_rebuilt_with_one_image_fewer(run, tiny_demo, tmp_path):
     work, run_dir, index = run
     path = save_predictions(perfect("mscnn_tags_lqp", index), run_dir)

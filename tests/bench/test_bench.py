@@ -22,6 +22,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 def test_a_tiny_cpu_run_writes_every_number(tmp_path, capsys):
     out = tmp_path / "bench" / "out.json"
     main(["--quick", "--seconds", "0.5", "--device", "cpu", "--backbone", "resnet18", "--image-size", "32", "--images", "8", "--batch-size", "4",

@@ -142,6 +142,7 @@ def test_a_broken_manifest_is_named(tiny_demo, tmp_path, text, problem):
 
 @pytest.mark.parametrize("damage, problem", [(lambda text: text[: len(text) // 2], "not valid JSON"),
                                              (lambda text: '{"images": [], "categories": []}', "no 'annotations' key")])
+@pytest.mark.slow
 def test_a_damaged_coco_annotation_file_is_named(tiny_demo, tmp_path, damage, problem):
     import shutil
 

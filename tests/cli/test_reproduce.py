@@ -35,6 +35,7 @@ def test_runs_in_order_then_skips_what_is_up_to_date(chain_dir):
     assert log.read_text().count("\n") == 2
 
 
+@pytest.mark.slow
 def test_changed_parameters_rerun_and_force_reruns_all(chain_dir):
     folder, log = chain_dir
     reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
@@ -44,6 +45,7 @@ def test_changed_parameters_rerun_and_force_reruns_all(chain_dir):
     assert log.read_text().count(" b\n") == 4
 
 
+@pytest.mark.slow
 def test_a_changed_notebook_reruns_itself_and_everything_after(chain_dir):
     folder, log = chain_dir
     reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
@@ -68,6 +70,7 @@ def test_first_failure_stops_with_notebook_cell_and_error(chain_dir):
     assert not log.exists()  # 01 never ran
 
 
+@pytest.mark.slow
 def test_editing_the_profile_makes_notebooks_out_of_date(chain_dir, monkeypatch):
     folder, log = chain_dir
     reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
@@ -76,6 +79,7 @@ def test_editing_the_profile_makes_notebooks_out_of_date(chain_dir, monkeypatch)
     assert all(seconds is not None for seconds in timings.values())
 
 
+@pytest.mark.slow
 def test_editing_the_library_or_moving_the_work_folder_makes_notebooks_out_of_date(chain_dir, monkeypatch, tmp_path):
     folder, _ = chain_dir
     reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))

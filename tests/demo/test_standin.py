@@ -37,6 +37,7 @@ def test_the_pretraining_set_is_balanced_in_imagenet_layout_and_resumes_with_the
     assert first.read_bytes() == content
 
 
+@pytest.mark.slow
 def test_the_standin_is_a_torchvision_state_dict_reused_and_checked(tmp_path, capsys):
     profile = load_profile("demo")
     settings = replace(profile.standin, images=24, image_size=32, epochs=1, batch_size=12)
@@ -60,6 +61,7 @@ def test_the_standin_is_a_torchvision_state_dict_reused_and_checked(tmp_path, ca
     assert not is_built(weights, settings, "resnet18")
 
 
+@pytest.mark.slow
 def test_the_demo_cnn_starts_from_the_standin_and_a_missing_file_names_notebook_00(make_tiny_run, tmp_path, monkeypatch, tiny_standin):
     profile = load_profile("demo")
     assert resolve_weights_path(profile.cnn.weights_path) == tiny_standin

@@ -33,6 +33,7 @@ def layout(path) -> dict:
     return found
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_write_the_files_of_one(make_tiny_run, tmp_path, capsys):
     one, two = tmp_path / "one", tmp_path / "two"
     for work in (one, two):
@@ -55,6 +56,7 @@ def test_two_gloo_processes_write_the_files_of_one(make_tiny_run, tmp_path, caps
     assert launch.train_on_gpus("cnn", "demo", "", str(two), gpus=2, epochs=1, backend="gloo") is None  # finished: reused
 
 
+@pytest.mark.slow
 def test_a_failed_worker_is_one_line_naming_the_stage_and_the_log(make_tiny_run, tmp_path):
     make_tiny_run(tmp_path)  # no cnn/final.pt: the MS-CNN has nothing to start from
     with pytest.raises(launch.StageLaunchFailed) as failed:

@@ -474,6 +474,7 @@ def test_settings_come_from_the_profile():
     assert load_profile("demo", seed=7).seed == 7
 
 
+@pytest.mark.slow
 def test_every_decoder_trains_alike_and_a_second_process_gives_the_same_predictions(tmp_path):
     s_hat, y = synthetic_problem()
     settings = RNNSettings(hidden=16, embedding=8, steps=3, lr=1e-3, epochs=2, batch_size=32, max_length=4)

@@ -33,6 +33,7 @@ def small_mscnn():
     return MultiScaleCNN.from_finetuned_cnn(build_backbone(18, num_classes=5))
 
 
+@pytest.mark.slow
 def test_resnet101_scale_maps_at_224(resnet101):
     with torch.no_grad():
         maps = resnet101.scale_maps(torch.randn(1, 3, 224, 224))
@@ -48,6 +49,7 @@ def test_resnet101_scale_maps_at_224(resnet101):
     "depth, channels",
     [(18, (64, 64, 128, 256, 512)), ("resnet34", (64, 64, 128, 256, 512)), ("ResNet-50", RESNET101_CHANNELS)],
 )
+@pytest.mark.slow
 def test_backbone_shapes_at_64(depth, channels):
     model = build_backbone(depth, num_classes=4).eval()
     with torch.no_grad():
@@ -64,6 +66,7 @@ def test_unknown_depth_rejected():
         build_backbone(152, num_classes=2)
 
 
+@pytest.mark.slow
 def test_mscnn_shapes(small_mscnn):
     model = small_mscnn.eval()
     images = torch.randn(2, 3, 64, 64)
@@ -95,6 +98,7 @@ def test_build_mscnn_matches_backbone_channels():
     assert sum(p.numel() for p in model.fusion.parameters()) == fusion_parameter_count(model.backbone.channels)
 
 
+@pytest.mark.slow
 def test_frozen_backbone_training_step_changes_only_fusion_and_fc(small_mscnn):
     model = small_mscnn.freeze_backbone().train()
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}

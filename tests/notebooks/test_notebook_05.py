@@ -38,6 +38,7 @@ def tiny_run(make_tiny_run, tmp_path_factory) -> Path:
     return work
 
 
+@pytest.mark.slow
 def test_notebook_05_runs_on_a_tiny_run(tiny_run, tmp_path, monkeypatch):
     results = tmp_path / "results"
     monkeypatch.setenv("ANNOKIT_RESULTS", str(results))

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import papermill as pm
+import pytest
 import torch
 
 from annokit import paths
@@ -20,6 +21,7 @@ from annokit.training.validation import validation_positions
 PROFILE = "demo"
 
 
+@pytest.mark.slow
 def test_notebook_06_fine_tunes_from_the_pretrained_weights_on_partial_labels_only(make_tiny_run, tmp_path, monkeypatch):
     work, results = tmp_path / "work", tmp_path / "results"
     run_dir, index = make_tiny_run(work, PROFILE)

@@ -48,6 +48,7 @@ def executed(make_tiny_run, tmp_path_factory) -> tuple[Path, Path, Path]:
     return work, run_dir, results / PROFILE
 
 
+@pytest.mark.slow
 def test_the_table_has_every_method_with_its_seeds_and_spread(executed):
     _, _, results = executed
     table = pd.read_csv(results / "tables" / "baselines_reproduced.csv")

@@ -21,6 +21,7 @@ def tiny_run(make_tiny_run, tmp_path_factory):
     return work
 
 
+@pytest.mark.slow
 def test_m3_notebooks_run_in_order_and_write_every_row(tiny_run, tmp_path, monkeypatch):
     monkeypatch.setenv("ANNOKIT_RESULTS", str(tmp_path / "results"))
     for name in M3_NOTEBOOKS:

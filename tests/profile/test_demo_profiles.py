@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import papermill as pm
+import pytest
 
 from annokit import paths
 from annokit.data.manifest import load_manifest
@@ -11,6 +12,7 @@ from annokit.demo import load_demo_truth
 from annokit.prepare import main as prepare_main
 
 
+@pytest.mark.slow
 def test_default_demo_matches_the_committed_manifests(prepared_demo):
     for name, prepared in prepared_demo.items():
         manifest = load_manifest(prepared.profile.manifest)
@@ -35,6 +37,7 @@ def test_prepare_command_reuses_what_is_up_to_date(prepared_demo, capsys):
     assert out.count("up to date, reused") == 2
 
 
+@pytest.mark.slow
 def test_notebook_00_runs_end_to_end(prepared_demo, demo_env, tmp_path, monkeypatch):
     for key, value in demo_env.items():
         monkeypatch.setenv(key, value)  # the kernel inherits them: work and results stay outside the repository

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 
 SCRIPT = """
@@ -30,6 +31,7 @@ def train_in_a_new_process(run_dir, out):
     return torch.load(out / "weights.pt", weights_only=True)
 
 
+@pytest.mark.slow
 def test_two_processes_train_identical_weights(make_tiny_run, tmp_path):
     run_dir, _ = make_tiny_run(tmp_path / "work")
     first, second = (train_in_a_new_process(run_dir, tmp_path / name) for name in ("first", "second"))

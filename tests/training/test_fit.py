@@ -292,6 +292,7 @@ def test_save_checkpoint_is_atomic_when_replacing(tmp_path, monkeypatch):
     assert load_checkpoint(path, expected_config={"a": 1})["epoch"] == 1
 
 
+@pytest.mark.slow
 def test_ddp_matches_single_process(tmp_path):
     spec = importlib.util.spec_from_file_location("ddp_fit", DDP_SCRIPT)
     ddp_fit = importlib.util.module_from_spec(spec)

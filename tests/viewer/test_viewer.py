@@ -458,6 +458,7 @@ def test_viewer_opens_in_under_3_seconds_on_50000_test_images(tmp_path):
 # Notebook 09 in batch mode.
 
 
+@pytest.mark.slow
 def test_notebook_09_writes_the_gallery_in_batch_mode(tiny_demo, tmp_path, monkeypatch):
     root, _ = tiny_demo
     work, results = tmp_path / "work", tmp_path / "results"

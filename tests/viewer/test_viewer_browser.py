@@ -154,6 +154,7 @@ def run_all_and_wait_for_viewer(page, port: int, notebook: str, deadline: Deadli
                     f"screenshot {screenshot_on_failure}")
 
 
+@pytest.mark.slow
 def test_viewer_in_jupyterlab_shows_the_next_images_truth(tiny_demo, tmp_path):
     deadline = Deadline(BUDGET_S)
     root, _ = tiny_demo
