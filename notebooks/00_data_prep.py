@@ -64,7 +64,7 @@ index = prepared.index
 print(prepared.summary())
 for warning in index.meta["warnings"]:
     print("warning:", warning)
-run, _ = open_stage(profile, data_root, work_dir)  # what every later notebook opens with
+run = open_stage(profile, data_root, work_dir)  # what every later notebook opens with
 
 # %% [markdown]
 # ## What the split holds

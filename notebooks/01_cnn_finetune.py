@@ -32,7 +32,7 @@ from annokit.methods.launch import train_on_gpus
 from annokit.methods.m3 import annotate_test, cache_and_annotate, image_splits, train_cnn
 from annokit.report.plots import plot_history, save_figure
 
-run, device = open_stage(profile, data_root, work_dir, device, workers)
+run = open_stage(profile, data_root, work_dir, device, workers)
 print("backbone:", run.profile.cnn.backbone, "| pretrained:", run.profile.cnn.pretrained)
 
 # %% [markdown]
@@ -50,7 +50,7 @@ print("backbone:", run.profile.cnn.backbone, "| pretrained:", run.profile.cnn.pr
 
 # %%
 train_on_gpus("cnn", profile, data_root, work_dir, gpus, epochs, monitor=monitor, workers=workers)  # nothing for gpus = 1
-cnn, history = train_cnn(run.profile, run.index, run.data_root, run.run_dir, device, epochs, monitor)
+cnn, history = train_cnn(run.profile, run.index, run.data_root, run.run_dir, run.device, epochs, monitor)
 fig = plot_history(history)
 fig.axes[0].set_title("CNN fine-tuning")
 save_figure(fig, run.figure("m3_cnn_training"));
@@ -67,7 +67,7 @@ save_figure(fig, run.figure("m3_cnn_training"));
 # annotates every image with its **top-3** labels (the rule of the baselines it compares with).
 
 # %%
-cnn_predictions = cache_and_annotate(run, cnn, "cnn", image_splits(run), device, cache="cnn", with_scores=True,
+cnn_predictions = cache_and_annotate(run, cnn, "cnn", image_splits(run), run.device, cache="cnn", with_scores=True,
                                      meta={"backbone": run.profile.cnn.backbone}, checkpoint=run.run_dir / "cnn" / "final.pt")
 score_table(run.index, [cnn_predictions]).round(2)
 
@@ -82,8 +82,8 @@ score_table(run.index, [cnn_predictions]).round(2)
 # %%
 extra_seeds = [s for s in run.profile.seeds("cnn") if s != run.profile.seed]
 for extra in extra_seeds:
-    model, _ = train_cnn(run.profile, run.index, run.data_root, run.run_dir, device, epochs, monitor=False, seed=extra)
-    annotate_test(run, model, "cnn", device, extra)
+    model, _ = train_cnn(run.profile, run.index, run.data_root, run.run_dir, run.device, epochs, monitor=False, seed=extra)
+    annotate_test(run, model, "cnn", run.device, extra)
 print(f"extra seeds of the CNN: {extra_seeds or 'none'}")
 if extra_seeds:
     display(score_table(run.index, [run.predictions(f"cnn@seed{s}") for s in extra_seeds]).round(2))

@@ -32,7 +32,7 @@ from annokit.methods.launch import train_on_gpus
 from annokit.methods.m3 import annotate_test, cache_and_annotate, image_splits, load_finetuned_cnn, scale_map_shapes, scale_maps_of, train_mscnn
 from annokit.report.plots import plot_history, plot_scale_maps, save_figure
 
-run, device = open_stage(profile, data_root, work_dir, device, workers)
+run = open_stage(profile, data_root, work_dir, device, workers)
 cnn = load_finetuned_cnn(run)
 print("fine-tuned CNN loaded from", run.run_dir / "cnn" / "final.pt")
 
@@ -48,7 +48,7 @@ print("fine-tuned CNN loaded from", run.run_dir / "cnn" / "final.pt")
 
 # %%
 train_on_gpus("mscnn", profile, data_root, work_dir, gpus, epochs, monitor=monitor, workers=workers)  # nothing for gpus = 1
-mscnn, history = train_mscnn(run.profile, run.index, run.data_root, run.run_dir, cnn, device, epochs, monitor)
+mscnn, history = train_mscnn(run.profile, run.index, run.data_root, run.run_dir, cnn, run.device, epochs, monitor)
 trainable = sum(p.numel() for p in mscnn.parameters() if p.requires_grad)
 print(f"trainable parameters: {trainable:,} of {sum(p.numel() for p in mscnn.parameters()):,}")
 fig = plot_history(history)
@@ -76,7 +76,7 @@ save_figure(fig, run.figure("m3_scale_maps"));
 # ## Cache $f_v$ and score the MS-CNN row (top-3)
 
 # %%
-mscnn_predictions = cache_and_annotate(run, mscnn, "mscnn", image_splits(run), device, cache="mscnn",
+mscnn_predictions = cache_and_annotate(run, mscnn, "mscnn", image_splits(run), run.device, cache="mscnn",
                                        checkpoint=run.run_dir / "mscnn" / "final.pt")
 score_table(run.index, [run.predictions("cnn"), mscnn_predictions]).round(2)
 
@@ -90,9 +90,9 @@ score_table(run.index, [run.predictions("cnn"), mscnn_predictions]).round(2)
 # %%
 extra_seeds = [s for s in run.profile.seeds("mscnn") if s != run.profile.seed]
 for extra in extra_seeds:
-    model, _ = train_mscnn(run.profile, run.index, run.data_root, run.run_dir, load_finetuned_cnn(run, extra), device, epochs,
+    model, _ = train_mscnn(run.profile, run.index, run.data_root, run.run_dir, load_finetuned_cnn(run, extra), run.device, epochs,
                            monitor=False, seed=extra)
-    annotate_test(run, model, "mscnn", device, extra)
+    annotate_test(run, model, "mscnn", run.device, extra)
 print(f"extra seeds of the MS-CNN: {extra_seeds or 'none'}")
 if extra_seeds:
     display(score_table(run.index, [run.predictions(f"{m}@seed{s}") for s in extra_seeds for m in ("cnn", "mscnn")]).round(2))

@@ -25,7 +25,7 @@ from annokit.methods.m3 import cache_and_annotate, tag_splits, train_tags_mlp
 from annokit.models.backbone import feature_dim_of
 from annokit.report.plots import plot_history, save_figure
 
-run, device = open_stage(profile, data_root, work_dir, device)
+run = open_stage(profile, data_root, work_dir, device)
 feature_dim = feature_dim_of(run.profile.cnn.backbone)
 print(f"{len(run.index.tag_names)} tags -> {run.profile.tags_mlp.hidden} -> {feature_dim} (= dim f_v)")
 
@@ -36,7 +36,7 @@ print(f"{len(run.index.tag_names)} tags -> {run.profile.tags_mlp.hidden} -> {fea
 # trained with Eq. 4 on the ground-truth labels. Once trained, only $f_t$ is kept.
 
 # %%
-mlp, history = train_tags_mlp(run.profile, run.index, run.run_dir, feature_dim, device, epochs)
+mlp, history = train_tags_mlp(run.profile, run.index, run.run_dir, feature_dim, run.device, epochs)
 fig = plot_history(history)
 fig.axes[0].set_title("Tags MLP")
 save_figure(fig, run.figure("m3_tags_mlp_training"));
@@ -48,6 +48,6 @@ save_figure(fig, run.figure("m3_tags_mlp_training"));
 # noisy tags know before they are joined with the image.
 
 # %%
-tags_predictions = cache_and_annotate(run, mlp, "tags_mlp", tag_splits(run), device, cache="tags",
+tags_predictions = cache_and_annotate(run, mlp, "tags_mlp", tag_splits(run), run.device, cache="tags",
                                       checkpoint=run.run_dir / "tags_mlp" / "final.pt")
 score_table(run.index, [tags_predictions]).round(2)

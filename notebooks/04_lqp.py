@@ -34,7 +34,7 @@ from annokit.evaluation.scoring import score_table
 from annokit.methods.m3 import reduction_effect, step5_predictions, top_m_hat_examples
 from annokit.report.plots import count_confusion, save_figure
 
-run, device = open_stage(profile, data_root, work_dir, device)
+run = open_stage(profile, data_root, work_dir, device)
 visual, textual = run.cached("mscnn_features"), run.cached("tags_features")
 print("f_v:", visual.train.shape, " f_t:", textual.train.shape, " seeds:", run.profile.seeds("classifier"))
 
@@ -54,7 +54,7 @@ print("f_v:", visual.train.shape, " f_t:", textual.train.shape, " seeds:", run.p
 # %%
 by_seed = {}
 for seed in run.profile.seeds("classifier"):
-    by_seed[seed] = step5_predictions(run.profile, run.index, run.run_dir, visual, textual, device, epochs, seed)
+    by_seed[seed] = step5_predictions(run.profile, run.index, run.run_dir, visual, textual, run.device, epochs, seed)
     for predictions in by_seed[seed]:
         save_predictions(predictions, run.run_dir)
 main = {p.model: p for p in by_seed[run.profile.seed]}
@@ -95,7 +95,7 @@ table[columns].round(2)
 # (docs/deviations.md, "Loss reductions").
 
 # %%
-reduction_effect(run.profile, run.index, run.run_dir, visual, textual, device, epochs).round(3)
+reduction_effect(run.profile, run.index, run.run_dir, visual, textual, run.device, epochs).round(3)
 
 # %% [markdown]
 # ## Tables V/VI: how good is the predicted label count?

@@ -47,7 +47,7 @@ from annokit.report.plots import plot_history, plot_step_scores, save_figure
 from annokit.training.parallel import cpu_workers, run_jobs
 from annokit.training.validation import validation_positions
 
-run, device = open_stage(profile, data_root, work_dir, device, seed=seed)
+run = open_stage(profile, data_root, work_dir, device, seed=seed)
 run_dir, index, settings, seed = run.run_dir, run.index, run.profile.rnn.with_epochs(epochs), run.profile.seed
 
 cnn = run.cached("cnn_scores")  # s_hat of every train and test image (Sec. 3.1)
@@ -186,8 +186,8 @@ pd.DataFrame({order: [", ".join(names[j] for j in label_sequences(order, y_train
 # %%
 seeds = run.profile.seeds("rnn")
 models = [settings.variant, companion, *ORDERS]
-jobs = [(model, settings, s, seed, data, run_dir, str(device), meta) for model in models for s in seeds]
-results = dict(zip([(model, s) for model in models for s in seeds], run_jobs(multi_order.train_decoder, jobs, cpu_workers(device))))
+jobs = [(model, settings, s, seed, data, run_dir, str(run.device), meta) for model in models for s in seeds]
+results = dict(zip([(model, s) for model in models for s in seeds], run_jobs(multi_order.train_decoder, jobs, cpu_workers(run.device))))
 histories = {multi_order.TABLE1_ROWS[results[model, seed][0].model]: results[model, seed][1] for model in models}
 print(f"{len(jobs)} decoders: {len(models)} models × seeds {seeds}, {settings.epochs} epochs each")
 

@@ -66,7 +66,7 @@ from annokit.report.plots import plot_against_proportion, plot_normalisation, sa
 from annokit.training.config import fit_config
 from annokit.training.validation import validation_positions
 
-run, device = open_stage(profile, data_root, work_dir, device, seed=seed)
+run = open_stage(profile, data_root, work_dir, device, seed=seed)
 run_dir, seed, stage = run.run_dir, run.profile.seed, run.profile.partial.with_epochs(epochs)
 fit_positions, _ = validation_positions(run.profile, run.index)
 labels = run.index.label_matrix()
@@ -74,7 +74,7 @@ test_rows = run.index.rows(TEST)
 train_labels, test_labels = labels[run.index.rows(TRAIN)][fit_positions], labels[test_rows]
 
 backbone = pf.pretrained_backbone(run.profile)
-inputs = pf.inputs_of(stage.finetune, backbone, image_splits(run), device, cache=run_dir / "features" / "partial_inputs.npz",
+inputs = pf.inputs_of(stage.finetune, backbone, image_splits(run), run.device, cache=run_dir / "features" / "partial_inputs.npz",
                       source=pf.weights_source(run.profile, run.index.meta["fingerprint"]))
 train_inputs = inputs[TRAIN][fit_positions] if isinstance(inputs[TRAIN], np.ndarray) else Subset(inputs[TRAIN], fit_positions.tolist())
 make_model = pf.model_factory(stage.finetune, backbone, labels.shape[1])
@@ -140,7 +140,7 @@ fig = plot_normalisation()
 config = fit_config(stage, seed)
 print(config)
 result = pl.sweep(train_inputs, train_labels, inputs[TEST], test_labels, stage.proportions, losses, config,
-                  run_dir / "partial", seed=seed, seeds=run.profile.seeds("partial"), make_model=make_model, device=device,
+                  run_dir / "partial", seed=seed, seeds=run.profile.seeds("partial"), make_model=make_model, device=run.device,
                   retrain=retrain, threads=None)
 table = result.table.assign(profile=profile, finetune=stage.finetune, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr)
 run.save_table(table, "partial_labels", index=False, float_format=None)
@@ -195,9 +195,9 @@ if curriculum_rounds > 0:
     start = pl.mask_labels(train_labels, curriculum_proportion, seed)
     curriculum = pl.train_with_curriculum(train_inputs, start, "partial_bce", config,
                                           run_dir / "partial" / f"curriculum_p{round(100 * curriculum_proportion):03d}",
-                                          rounds=curriculum_rounds, theta=curriculum_theta, device=device, retrain=retrain,
+                                          rounds=curriculum_rounds, theta=curriculum_theta, device=run.device, retrain=retrain,
                                           make_model=make_model, threads=None)
-    curriculum_table = pl.curriculum_summary(curriculum, start, train_labels, inputs[TEST], test_labels, device)
+    curriculum_table = pl.curriculum_summary(curriculum, start, train_labels, inputs[TEST], test_labels, run.device)
     curriculum_table = curriculum_table.assign(proportion=curriculum_proportion, theta=curriculum_theta)
     run.save_table(curriculum_table, "partial_labels_curriculum", index=False, float_format=None)
     display(curriculum_table.round(3))

@@ -40,7 +40,7 @@ from annokit.models.baseline_losses import warp_rank_weights
 from annokit.report import tables
 from annokit.report.plots import save_figure
 
-run, device = open_stage(profile, data_root, work_dir, device, seed=seed)
+run = open_stage(profile, data_root, work_dir, device, seed=seed)
 data = baselines.baseline_data(run)
 names = run.index.label_names
 print(f"{len(data.fit_positions)} fit / {len(data.validation_positions)} validation / {len(data.test_rows)} test images, "
@@ -144,7 +144,7 @@ pd.DataFrame(rows, index=["t=1", "t=2", "t=3"])
 # and give the same files whichever process ran them. Trained models live in `<run>/baselines/<file>/`.
 
 # %%
-predictions = baselines.run_all(data, run.profile, run.run_dir, device=device, retrain=retrain)
+predictions = baselines.run_all(data, run.profile, run.run_dir, device=run.device, retrain=retrain)
 for p in predictions:
     save_predictions(p, run.run_dir)
 print(f"{len(predictions)} prediction files in {run.run_dir / 'predictions'}")

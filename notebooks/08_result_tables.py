@@ -42,7 +42,7 @@ from annokit.evaluation.scoring import true_labels
 from annokit.report import tables
 from annokit.report.plots import annotation_grid, count_confusion, per_class_f1_bars, save_figure
 
-run, _ = open_stage(profile, data_root, work_dir)
+run = open_stage(profile, data_root, work_dir)
 present = available_predictions(run.run_dir)
 print(run.profile.description)
 print("prediction files:", ", ".join(present))

@@ -31,7 +31,7 @@ from annokit.viewer import Browser, panel_html, sample_positions, write_gallery
 from annokit.viewer.html import legend_html
 from annokit.viewer.widget import AnnotationViewer
 
-run, _ = open_stage(profile, data_root, work_dir)
+run = open_stage(profile, data_root, work_dir)
 browser = Browser.from_run(run)
 print(f"{run.profile.description}: {len(browser.data):,} test images, {len(browser.data.models)} prediction files")
 browser.data.summary()

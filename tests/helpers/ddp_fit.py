@@ -16,9 +16,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from annokit.training.fit import FitConfig, fit
+from annokit.profile import Training
+from annokit.training.fit import FitConfig, FitOptions, fit
 
-CONFIG = FitConfig(epochs=3, batch_size=16, lr=0.05, momentum=0.9, weight_decay=1e-4, seed=3)
+CONFIG = FitConfig(
+    Training(epochs=3, batch_size=16, lr=0.05, momentum=0.9, weight_decay=1e-4), seed=3
+)
 
 
 def make_problem() -> tuple[nn.Module, TensorDataset]:
@@ -38,7 +41,7 @@ def mse(model: nn.Module, batch) -> torch.Tensor:
 
 def main(run_dir: Path) -> None:
     model, data = make_problem()
-    fit(model, data, mse, CONFIG, run_dir, stage_config={"stage": "ddp-test"})
+    fit(model, data, mse, CONFIG, run_dir, FitOptions(stage={"stage": "ddp-test"}))
     dist.destroy_process_group()
 
 

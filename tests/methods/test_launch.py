@@ -18,7 +18,8 @@ from annokit.training.checkpoints import load_checkpoint
 
 def notebook_01_tail(work, capsys) -> str:
     """What notebook 01 does after ``train_on_gpus``: train (or load) the CNN, then cache and annotate; its output."""
-    run, device = open_stage("demo", "", str(work), "cpu")
+    run = open_stage("demo", "", str(work), "cpu")
+    device = run.device
     cnn, _ = train_cnn(run.profile, run.index, run.data_root, run.run_dir, device, epochs=1, monitor=False)
     cache_and_annotate(run, cnn, "cnn", image_splits(run), device, cache="cnn", with_scores=True)
     return capsys.readouterr().out

@@ -11,7 +11,13 @@ import torch
 import torch.nn.functional as F
 
 from annokit.artifacts.predictions import Predictions
-from annokit.data.label_orders import ORDERS, label_frequencies, label_priority, label_sequences, order_labels
+from annokit.data.label_orders import (
+    ORDERS,
+    label_frequencies,
+    label_priority,
+    label_sequences,
+    order_labels,
+)
 from annokit.methods.multi_order import (
     MULTI_ORDER,
     MULTI_ORDER_PAPER_TEXT,

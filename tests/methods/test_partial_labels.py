@@ -31,6 +31,7 @@ from annokit.models.losses import (
     partial_bce_normalisation,
     sigmoid_cross_entropy,
 )
+from annokit.profile import Training
 from annokit.training.fit import FitConfig
 
 PROPORTIONS = [0.1, 0.3, 0.5, 0.7, 0.9, 1.0]
@@ -191,7 +192,7 @@ def separable_problem(n: int = 400, c: int = 6, d: int = 16, seed: int = 0):
 def test_curriculum_rounds_add_labels_to_unknown_entries_only(tmp_path):
     features, labels = separable_problem(n=1000)
     start = mask_labels(labels, 0.3, seed=0)
-    config = FitConfig(epochs=5, batch_size=100, lr=0.5)
+    config = FitConfig(Training(epochs=5, batch_size=100, lr=0.5))
     run = train_with_curriculum(features, start, "partial_bce", config, tmp_path / "cur", rounds=2, theta=0.8)
     assert len(run.targets) == len(run.weights) == 3
     np.testing.assert_array_equal(run.targets[0], start)
@@ -207,7 +208,7 @@ def test_curriculum_rounds_add_labels_to_unknown_entries_only(tmp_path):
 
 def test_a_linear_classifier_learns_from_partial_labels(tmp_path):
     features, labels = separable_problem(seed=1)
-    model, history = train_classifier(features, mask_labels(labels, 0.3, 0), "partial_bce", FitConfig(epochs=5, batch_size=50, lr=0.5),
+    model, history = train_classifier(features, mask_labels(labels, 0.3, 0), "partial_bce", FitConfig(Training(epochs=5, batch_size=50, lr=0.5)),
                                       tmp_path / "run")
     assert history.train_loss[-1] < history.train_loss[0]
     assert evaluate(labels, predict_probabilities(model, features))["mAP"] > 0.9
@@ -216,7 +217,7 @@ def test_a_linear_classifier_learns_from_partial_labels(tmp_path):
 def test_sweep_table_and_reported_rows(tmp_path):
     features, labels = separable_problem(n=200, seed=2)
     result = sweep(features[:150], labels[:150], features[150:], labels[150:], [0.1, 1.0], list(LOSSES),
-                   FitConfig(epochs=2, batch_size=50, lr=0.5), tmp_path, seed=0)
+                   FitConfig(Training(epochs=2, batch_size=50, lr=0.5)), tmp_path, seed=0)
     assert len(result.table) == 6 and set(result.probabilities) == {
         f"partial_{loss}_p{p}" for loss in LOSSES for p in ("010", "100")}
     assert result.table["mAP"].between(0, 1).all()

@@ -8,10 +8,15 @@ from pathlib import Path
 import pytest
 
 from annokit.data.manifest import load_manifest
-from annokit.profile import PROFILES_DIR, ProfileError, RNNSettings, available_profiles, load_profile
+from annokit.profile import (
+    PROFILES_DIR,
+    ProfileError,
+    RNNSettings,
+    available_profiles,
+    load_profile,
+)
 from annokit.profile.__main__ import main as profile_cli
 from annokit.profile.strict import closest
-from annokit.training.config import fit_config
 
 
 @pytest.mark.parametrize("name", available_profiles())
@@ -113,15 +118,6 @@ def test_closest_valid_key_prefers_abbreviations_then_spelling():
     assert closest("lerning_rate", ["lr", "epochs", "momentum"]) == "lr"
     assert closest("weigth_decay", ["lr", "weight_decay", "momentum"]) == "weight_decay"
     assert closest("momentun", ["lr", "weight_decay", "momentum"]) == "momentum"
-
-
-def test_fit_config_takes_every_value_from_the_section():
-    profile = load_profile("nuswide-m3")
-    config = fit_config(profile.lqp, seed=3)
-    assert (config.epochs, config.batch_size, config.lr, config.momentum, config.weight_decay, config.seed) == \
-        (profile.lqp.epochs, 128, 0.1, 0.9, 0.0001, 3)
-    assert fit_config(profile.rnn, seed=0).optimizer == "rmsprop"
-    assert fit_config(profile.rnn, seed=0, epochs=2).epochs == 2
 
 
 def test_settings_objects_have_their_defaults_in_one_place():

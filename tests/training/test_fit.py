@@ -12,12 +12,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import TensorDataset
 
+from annokit.profile import LoaderSettings, Training
 from annokit.report.plots import plot_history
 from annokit.training import checkpoints
 from annokit.training.checkpoints import (
@@ -29,7 +32,7 @@ from annokit.training.checkpoints import (
     save_checkpoint,
 )
 from annokit.training.distributed import unwrap
-from annokit.training.fit import FitConfig, History, fit, to_device
+from annokit.training.fit import FitConfig, FitOptions, History, fit, to_device
 
 REPO = Path(__file__).resolve().parents[2]
 DDP_SCRIPT = REPO / "tests" / "helpers" / "ddp_fit.py"
@@ -81,8 +84,7 @@ def val_loss_fn(val_set: TensorDataset, interrupt_at: int | None = None):
     return evaluate
 
 
-CONV_CONFIG = FitConfig(epochs=4, batch_size=8, lr=0.05, momentum=0.9, weight_decay=1e-4, seed=1,
-                        lr_schedule="step", step_epochs=2)
+CONV_CONFIG = FitConfig(Training(epochs=4, batch_size=8, lr=0.05, momentum=0.9, weight_decay=1e-4), seed=1, lr_schedule="step", step_epochs=2)
 
 
 def mlp_problem() -> tuple[nn.Module, TensorDataset]:
@@ -98,7 +100,7 @@ def mse(model: nn.Module, batch) -> torch.Tensor:
     return F.mse_loss(model(x), y)
 
 
-MLP_CONFIG = FitConfig(epochs=3, batch_size=16, lr=0.05, seed=0)
+MLP_CONFIG = FitConfig(Training(epochs=3, batch_size=16, lr=0.05), seed=0)
 
 
 def assert_same_weights(a: dict, b: dict) -> None:
@@ -112,14 +114,13 @@ def full_conv_run(tmp_path_factory):
     """An uninterrupted 4-epoch run of the conv net: (run_dir, history, final weights)."""
     run_dir = tmp_path_factory.mktemp("full")
     model, train_set, val_set = conv_problem()
-    history = fit(model, train_set, cross_entropy, CONV_CONFIG, run_dir, stage_config={"stage": "toy"},
-                  eval_fn=val_loss_fn(val_set))
+    history = fit(model, train_set, cross_entropy, CONV_CONFIG, run_dir, FitOptions(stage={"stage": "toy"}, eval_fn=val_loss_fn(val_set)))
     return run_dir, history, {k: v.clone() for k, v in model.state_dict().items()}
 
 
 def test_loss_decreases_on_learnable_problem(tmp_path):
     model, data = mlp_problem()
-    history = fit(model, data, mse, FitConfig(epochs=6, batch_size=8, lr=0.05, optimizer="adam"), tmp_path)
+    history = fit(model, data, mse, FitConfig(Training(epochs=6, batch_size=8, lr=0.05, optimizer="adam")), tmp_path)
     assert len(history) == 6 and history.epoch == [1, 2, 3, 4, 5, 6]
     assert history.train_loss[-1] < 0.3 * history.train_loss[0]
 
@@ -127,7 +128,7 @@ def test_loss_decreases_on_learnable_problem(tmp_path):
 @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
 def test_other_optimizers_learn(tmp_path, optimizer):
     model, data = mlp_problem()
-    history = fit(model, data, mse, FitConfig(epochs=4, batch_size=8, lr=0.01, optimizer=optimizer), tmp_path)
+    history = fit(model, data, mse, FitConfig(Training(epochs=4, batch_size=8, lr=0.01, optimizer=optimizer)), tmp_path)
     assert history.train_loss[-1] < history.train_loss[0]
 
 
@@ -138,7 +139,7 @@ def test_run_folder_layout(full_conv_run):
     assert latest_checkpoint(run_dir).name == "epoch_004.pt"
     assert all("val_loss" in m for m in history.metrics)
     final = load_checkpoint(run_dir / "final.pt")
-    assert final["config"]["fit"]["lr"] == 0.05 and final["config"]["stage"] == {"stage": "toy"}
+    assert final["config"]["fit"]["training"]["lr"] == 0.05 and final["config"]["stage"] == {"stage": "toy"}
     assert final["history"] == history.to_dict()
 
 
@@ -146,14 +147,13 @@ def test_interrupted_then_resumed_is_bit_identical(tmp_path, full_conv_run):
     _, full_history, full_weights = full_conv_run
     model, train_set, val_set = conv_problem()
     with pytest.raises(Interrupted):
-        fit(model, train_set, cross_entropy, CONV_CONFIG, tmp_path, stage_config={"stage": "toy"},
-            eval_fn=val_loss_fn(val_set, interrupt_at=3))
+        fit(model, train_set, cross_entropy, CONV_CONFIG, tmp_path, FitOptions(stage={"stage": "toy"}, eval_fn=val_loss_fn(val_set, interrupt_at=3)))
     assert latest_checkpoint(tmp_path).name == "epoch_002.pt"
     assert not (tmp_path / "final.pt").exists()
 
     fresh, _, _ = conv_problem(init_seed=99)  # other initial weights: the checkpoint must overwrite them
     loss_fn, eval_fn = Counter(cross_entropy), Counter(val_loss_fn(val_set))
-    history = fit(fresh, train_set, loss_fn, CONV_CONFIG, tmp_path, stage_config={"stage": "toy"}, eval_fn=eval_fn)
+    history = fit(fresh, train_set, loss_fn, CONV_CONFIG, tmp_path, FitOptions(stage={"stage": "toy"}, eval_fn=eval_fn))
 
     assert eval_fn.calls == 2 and loss_fn.calls == 2 * 5  # only epochs 3 and 4, 5 batches each
     assert history.epoch == [1, 2, 3, 4]
@@ -167,7 +167,7 @@ def test_finished_run_returns_without_training(full_conv_run, capsys):
     run_dir, full_history, full_weights = full_conv_run
     model, train_set, _ = conv_problem(init_seed=42)
     loss_fn = Counter(cross_entropy)
-    history = fit(model, train_set, loss_fn, CONV_CONFIG, run_dir, stage_config={"stage": "toy"})
+    history = fit(model, train_set, loss_fn, CONV_CONFIG, run_dir, FitOptions(stage={"stage": "toy"}))
     assert loss_fn.calls == 0
     assert "nothing to train" in capsys.readouterr().out
     assert history.to_dict() == full_history.to_dict()
@@ -177,9 +177,9 @@ def test_finished_run_returns_without_training(full_conv_run, capsys):
 def test_finished_run_with_other_config_is_refused(full_conv_run):
     run_dir, _, _ = full_conv_run
     model, train_set, _ = conv_problem()
-    other = FitConfig(**{**CONV_CONFIG.__dict__, "lr": 0.01})
-    with pytest.raises(ConfigMismatchError, match=r"fit\.lr=0\.05.*fit\.lr=0\.01") as err:
-        fit(model, train_set, cross_entropy, other, run_dir, stage_config={"stage": "toy"})
+    other = replace(CONV_CONFIG, training=replace(CONV_CONFIG.training, lr=0.01))
+    with pytest.raises(ConfigMismatchError, match=r"fit\.training\.lr=0\.05.*fit\.training\.lr=0\.01") as err:
+        fit(model, train_set, cross_entropy, other, run_dir, FitOptions(stage={"stage": "toy"}))
     assert "final.pt" in str(err.value)
 
 
@@ -192,19 +192,19 @@ def interrupted_mlp_run(run_dir: Path) -> None:
 
     model, data = mlp_problem()
     with pytest.raises(Interrupted):
-        fit(model, data, mse, MLP_CONFIG, run_dir, stage_config={"hidden": 8}, eval_fn=interrupt_in_epoch_2)
+        fit(model, data, mse, MLP_CONFIG, run_dir, FitOptions(stage={"hidden": 8}, eval_fn=interrupt_in_epoch_2))
     assert [p.name for p in run_dir.glob("epoch_*.pt")] == ["epoch_001.pt"]
 
 
 def test_resume_with_other_config_lists_the_keys(tmp_path):
     interrupted_mlp_run(tmp_path)
     model, data = mlp_problem()
-    other = FitConfig(**{**MLP_CONFIG.__dict__, "lr": 0.01, "num_workers": 1})  # num_workers may differ
+    other = replace(MLP_CONFIG, training=replace(MLP_CONFIG.training, lr=0.01), loader=LoaderSettings(workers=1))  # workers may differ
     with pytest.raises(ConfigMismatchError) as err:
-        fit(model, data, mse, other, tmp_path, stage_config={"hidden": 16})
+        fit(model, data, mse, other, tmp_path, FitOptions(stage={"hidden": 16}))
     message = str(err.value)
     assert "epoch_001.pt" in message and "another run folder" in message
-    assert "fit.lr=0.05" in message and "fit.lr=0.01" in message
+    assert "fit.training.lr=0.05" in message and "fit.training.lr=0.01" in message
     assert "stage.hidden=8" in message and "stage.hidden=16" in message
     assert "num_workers" not in message
 
@@ -216,7 +216,7 @@ def test_truncated_checkpoint_names_the_file(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     model, dataset = mlp_problem()
     with pytest.raises(CheckpointError, match=r"epoch_001\.pt.*(corrupt|truncated).*[Dd]elete it"):
-        fit(model, dataset, mse, MLP_CONFIG, tmp_path, stage_config={"hidden": 8})
+        fit(model, dataset, mse, MLP_CONFIG, tmp_path, FitOptions(stage={"hidden": 8}))
 
 
 def test_missing_and_foreign_files(tmp_path):
@@ -307,7 +307,7 @@ def test_ddp_matches_single_process(tmp_path):
     assert ddp["meta"]["world_size"] == 2
 
     model, data = ddp_fit.make_problem()
-    history = fit(model, data, ddp_fit.mse, ddp_fit.CONFIG, tmp_path / "single", stage_config={"stage": "ddp-test"})
+    history = fit(model, data, ddp_fit.mse, ddp_fit.CONFIG, tmp_path / "single", FitOptions(stage={"stage": "ddp-test"}))
     for key, value in model.state_dict().items():
         torch.testing.assert_close(ddp["model"][key], value, atol=1e-5, rtol=0, msg=key)
     torch.testing.assert_close(torch.tensor(ddp["history"]["train_loss"]), torch.tensor(history.train_loss),
@@ -332,6 +332,6 @@ def test_to_device_and_config_checks():
     model = nn.Linear(1, 1)
     assert unwrap(model) is model
     with pytest.raises(ValueError, match="optimizer"):
-        FitConfig(epochs=1, batch_size=1, lr=0.1, optimizer="lbfgs")
+        FitConfig(Training(epochs=1, batch_size=1, lr=0.1, optimizer="lbfgs"))
     with pytest.raises(ValueError, match="step_epochs"):
-        FitConfig(epochs=1, batch_size=1, lr=0.1, lr_schedule="step")
+        FitConfig(Training(epochs=1, batch_size=1, lr=0.1), lr_schedule="step")

@@ -4,9 +4,10 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from annokit.profile import LoaderSettings, load_profile
+from annokit.profile import LoaderSettings, Training, load_profile
 from annokit.training import extraction, fit
-from annokit.training.config import FitConfig, loader_options
+from annokit.training.config import FitConfig
+from annokit.training.fit import FitOptions
 
 
 def test_worker_count_is_automatic_from_the_cpu_count_or_as_set():
@@ -22,8 +23,8 @@ def test_fit_builds_its_loader_with_the_configured_workers(tmp_path, monkeypatch
     real = fit.DataLoader
     monkeypatch.setattr(fit, "DataLoader", lambda *args, **kwargs: seen.append(kwargs) or real(*args, **kwargs))
     data = TensorDataset(torch.randn(16, 3), torch.randn(16, 1))
-    config = FitConfig(epochs=1, batch_size=8, lr=0.1, **loader_options(LoaderSettings(workers=2, prefetch=3), "cpu"))
-    fit.fit(nn.Linear(3, 1), data, lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]), config, tmp_path, progress=False)
+    config = FitConfig(Training(epochs=1, batch_size=8, lr=0.1), loader=LoaderSettings(workers=2, prefetch=3))
+    fit.fit(nn.Linear(3, 1), data, lambda m, b: nn.functional.mse_loss(m(b[0]), b[1]), config, tmp_path, FitOptions(progress=False))
     assert seen[0]["num_workers"] == 2 and seen[0]["prefetch_factor"] == 3 and seen[0]["persistent_workers"]
     assert seen[0]["pin_memory"] is False  # pinned memory only helps a GPU
 
@@ -32,9 +33,9 @@ def test_a_finished_stage_is_reused_with_other_loader_settings(tmp_path):
     data = TensorDataset(torch.randn(16, 3), torch.randn(16, 1))
     loss = lambda m, b: nn.functional.mse_loss(m(b[0]), b[1])  # noqa: E731
     first = nn.Linear(3, 1)
-    fit.fit(first, data, loss, FitConfig(epochs=1, batch_size=8, lr=0.1), tmp_path, progress=False)
+    fit.fit(first, data, loss, FitConfig(Training(epochs=1, batch_size=8, lr=0.1)), tmp_path, FitOptions(progress=False))
     again = nn.Linear(3, 1)
-    fit.fit(again, data, loss, FitConfig(epochs=1, batch_size=8, lr=0.1, num_workers=2, prefetch_factor=4), tmp_path)
+    fit.fit(again, data, loss, FitConfig(Training(epochs=1, batch_size=8, lr=0.1), loader=LoaderSettings(workers=2, prefetch=4)), tmp_path)
     assert torch.equal(first.weight, again.weight)  # the machine's settings may change between runs
 
 
@@ -49,5 +50,5 @@ def test_open_stage_overrides_the_workers(make_tiny_run, tmp_path):
     from annokit.artifacts.run import open_stage
 
     make_tiny_run(tmp_path)
-    run, _ = open_stage("demo", work_dir=str(tmp_path), device="cpu", workers=3)
+    run = open_stage("demo", work_dir=str(tmp_path), device="cpu", workers=3)
     assert run.profile.loader.workers == 3 and run.profile.loader.prefetch == 2

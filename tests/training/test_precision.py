@@ -7,6 +7,7 @@ from torch import nn
 from annokit.profile import PROFILES_DIR, PrecisionSettings, ProfileError, load_profile
 from annokit.profile.sections import AMP_SETTINGS
 from annokit.training import precision
+from annokit.training.config import fit_config
 
 PAPER_PROFILES = ("nuswide-m3", "nuswide-multi-order", "coco-m3", "coco-multi-order")
 
@@ -78,8 +79,14 @@ def test_describe_records_what_a_stage_runs_with():
                          "cudnn_benchmark": False, "compile": False}
     assert precision.describe("cuda", PrecisionSettings(), bf16=True)["autocast"] == "bfloat16"
     assert precision.describe("cpu", PrecisionSettings(cudnn_benchmark=True))["autocast"] == "off (float32)"
-    assert precision.fit_options(PrecisionSettings(amp="fp16", compile=True)) == {
-        "amp": "fp16", "channels_last": True, "cudnn_benchmark": False, "compile": True}
+
+
+def test_image_stages_take_the_profiles_precision_and_heads_train_in_float32():
+    profile = load_profile("nuswide-m3")
+    image = fit_config(profile.cnn, 0, loader=profile.loader, precision=profile.precision)
+    assert image.precision == profile.precision and image.loader == profile.loader
+    head = fit_config(profile.lqp, 0)
+    assert head.precision.amp == "off" and head.loader.workers == 0
 
 
 @pytest.mark.parametrize("name", PAPER_PROFILES)

@@ -1,13 +1,17 @@
-"""A run: one profile's prepared index, data root, artifacts folder and results folder, opened by each notebook.
+"""A run: one profile's prepared index, data root, work, artifacts and results folders, and its device.
 
-Every notebook after 00 opens with ``run, device = open_stage(profile, data_root, work_dir, device)``.
+Every notebook after 00 opens with ``run = open_stage(profile, data_root, work_dir, device)`` and
+hands ``run`` to each stage: a stage takes the run, not its parts.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
+
+import numpy as np
 
 import pandas as pd
 import torch
@@ -26,13 +30,26 @@ SETTINGS_RECORD = "settings.json"
 
 @dataclass(frozen=True)
 class Run:
-    """Where a notebook reads and writes for a profile."""
+    """Where a notebook reads and writes for a profile, and the device its stages train on."""
 
     profile: Profile
-    run_dir: Path
+    run_dir: Path  # <work>/runs/<profile>
     index: PreparedIndex
     data_root: Path
-    results: Path
+    results: Path  # results/<profile>
+    work_dir: Path  # holds runs/, data/, weights/ and cache/
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @cached_property
+    def validation(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (fit, validation) in the training split: stages train on the first, choose on the second."""
+        from annokit.training.validation import validation_positions
+
+        return validation_positions(self.profile, self.index)
+
+    def on(self, device: torch.device | str) -> Run:
+        """The same run with its stages on ``device``."""
+        return replace(self, device=torch.device(device))
 
     def figure(self, name: str) -> Path:
         """``results/<profile>/figures/<name>.png``."""
@@ -66,10 +83,11 @@ class Run:
 def open_run(profile: str, data_root: str = "", work_dir: str = "", **overrides) -> Run:
     """The run of a prepared profile (notebook 00 prepares it); empty strings mean the defaults."""
     loaded = load_profile(profile, data_root=data_root or None, **overrides)
-    run_dir = loaded.run_dir(Path(work_dir) if work_dir else None)
+    work = Path(work_dir) if work_dir else paths.work_dir()
+    run_dir = loaded.run_dir(work)
     index = load_index(run_dir / "index")
     return Run(profile=loaded, run_dir=run_dir, index=index, data_root=Path(index.meta["data_root"]),
-               results=paths.profile_results_dir(loaded.name))
+               results=paths.profile_results_dir(loaded.name), work_dir=work)
 
 
 def record_settings(run: Run) -> Path:
@@ -80,18 +98,18 @@ def record_settings(run: Run) -> Path:
 
 
 def open_stage(profile: str, data_root: str = "", work_dir: str = "", device: str = "auto", workers: int | None = None,
-               **overrides) -> tuple[Run, torch.device]:
-    """What every stage notebook starts with: the run, its settings recorded, and the device to train on.
+               **overrides) -> Run:
+    """What every stage notebook starts with: the run on its device, its settings recorded.
 
     ``workers`` (None: the profile's ``[loader] workers``) overrides how many processes decode images.
     """
     run = open_run(profile, data_root, work_dir, **overrides)
     if workers is not None:
         run = replace(run, profile=replace(run.profile, loader=replace(run.profile.loader, workers=int(workers))))
+    run = run.on(resolve_device(device or "auto"))
     record_settings(run)
-    chosen = resolve_device(device or "auto")
     counts = {split: len(run.index.rows(split)) for split in ("train", "test")}
     print(f"{run.profile.name}: {run.profile.description}\n"
           f"  {counts['train']:,} train / {counts['test']:,} test images, {len(run.index.label_names)} labels, "
-          f"{len(run.index.tag_names)} tags | device: {chosen} | run folder: {run.run_dir}")
-    return run, chosen
+          f"{len(run.index.tag_names)} tags | device: {run.device} | run folder: {run.run_dir}")
+    return run

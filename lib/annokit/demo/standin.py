@@ -27,7 +27,7 @@ from annokit.demo.pretraining import CLASSES, read_pretraining_set, write_pretra
 from annokit.models import build_backbone
 from annokit.profile import StandinSettings
 from annokit.training.config import fit_config
-from annokit.training.fit import fit, seed_everything
+from annokit.training.fit import FitOptions, fit, seed_everything
 from annokit.training.weights import WeightsError, read_entry, verify_weights, write_entry
 
 HELD_OUT = 480  # extra pretraining images, 40 per class, kept out of training to check the stand-in learnt its task
@@ -89,9 +89,7 @@ def ensure_standin(settings: StandinSettings, backbone: str, weights: Path, work
     seed_everything(settings.seed)
     model = build_backbone(backbone, num_classes=len(CLASSES))
     run_dir = work / "standin_run"
-    fit(model, TensorDataset(torch.from_numpy(images), torch.from_numpy(classes)), classification_loss,
-        fit_config(settings, settings.seed), run_dir, stage_config={"stage": "standin", **_comparable(recipe(settings, backbone))},
-        device=device)
+    fit(model, TensorDataset(torch.from_numpy(images), torch.from_numpy(classes)), classification_loss, fit_config(settings, settings.seed), run_dir, FitOptions(stage={"stage": "standin", **_comparable(recipe(settings, backbone))}, device=device))
     weights.parent.mkdir(parents=True, exist_ok=True)
     atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, weights)
     write_entry(weights, _comparable(recipe(settings, backbone)),

@@ -31,14 +31,20 @@ from annokit.data.image_cache import image_dataset
 from annokit.data.index import PreparedIndex
 from annokit.data.manifest import sha256_of
 from annokit.evaluation import decision, metrics
-from annokit.models import JointClassifier, LabelQuantityRegressor, MultiScaleCNN, ResNetBackbone, TagsMLP, build_backbone
+from annokit.models import (
+    JointClassifier,
+    LabelQuantityRegressor,
+    MultiScaleCNN,
+    ResNetBackbone,
+    TagsMLP,
+    build_backbone,
+)
 from annokit.models.losses import label_quantity_loss, sigmoid_cross_entropy
 from annokit.profile import ImageCacheSettings, Profile, stage_settings_dict
-from annokit.training import precision
 from annokit.training.checkpoints import load_weights
-from annokit.training.config import fit_config, loader_options
+from annokit.training.config import fit_config
 from annokit.training.extraction import features_and_scores
-from annokit.training.fit import SMALL_MODEL_THREADS, History, fit, seed_everything
+from annokit.training.fit import SMALL_MODEL_THREADS, FitOptions, History, fit, seed_everything
 from annokit.training.validation import fit_subset, monitor_every, validation_monitor
 from annokit.training.weights import resolve_weights_path, verify_weights
 
@@ -163,12 +169,7 @@ def fit_on_images(model: nn.Module, stage: str, profile: Profile, index: Prepare
     """
     train = image_split(index, data_root, TRAIN, profile.image_size, profile.cache, Path(run_dir).parents[1])
     seed = profile.seed if seed is None else seed
-    return fit(model, fit_subset(train, profile, index), image_loss(profile.stage(stage).loss_reduction),
-               fit_config(profile.stage(stage), seed, epochs, **loader_options(profile.loader, device),
-                          **precision.fit_options(profile.precision)),
-               seed_folder(profile, run_dir, seed) / stage,
-               stage_config=stage_record(profile, index, stage), device=device, record=profile.to_dict(),
-               eval_fn=validation_monitor(profile, index, train, device), eval_every=monitor_every(profile, monitor))
+    return fit(model, fit_subset(train, profile, index), image_loss(profile.stage(stage).loss_reduction), fit_config(profile.stage(stage), seed, epochs, loader=profile.loader, precision=profile.precision), seed_folder(profile, run_dir, seed) / stage, FitOptions(stage=stage_record(profile, index, stage), device=device, record=profile.to_dict(), eval_fn=validation_monitor(profile, index, train, device), eval_every=monitor_every(profile, monitor)))
 
 
 def train_cnn(profile: Profile, index: PreparedIndex, data_root: Path, run_dir: Path, device: torch.device,
@@ -234,11 +235,7 @@ def train_tags_mlp(profile: Profile, index: PreparedIndex, run_dir: Path, featur
     seed_everything(profile.seed)
     model = TagsMLP(len(index.tag_names), len(index.label_names), hidden=profile.tags_mlp.hidden, feature_dim=feature_dim)
     train = tag_split(index, TRAIN)
-    history = fit(model, fit_subset(train, profile, index), vector_loss(profile.tags_mlp.loss_reduction),
-                  fit_config(profile.tags_mlp, profile.seed, epochs),
-                  Path(run_dir) / "tags_mlp", stage_config=stage_record(profile, index, "tags_mlp", feature_dim=feature_dim),
-                  device=device, record=profile.to_dict(), eval_fn=validation_monitor(profile, index, train, device),
-                  eval_every=profile.evaluation.every, threads=SMALL_MODEL_THREADS)
+    history = fit(model, fit_subset(train, profile, index), vector_loss(profile.tags_mlp.loss_reduction), fit_config(profile.tags_mlp, profile.seed, epochs), Path(run_dir) / "tags_mlp", FitOptions(stage=stage_record(profile, index, "tags_mlp", feature_dim=feature_dim), device=device, record=profile.to_dict(), eval_fn=validation_monitor(profile, index, train, device), eval_every=profile.evaluation.every, threads=SMALL_MODEL_THREADS))
     return model, history
 
 
@@ -258,10 +255,7 @@ def train_classifier(profile: Profile, index: PreparedIndex, run_dir: Path, name
     train = fit_subset(TensorDataset(torch.from_numpy(train_features), torch.from_numpy(index.label_matrix(TRAIN).astype(np.float32))),
                        profile, index)
     test_inputs = torch.from_numpy(test_features)
-    history = fit(model, train, vector_loss(profile.classifier.loss_reduction), fit_config(profile.classifier, seed, epochs),
-                  Path(run_dir) / name,
-                  stage_config=stage_record(profile, index, "classifier", features=name, dim=train_features.shape[1]),
-                  device=device, threads=SMALL_MODEL_THREADS, progress=False, record=profile.to_dict())
+    history = fit(model, train, vector_loss(profile.classifier.loss_reduction), fit_config(profile.classifier, seed, epochs), Path(run_dir) / name, FitOptions(stage=stage_record(profile, index, "classifier", features=name, dim=train_features.shape[1]), device=device, threads=SMALL_MODEL_THREADS, progress=False, record=profile.to_dict()))
     model.eval().to(device)
     with torch.no_grad():
         scores = torch.sigmoid(model(test_inputs.to(device))).cpu().numpy()
@@ -276,10 +270,7 @@ def train_quantity_regressor(profile: Profile, index: PreparedIndex, run_dir: Pa
     seed_everything(seed)
     model = LabelQuantityRegressor(train_features.shape[1])
     counts = torch.from_numpy(index.label_matrix(TRAIN).sum(axis=1).astype(np.float32))
-    history = fit(model, fit_subset(TensorDataset(torch.from_numpy(train_features), counts), profile, index), quantity_loss,
-                  fit_config(profile.lqp, seed, epochs), Path(run_dir) / name,
-                  stage_config=stage_record(profile, index, "lqp", features=name, dim=train_features.shape[1]), device=device,
-                  threads=SMALL_MODEL_THREADS, progress=False, record=profile.to_dict())
+    history = fit(model, fit_subset(TensorDataset(torch.from_numpy(train_features), counts), profile, index), quantity_loss, fit_config(profile.lqp, seed, epochs), Path(run_dir) / name, FitOptions(stage=stage_record(profile, index, "lqp", features=name, dim=train_features.shape[1]), device=device, threads=SMALL_MODEL_THREADS, progress=False, record=profile.to_dict()))
     model.eval().to(device)
     with torch.no_grad():
         predicted = model(torch.from_numpy(test_features).to(device)).cpu().numpy()

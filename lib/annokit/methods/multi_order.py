@@ -41,7 +41,7 @@ from annokit.models.multi_order_rnn import (
 from annokit.models.rnn_decoder import LabelDecoder, decode, sequence_loss, teacher_forcing
 from annokit.profile import RNNSettings, stage_settings_dict
 from annokit.training.config import fit_config
-from annokit.training.fit import SMALL_MODEL_THREADS, History, fit, seed_everything
+from annokit.training.fit import SMALL_MODEL_THREADS, FitOptions, History, fit, seed_everything
 from annokit.training.validation import curve_subset
 
 # Prediction file names and the rows of Table 1, in the paper's order. The CNN row thresholds ŝ at
@@ -115,8 +115,7 @@ def train_multi_order(s_train: np.ndarray, y_train: np.ndarray, settings: RNNSet
         eval_s, eval_y = _floats(s_eval[keep]).to(device), _floats(y_eval[keep]).to(device)
         eval_fn = lambda m: {"val_loss": loss_fn(m, (eval_s, eval_y))}  # noqa: E731
     stage = _stage(name, settings, num_labels, array_digest(s_train, y_train))
-    history = fit(model, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / name,
-                  stage_config=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS, progress=progress)
+    history = fit(model, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / name, FitOptions(stage=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS, progress=progress))
     return model, history
 
 
@@ -152,8 +151,7 @@ def train_fixed_order(order: str, s_train: np.ndarray, y_train: np.ndarray, labe
         eval_fn = lambda m: {"val_loss": loss_fn(m, eval_batch)}  # noqa: E731
     stage = _stage(FIXED_ORDER[order], settings, num_labels, array_digest(s_train, y_train), order=order,
                    label_names=list(label_names))
-    history = fit(decoder, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / FIXED_ORDER[order],
-                  stage_config=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS, progress=progress)
+    history = fit(decoder, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / FIXED_ORDER[order], FitOptions(stage=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS, progress=progress))
     return decoder, history
 
 

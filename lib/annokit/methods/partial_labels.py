@@ -37,7 +37,7 @@ from annokit.models.losses import (
     bce_unknown_as_negative,
     partial_bce,
 )
-from annokit.training.fit import SMALL_MODEL_THREADS, FitConfig, History, fit
+from annokit.training.fit import SMALL_MODEL_THREADS, FitConfig, FitOptions, History, fit
 
 POSITIVE, UNKNOWN, NEGATIVE = 1, 0, -1
 REPORTED_CSV = "durand2019_partial_labels.csv"
@@ -150,8 +150,7 @@ def train_classifier(features: np.ndarray | Dataset, targets: np.ndarray, loss: 
     stage = {"loss": loss, "gamma": PARTIAL_BCE_GAMMA, "features": inputs_digest(features),
              "targets": array_digest(targets), **(stage_config or {})}
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-        history = fit(model, train_set, lambda m, batch: fn(m(batch[0]), batch[1]), config, run_dir,
-                      stage_config=stage, device=device, threads=threads, progress=False)
+        history = fit(model, train_set, lambda m, batch: fn(m(batch[0]), batch[1]), config, run_dir, FitOptions(stage=stage, device=device, threads=threads, progress=False))
     return model, history
 
 

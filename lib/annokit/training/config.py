@@ -3,73 +3,102 @@ section by ``fit_config``, and the optimiser and learning-rate schedule it asks 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import torch
 
-from annokit.profile import LoaderSettings, Training
+from annokit.profile import LoaderSettings, PrecisionSettings, Training
 from annokit.profile.sections import AMP_SETTINGS, OPTIMIZERS
 
 LR_SCHEDULES = ("constant", "step")
 
 
-@dataclass
-class FitConfig:
-    """Everything that decides a stage's training, stored in every checkpoint."""
+# Small models on cached vectors (heads, decoders) train in float32 unless a profile says otherwise:
+# their cost is negligible and an RNN decoder feeds its argmax back, where bfloat16 could flip a pick.
+FLOAT32 = PrecisionSettings(amp="off", channels_last=False)
+NO_WORKERS = LoaderSettings(workers=0)
 
-    epochs: int
-    batch_size: int  # global batch: split evenly across DDP processes
-    lr: float
-    momentum: float = 0.9  # SGD/RMSprop momentum; Adam keeps its default betas
-    weight_decay: float = 0.0
-    optimizer: str = "sgd"  # "sgd" | "rmsprop" | "adam"
-    rmsprop_alpha: float = 0.99  # RMSprop's squared-gradient decay (TF's ``decay``); PyTorch's default
-    rmsprop_eps: float = 1e-8  # RMSprop's epsilon, added to the root; PyTorch's default
+
+@dataclass(frozen=True)
+class FitConfig:
+    """What decides a stage's training, stored in every checkpoint: the optimiser part of the stage's
+    profile section (``Training``), the seed, and the machine's ``[loader]`` and ``[precision]``."""
+
+    training: Training
     seed: int = 0
-    num_workers: int = 0  # the loader's: settings of the machine (``[loader]``), a run may resume with others
-    prefetch_factor: int = 2
-    pin_memory: bool = True  # CUDA only
-    amp: str = "auto"  # CUDA autocast: auto (bfloat16 where the card has it, else float16 + GradScaler), bf16, fp16, off
-    channels_last: bool = True  # CUDA only, 4-D inputs
-    cudnn_benchmark: bool = False  # CUDA only: cuDNN times its (deterministic) algorithms once per shape
-    compile: bool = False  # torch.compile the model being trained
+    loader: LoaderSettings = NO_WORKERS  # settings of the machine: a run may resume with others
+    precision: PrecisionSettings = FLOAT32  # CUDA only; the CPU always computes in float32
     lr_schedule: str = "constant"  # "constant" | "step" (x0.1 every step_epochs)
     step_epochs: int = 0
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"FitConfig needs epochs >= 1, batch_size >= 1 and lr > 0, got {self}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer {self.optimizer!r} unknown: use one of {OPTIMIZERS}")
-        if self.amp not in AMP_SETTINGS:
-            raise ValueError(f"amp {self.amp!r} unknown: use one of {AMP_SETTINGS}")
+        t = self.training
+        if t.epochs < 1 or t.batch_size < 1 or not t.lr > 0:
+            raise ValueError(f"FitConfig needs epochs >= 1, batch_size >= 1 and lr > 0, got {t}")
+        if t.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer {t.optimizer!r} unknown: use one of {OPTIMIZERS}")
+        if self.precision.amp not in AMP_SETTINGS:
+            raise ValueError(f"amp {self.precision.amp!r} unknown: use one of {AMP_SETTINGS}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule {self.lr_schedule!r} unknown: use one of {LR_SCHEDULES}")
         if self.lr_schedule == "step" and self.step_epochs < 1:
             raise ValueError("lr_schedule='step' needs step_epochs >= 1")
 
+    @property
+    def epochs(self) -> int:
+        return self.training.epochs
 
-def fit_config(settings: Training, seed: int, epochs: int | None = None, **machine: Any) -> FitConfig:
+    @property
+    def batch_size(self) -> int:
+        """The global batch: split evenly across DDP processes."""
+        return self.training.batch_size
+
+    @property
+    def lr(self) -> float:
+        return self.training.lr
+
+    def with_epochs(self, epochs: int) -> FitConfig:
+        """The same training for another number of epochs (a replay up to a chosen epoch)."""
+        return replace(self, training=replace(self.training, epochs=int(epochs)))
+
+    def workers(self, device_type: str) -> int:
+        """Loader processes for a device (``[loader] workers``, -1: automatic)."""
+        return self.loader.worker_count(device_type)
+
+
+def training_part(section: Training, epochs: int | None = None) -> Training:
+    """The ``Training`` fields of a stage's section (the optimiser, epochs, batch), nothing else of it.
+
+    A checkpoint records only these, so a finished fit is reused when an unrelated setting of its
+    section changes (the partial-label grid, the decoder's beam, the extra seeds).
+    """
+    values = {f.name: getattr(section, f.name) for f in fields(Training)}
+    values["seeds"] = ()
+    if epochs is not None:
+        values["epochs"] = int(epochs)
+    return Training(**values)
+
+
+def fit_config(section: Training, seed: int, epochs: int | None = None, *,
+               loader: LoaderSettings = NO_WORKERS, precision: PrecisionSettings = FLOAT32) -> FitConfig:
     """A stage's ``FitConfig`` from its profile section; ``epochs`` (None: the section's) and ``seed`` per run.
 
-    ``machine``: settings of the machine, not of the experiment (``num_workers``, ``prefetch_factor``, ``pin_memory``
-    and the ``[precision]`` fields of ``precision.fit_options``: ``amp``, ``channels_last``, ``cudnn_benchmark``, ``compile``).
+    Image stages pass the profile's ``[loader]`` and ``[precision]``; models on cached vectors keep
+    the defaults: no loader processes, float32.
     """
-    return FitConfig(epochs=settings.epochs if epochs is None else int(epochs), batch_size=settings.batch_size,
-                     lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay,
-                     optimizer=settings.optimizer, rmsprop_alpha=settings.rmsprop_alpha, rmsprop_eps=settings.rmsprop_eps,
-                     seed=int(seed), **machine)
+    return FitConfig(training_part(section, epochs), seed=int(seed), loader=loader, precision=precision)
 
 
 def build_optimizer(params: list, config: FitConfig) -> torch.optim.Optimizer:
     """The optimiser ``config`` names, with its momentum, weight decay and (RMSprop) ``rmsprop_alpha``/``rmsprop_eps``."""
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr, alpha=config.rmsprop_alpha, eps=config.rmsprop_eps,
-                                   momentum=config.momentum, weight_decay=config.weight_decay)
-    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    t = config.training
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+    if t.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=t.lr, alpha=t.rmsprop_alpha, eps=t.rmsprop_eps,
+                                   momentum=t.momentum, weight_decay=t.weight_decay)
+    return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, config: FitConfig) -> torch.optim.lr_scheduler.LRScheduler:

@@ -4,7 +4,7 @@ Modelled on pytorch/vision ``references/classification``. The stage supplies
 ``loss_fn(model, batch) -> loss``, so the same loop trains a CNN on images, an MLP on tag
 vectors or a regressor on cached features::
 
-    history = fit(model, train_set, lambda m, b: bce(m(b[0]), b[1]), FitConfig(epochs=10, batch_size=64, lr=0.01), run_dir)
+    history = fit(model, train_set, lambda m, b: bce(m(b[0]), b[1]), FitConfig(Training(epochs=10, batch_size=64, lr=0.01)), run_dir)
 
 Resume is the normal path: calling ``fit`` again on the same ``run_dir`` continues from
 the newest ``epoch_NNN.pt`` (same batches, same dropout masks, bit-identical on CPU), and
@@ -62,10 +62,9 @@ from annokit.training.distributed import (
     unwrap,  # noqa: F401  (part of the loop's interface)
 )
 
-# Settings of the machine, not of the experiment: a run may resume with other values.
 # Settings of the machine, not of the experiment: a run may resume (or reuse final.pt) with other values.
-RESUME_MAY_DIFFER = ("fit.num_workers", "fit.prefetch_factor", "fit.pin_memory", "fit.amp", "fit.channels_last",
-                     "fit.cudnn_benchmark", "fit.compile")
+RESUME_MAY_DIFFER = ("fit.loader.workers", "fit.loader.prefetch", "fit.loader.pin_memory", "fit.precision.amp",
+                     "fit.precision.channels_last", "fit.precision.cudnn_benchmark", "fit.precision.compile")
 KEEP_EPOCH_FILES = 2
 # Models on cached vectors (heads, RNN decoders, the partial-label classifiers) are small: one CPU
 # thread beats two busy ones (20 epochs of the demo classifier: 1.1 s against 7 s on a loaded 2-core machine).
@@ -108,73 +107,62 @@ class History:
 # The loop.
 
 
+@dataclass(frozen=True)
+class FitOptions:
+    """How one fit runs and what it records, beside its ``FitConfig``.
+
+    ``stage``: the stage's own settings, compared on resume like the config. ``device``: where it
+    trains. ``eval_fn(model)`` runs after every ``eval_every``-th epoch (0: never) on rank 0 only,
+    on the unwrapped model in eval mode under ``torch.no_grad()``. ``params``: what to optimise
+    (default: the parameters with ``requires_grad``; also parameter-group dicts). ``threads``: CPU
+    threads for this fit (small models train faster on one thread than on two busy ones; a run may
+    resume with another value). ``progress``: per-batch bars (off for the many tiny fits of a sweep).
+    ``record``: the run's resolved profile, stored in every checkpoint's ``meta``, not compared.
+    """
+
+    stage: dict = field(default_factory=dict)
+    device: str | torch.device = "cpu"
+    eval_fn: Callable[[nn.Module], dict] | None = None
+    eval_every: int = 1
+    params: Iterable[nn.Parameter] | Iterable[dict] | None = None
+    threads: int | None = None
+    progress: bool = True
+    record: dict | None = None
+
+
 def fit(
     model: nn.Module,
     train_set: Dataset,
     loss_fn: Callable[[nn.Module, Any], Tensor],
     config: FitConfig,
     run_dir: Path,
-    *,
-    stage_config: dict | None = None,
-    device: str | torch.device = "cpu",
-    eval_fn: Callable[[nn.Module], dict] | None = None,
-    eval_every: int = 1,
-    params: Iterable[nn.Parameter] | Iterable[dict] | None = None,
-    threads: int | None = None,
-    progress: bool = True,
-    record: dict | None = None,
+    options: FitOptions | None = None,
 ) -> History:
     """Train ``model`` on ``train_set`` for ``config.epochs``, resuming from ``run_dir`` if it holds checkpoints.
 
-    ``threads``: CPU threads for this fit (small models train faster on one thread than on
-    two busy ones; not part of the config, so a run may resume with another value).
-    ``progress``: per-batch progress bars (off for the many tiny fits of a sweep, whose bars
-    would otherwise fill the executed notebook).
-    ``record``: the run's resolved profile settings, stored in every checkpoint's ``meta`` (not
-    compared on resume: the stage's own settings are in ``stage_config``).
-    ``eval_every``: ``eval_fn`` runs after every ``eval_every``-th epoch (0: never), on rank 0 only.
+    ``loss_fn(model, batch)`` gets the batch on the device and must call ``model(...)`` itself (not a
+    submodule) so DDP can synchronise gradients.
     """
+    options = options or FitOptions()
     previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
+    if options.threads:
+        torch.set_num_threads(options.threads)
     try:
-        return _fit(model, train_set, loss_fn, config, run_dir, stage_config=stage_config, device=device,
-                    eval_fn=eval_fn, eval_every=eval_every, params=params, progress=progress, record=record)
+        return _fit(model, train_set, loss_fn, config, Path(run_dir), options)
     finally:
         torch.set_num_threads(previous)
 
 
-def _fit(
-    model: nn.Module,
-    train_set: Dataset,
-    loss_fn: Callable[[nn.Module, Any], Tensor],
-    config: FitConfig,
-    run_dir: Path,
-    *,
-    stage_config: dict | None,
-    device: str | torch.device,
-    eval_fn: Callable[[nn.Module], dict] | None,
-    params: Iterable[nn.Parameter] | Iterable[dict] | None,
-    progress: bool,
-    eval_every: int = 1,
-    record: dict | None = None,
-) -> History:
-    """The loop behind ``fit``.
-
-    ``loss_fn(model, batch)`` gets the batch on the device and must call ``model(...)``
-    itself (not a submodule) so DDP can synchronise gradients. ``eval_fn(model)`` runs
-    after every ``eval_every``-th epoch on rank 0 only (the others wait at the barrier), on the
-    unwrapped model in eval mode under ``torch.no_grad()``. ``params``: what to optimise
-    (default: parameters with ``requires_grad``), also parameter-group dicts.
-    """
-    run_dir = Path(run_dir)
-    device = setup_distributed(device)
+def _fit(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn.Module, Any], Tensor], config: FitConfig,
+         run_dir: Path, options: FitOptions) -> History:
+    """The loop behind ``fit``."""
+    device = setup_distributed(options.device)
     rank, world_size = get_rank(), get_world_size()
     if config.batch_size % world_size:
         raise ValueError(f"batch_size={config.batch_size} is the global batch: make it a multiple of the {world_size} processes")
-    run_config = {"fit": asdict(config), "stage": stage_config or {}}
+    run_config = {"fit": asdict(config), "stage": options.stage}
     meta = {"annokit_version": __version__, "torch_version": torch.__version__, "world_size": world_size,
-            "settings": record or {}}
+            "settings": options.record or {}}
     on_cuda = device.type == "cuda"
 
     final = run_dir / "final.pt"
@@ -186,14 +174,15 @@ def _fit(
 
     # Rank 0 keeps the single-process stream; other ranks get their own dropout masks.
     seed_everything(config.seed + rank)
-    precision.apply_kernel_settings(device.type, config.cudnn_benchmark)
+    precision.apply_kernel_settings(device.type, config.precision.cudnn_benchmark)
     model.to(device)
-    if precision.uses_channels_last(device.type, config.channels_last):
+    if precision.uses_channels_last(device.type, config.precision.channels_last):
         model.to(memory_format=torch.channels_last)
+    params = options.params
     params = [p for p in model.parameters() if p.requires_grad] if params is None else list(params)
     optimizer = build_optimizer(params, config)
     scheduler = build_scheduler(optimizer, config)
-    dtype = precision.autocast_dtype(device.type, config.amp)
+    dtype = precision.autocast_dtype(device.type, config.precision.amp)
     use_amp = precision.needs_grad_scaler(dtype)
     scaler = precision.grad_scaler(dtype)
 
@@ -215,30 +204,32 @@ def _fit(
     train_model = model
     if world_size > 1:
         train_model = DistributedDataParallel(model, device_ids=[device.index] if on_cuda else None)
-    train_model = precision.maybe_compile(train_model, config.compile)  # shares the parameters: model.state_dict() is saved
+    train_model = precision.maybe_compile(train_model, config.precision.compile)  # shares the parameters: model.state_dict() is saved
 
     # The shuffle order is a pure function of (seed, epoch): a resumed run sees the same batches.
     sampler = DistributedSampler(train_set, num_replicas=world_size, rank=rank, shuffle=True, seed=config.seed)
+    workers = config.workers(device.type)
     loader = DataLoader(
         train_set,
         batch_size=config.batch_size // world_size,
         sampler=sampler,
-        num_workers=config.num_workers,
-        pin_memory=on_cuda and config.pin_memory,
-        persistent_workers=config.num_workers > 0,
-        prefetch_factor=config.prefetch_factor if config.num_workers > 0 else None,
+        num_workers=workers,
+        pin_memory=on_cuda and config.loader.pin_memory,
+        persistent_workers=workers > 0,
+        prefetch_factor=config.loader.prefetch if workers > 0 else None,
     )
 
     for epoch in range(start_epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         sampler.set_epoch(epoch - 1)
-        train_loss = train_one_epoch(train_model, loader, loss_fn, optimizer, scaler, device, config, epoch, progress)
+        train_loss = train_one_epoch(train_model, loader, loss_fn, (optimizer, scaler), config, epoch, options.progress)
         scheduler.step()
         metrics = {}
-        if eval_fn is not None and eval_every and epoch % eval_every == 0 and is_main_process():
+        every = options.eval_every
+        if options.eval_fn is not None and every and epoch % every == 0 and is_main_process():
             model.eval()
             with torch.no_grad():
-                metrics = {k: float(v) for k, v in eval_fn(model).items()}
+                metrics = {k: float(v) for k, v in options.eval_fn(model).items()}
         history.append(epoch, train_loss, metrics, time.perf_counter() - started)
 
         rng = gather_rng_states()
@@ -272,17 +263,17 @@ def train_one_epoch(
     model: nn.Module,
     loader: DataLoader,
     loss_fn: Callable[[nn.Module, Any], Tensor],
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    device: torch.device,
+    steppers: tuple[torch.optim.Optimizer, torch.amp.GradScaler],
     config: FitConfig,
     epoch: int,
     progress: bool = True,
 ) -> float:
     """One pass over ``loader``; returns the mean batch loss (averaged over processes)."""
+    optimizer, scaler = steppers
+    device = next(model.parameters()).device
     model.train()
-    dtype = precision.autocast_dtype(device.type, config.amp)
-    channels_last = precision.uses_channels_last(device.type, config.channels_last)
+    dtype = precision.autocast_dtype(device.type, config.precision.amp)
+    channels_last = precision.uses_channels_last(device.type, config.precision.channels_last)
     total = torch.zeros((), dtype=torch.float32 if device.type == "mps" else torch.float64, device=device)
     steps = 0
     bar = tqdm(loader, desc=f"epoch {epoch}/{config.epochs}", disable=not (progress and is_main_process()), leave=False)

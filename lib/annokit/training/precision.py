@@ -90,9 +90,3 @@ def describe(device_type: str, settings: PrecisionSettings, bf16: bool | None = 
         "cudnn_benchmark": device_type == "cuda" and settings.cudnn_benchmark,
         "compile": settings.compile,
     }
-
-
-def fit_options(settings: PrecisionSettings) -> dict[str, Any]:
-    """``FitConfig``'s precision fields from a profile's ``[precision]`` section."""
-    return {"amp": settings.amp, "channels_last": settings.channels_last, "cudnn_benchmark": settings.cudnn_benchmark,
-            "compile": settings.compile}

@@ -11,7 +11,14 @@ import pytest
 import torch
 
 from annokit.methods.baselines.linear_heads import count_classes, standardize
-from annokit.models.baseline_losses import harmonic_weights, logistic_loss, lsep_loss, softmax_loss, warp_loss, warp_rank_weights
+from annokit.models.baseline_losses import (
+    harmonic_weights,
+    logistic_loss,
+    lsep_loss,
+    softmax_loss,
+    warp_loss,
+    warp_rank_weights,
+)
 
 # One image, four labels: scores f and true labels {0, 1}.
 F = torch.tensor([[2.0, 0.5, 0.0, 1.2]])

@@ -10,10 +10,29 @@ import pytest
 import torch
 from sklearn.neighbors import NearestNeighbors
 
-from annokit.methods.baselines.neighbours import jaccard, nearest, smallest, squared_distances, unit_rows
+from annokit.methods.baselines.neighbours import (
+    jaccard,
+    nearest,
+    smallest,
+    squared_distances,
+    unit_rows,
+)
 from annokit.methods.baselines.tag_knn import similarity, tag_knn_predict, vote
-from annokit.methods.baselines.tagprop import EPSILON, TagProp, entry_weights, fit_tagprop, presence, tagprop_loss, tagprop_probabilities
-from annokit.methods.baselines.two_pass import neighbourhood, two_pass_predict, two_pass_scores, weighted_vote
+from annokit.methods.baselines.tagprop import (
+    EPSILON,
+    TagProp,
+    entry_weights,
+    fit_tagprop,
+    presence,
+    tagprop_loss,
+    tagprop_probabilities,
+)
+from annokit.methods.baselines.two_pass import (
+    neighbourhood,
+    two_pass_predict,
+    two_pass_scores,
+    weighted_vote,
+)
 
 # Five training images on the unit circle at these angles (radians), with three labels, and one query at angle 0.
 ANGLES = np.array([0.1, 0.3, 0.6, 1.2, 2.0])

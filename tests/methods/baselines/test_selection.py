@@ -12,7 +12,7 @@ from torch.utils.data import TensorDataset
 from annokit.methods.baselines.registry import METHODS, baseline_seeds, file_name
 from annokit.methods.baselines.selection import CHOSEN, best_epoch, fit_best_epoch
 from annokit.methods.baselines.stages import baseline_jobs
-from annokit.profile import load_profile
+from annokit.profile import Training, load_profile
 from annokit.training.fit import FitConfig
 
 
@@ -38,11 +38,11 @@ def scripted(scores: list[float]):
 
 def test_the_chosen_epoch_is_that_epochs_weights_reloaded_or_replayed(tmp_path):
     data, loss = problem()
-    config = FitConfig(epochs=4, batch_size=16, lr=0.1, seed=3)
+    config = FitConfig(Training(epochs=4, batch_size=16, lr=0.1), seed=3)
     build = lambda: nn.Linear(5, 3)  # noqa: E731
     chosen = fit_best_epoch(build, data, loss, config, tmp_path / "run", scripted([0.2, 0.9, 0.4, 0.3]))
     assert chosen.epoch == 2 and chosen.scores == [0.2, 0.9, 0.4, 0.3]
-    two_epochs = fit_best_epoch(build, data, loss, FitConfig(epochs=2, batch_size=16, lr=0.1, seed=3), tmp_path / "two",
+    two_epochs = fit_best_epoch(build, data, loss, FitConfig(Training(epochs=2, batch_size=16, lr=0.1), seed=3), tmp_path / "two",
                                 scripted([0.0, 1.0]))
     assert two_epochs.epoch == 2
     assert torch.equal(chosen.model.weight, two_epochs.model.weight)  # the epoch-2 weights of the 4-epoch run, exactly

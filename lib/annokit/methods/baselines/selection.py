@@ -15,7 +15,7 @@ import copy
 import io
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,14 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from annokit.atomic import atomic_torch_save
-from annokit.training.fit import SMALL_MODEL_THREADS, FitConfig, History, fit, seed_everything
+from annokit.training.fit import (
+    SMALL_MODEL_THREADS,
+    FitConfig,
+    FitOptions,
+    History,
+    fit,
+    seed_everything,
+)
 
 VALIDATION = "validation"  # key of the per-epoch validation score in the fit history
 CHOSEN = "chosen.pt"
@@ -85,7 +92,7 @@ def fit_best_epoch(build: Callable[[], nn.Module], train_set: Dataset, loss_fn: 
     if state is None:  # replay: the same seed and batches for ``chosen`` epochs reach that epoch's weights
         seed_everything(config.seed)
         replayed = build()
-        _fit(replayed, train_set, loss_fn, replace(config, epochs=chosen), run_dir / f"replay_epoch{chosen:03d}",
+        _fit(replayed, train_set, loss_fn, config.with_epochs(chosen), run_dir / f"replay_epoch{chosen:03d}",
              stage_config, device, None, quiet)
         state = replayed.state_dict()
     model.load_state_dict(state)
@@ -98,5 +105,4 @@ def _fit(model: nn.Module, train_set: Dataset, loss_fn, config: FitConfig, run_d
          device, eval_fn, quiet: bool) -> History:
     """The kit's fit loop on one thread (small models), its lines silenced when ``quiet``."""
     with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-        return fit(model, train_set, loss_fn, config, run_dir, stage_config=stage_config, device=device, eval_fn=eval_fn,
-                   threads=SMALL_MODEL_THREADS, progress=False)
+        return fit(model, train_set, loss_fn, config, run_dir, FitOptions(stage=stage_config, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS, progress=False))

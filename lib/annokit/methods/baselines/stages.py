@@ -21,7 +21,14 @@ from annokit.artifacts.predictions import Predictions
 from annokit.evaluation.decision import top_k, top_m
 from annokit.evaluation.metrics import mean_average_precision
 from annokit.methods.baselines.inputs import BaselineData
-from annokit.methods.baselines.linear_heads import estimated_counts, head_probabilities, outputs, standardize, train_count_estimator, train_head
+from annokit.methods.baselines.linear_heads import (
+    estimated_counts,
+    head_probabilities,
+    outputs,
+    standardize,
+    train_count_estimator,
+    train_head,
+)
 from annokit.methods.baselines.neighbours import chunks, nearest, squared_distances, unit_rows
 from annokit.methods.baselines.order_free import OrderFreeRNN, order_free_loss
 from annokit.methods.baselines.registry import HEADS, METHODS, NEIGHBOURS, baseline_seeds, file_name
