@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The browser of tests/test_viewer_browser.py: Debian's chromium at /usr/bin/chromium, driven by
+# The browser of tests/viewer/test_viewer_browser.py: Debian's chromium at /usr/bin/chromium, driven by
 # Playwright (a pip package of the kit's test extras; its own browser download is never used).
 # `make test` runs this first (target `browser`). Idempotent: nothing to do when chromium is there.
 # Installs with apt-get as root, or through sudo when `sudo -n true` works; otherwise stops with
 # one line saying what to run. ANNOKIT_SKIP_BROWSER=1 skips the install and that one test.
 set -euo pipefail
 CHROMIUM=/usr/bin/chromium
-TEST=tests/test_viewer_browser.py
+TEST=tests/viewer/test_viewer_browser.py
 
 skip_requested() {
     case "${ANNOKIT_SKIP_BROWSER:-}" in "" | 0) return 1 ;; *) return 0 ;; esac
