@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.annokit-installed
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PROFILE ?= demo
 
-.PHONY: setup reproduce test test-fast lint notebooks browser clean-work
+.PHONY: setup reproduce test test-fast lint lab notebooks browser clean-work
 
 setup: $(STAMP)
 
@@ -35,6 +35,12 @@ test-fast: setup lint
 # ruff over the library, the tests, the notebooks' paired scripts and tools/ (settings in pyproject.toml)
 lint: setup
 	$(PY) -m ruff check lib tests notebooks tools
+
+# JupyterLab on the notebooks with the kit's environment; also registers the kernel "annokit" for a
+# JupyterLab installed elsewhere (pick "annokit (.venv)" there). LAB_ARGS passes options, e.g. --no-browser.
+lab: setup
+	$(PY) -m ipykernel install --user --name annokit --display-name "annokit (.venv)" >/dev/null
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # after editing a notebook's .py (or its .ipynb outside JupyterLab): bring its pair up to date
 notebooks: setup
