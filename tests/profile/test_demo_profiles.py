@@ -1,4 +1,5 @@
-"""The default demo, generated from scratch, matches the committed manifests; notebook 00 runs end to end."""
+"""The default demo, generated from scratch, matches the committed manifests; notebook 00 runs end
+to end."""
 
 import json
 from pathlib import Path
@@ -16,7 +17,10 @@ from annokit.prepare import main as prepare_main
 def test_default_demo_matches_the_committed_manifests(prepared_demo):
     for name, prepared in prepared_demo.items():
         manifest = load_manifest(prepared.profile.manifest)
-        assert prepared.index.meta["counts"] == {"train": manifest.counts["train"], "test": manifest.counts["test"]}, name
+        assert prepared.index.meta["counts"] == {
+            "train": manifest.counts["train"],
+            "test": manifest.counts["test"],
+        }, name
         assert prepared.index.meta["warnings"] == [], name
 
 
@@ -40,14 +44,28 @@ def test_prepare_command_reuses_what_is_up_to_date(prepared_demo, capsys):
 @pytest.mark.slow
 def test_notebook_00_runs_end_to_end(prepared_demo, demo_env, tmp_path, monkeypatch):
     for key, value in demo_env.items():
-        monkeypatch.setenv(key, value)  # the kernel inherits them: work and results stay outside the repository
+        monkeypatch.setenv(
+            key, value
+        )  # the kernel inherits them: work and results stay outside the repository
     output = tmp_path / "00_data_prep.ipynb"
-    pm.execute_notebook(str(paths.repo_root() / "notebooks" / "00_data_prep.ipynb"), str(output),
-                        parameters={"profile": "demo", "n_sample_images": 4}, kernel_name="python3",
-                        cwd=str(paths.repo_root() / "notebooks"), progress_bar=False)
+    pm.execute_notebook(
+        str(paths.repo_root() / "notebooks" / "00_data_prep.ipynb"),
+        str(output),
+        parameters={"profile": "demo", "n_sample_images": 4},
+        kernel_name="python3",
+        cwd=str(paths.repo_root() / "notebooks"),
+        progress_bar=False,
+    )
     out = Path(demo_env["ANNOKIT_RESULTS"]) / "demo"
-    for figure in ("data_label_counts", "data_label_frequencies", "data_label_cooccurrence", "data_samples"):
+    for figure in (
+        "data_label_counts",
+        "data_label_frequencies",
+        "data_label_cooccurrence",
+        "data_samples",
+    ):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 1000
     assert "labels per image (mean)" in (out / "tables" / "dataset_statistics.csv").read_text()
     executed = json.loads(output.read_text())
-    assert "up to date, reused" in json.dumps(executed["cells"])  # the session fixture prepared it already
+    assert "up to date, reused" in json.dumps(
+        executed["cells"]
+    )  # the session fixture prepared it already

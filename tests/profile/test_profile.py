@@ -1,4 +1,5 @@
-"""Profiles are strict, typed data: every shipped profile loads, a typo or a wrong type is an error that names it."""
+"""Profiles are strict, typed data: every shipped profile loads, a typo or a wrong type is an error
+that names it."""
 
 import json
 import subprocess
@@ -31,9 +32,20 @@ def test_show_json_prints_every_resolved_setting(name, capsys):
     assert profile_cli(["show", name, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["dataset"] == load_profile(name).dataset
-    for section in ("cnn", "mscnn", "tags_mlp", "classifier", "lqp", "annotation", "rnn", "partial"):
+    for section in (
+        "cnn",
+        "mscnn",
+        "tags_mlp",
+        "classifier",
+        "lqp",
+        "annotation",
+        "rnn",
+        "partial",
+    ):
         assert {"epochs", "lr"} <= set(shown[section]) or section == "annotation"
-    assert shown["annotation"] == {"top_k": 3}  # a default is shown although no file needs to state it
+    assert shown["annotation"] == {
+        "top_k": 3
+    }  # a default is shown although no file needs to state it
     assert shown["rnn"]["optimizer"] == "rmsprop" and shown["cnn"]["optimizer"] == "sgd"
 
 
@@ -68,19 +80,44 @@ def write_variant(tmp_path: Path, old: str, new: str, base: str = "demo") -> Pat
     return path
 
 
-@pytest.mark.parametrize("old, new, expected", [
-    ("lr = 0.05", "lerning_rate = 0.05", r"\[cnn\]: unknown key 'lerning_rate'; the closest valid key is 'lr'"),
-    ("batch_size = 64", "batchsize = 64", r"unknown key 'batchsize'; the closest valid key is 'batch_size'"),
-    ("epochs = 6", 'epochs = "six"', r"\[cnn\] epochs must be an integer, got 'six'"),
-    ("pretrained = true", "pretrained = 1", r"\[cnn\] pretrained must be true or false"),
-    ('backbone = "resnet18"', 'backbone = "resnet19"', r"backbone = 'resnet19' is not allowed: use one of resnet18"),
-    ("seed = 0", "sed = 0", r"unknown top-level key 'sed'; the closest valid top-level key is 'seed'"),
-    ("[mscnn]", "[mscn]", r"unknown section 'mscn'; the closest valid section is 'mscnn'"),
-    ("lr = 0.05", "lr = 0", r"\[cnn\] lr = 0.0 must be greater than 0"),
-    ("proportions = [0.1,", "proportions = [1.5,", r"\[partial\] proportions = .* proportions in \(0, 1\]"),
-    ('description = "Synthetic', 'descr = "Synthetic', r"unknown top-level key 'descr'"),
-])
-def test_a_typo_or_a_wrong_type_is_an_error_naming_file_section_and_key(tmp_path, old, new, expected):
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        (
+            "lr = 0.05",
+            "lerning_rate = 0.05",
+            r"\[cnn\]: unknown key 'lerning_rate'; the closest valid key is 'lr'",
+        ),
+        (
+            "batch_size = 64",
+            "batchsize = 64",
+            r"unknown key 'batchsize'; the closest valid key is 'batch_size'",
+        ),
+        ("epochs = 6", 'epochs = "six"', r"\[cnn\] epochs must be an integer, got 'six'"),
+        ("pretrained = true", "pretrained = 1", r"\[cnn\] pretrained must be true or false"),
+        (
+            'backbone = "resnet18"',
+            'backbone = "resnet19"',
+            r"backbone = 'resnet19' is not allowed: use one of resnet18",
+        ),
+        (
+            "seed = 0",
+            "sed = 0",
+            r"unknown top-level key 'sed'; the closest valid top-level key is 'seed'",
+        ),
+        ("[mscnn]", "[mscn]", r"unknown section 'mscn'; the closest valid section is 'mscnn'"),
+        ("lr = 0.05", "lr = 0", r"\[cnn\] lr = 0.0 must be greater than 0"),
+        (
+            "proportions = [0.1,",
+            "proportions = [1.5,",
+            r"\[partial\] proportions\[0\] = 1.5 must be at most 1.0",
+        ),
+        ('description = "Synthetic', 'descr = "Synthetic', r"unknown top-level key 'descr'"),
+    ],
+)
+def test_a_typo_or_a_wrong_type_is_an_error_naming_file_section_and_key(
+    tmp_path, old, new, expected
+):
     path = write_variant(tmp_path, old, new)
     with pytest.raises(ProfileError, match=expected) as error:
         load_profile(path)
@@ -90,11 +127,17 @@ def test_a_typo_or_a_wrong_type_is_an_error_naming_file_section_and_key(tmp_path
 def test_a_missing_required_key_or_section_is_an_error(tmp_path):
     text = (PROFILES_DIR / "demo.toml").read_text()
     path = tmp_path / "no_description.toml"
-    path.write_text("\n".join(line for line in text.splitlines() if not line.startswith("description")))
-    with pytest.raises(ProfileError, match=rf"{path}: the key 'description' is required and missing"):
+    path.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("description"))
+    )
+    with pytest.raises(
+        ProfileError, match=rf"{path}: the key 'description' is required and missing"
+    ):
         load_profile(path)
     path.write_text(text.replace("[lqp]\n", "[lqp_old]\n"))
-    with pytest.raises(ProfileError, match="unknown section 'lqp_old'; the closest valid section is 'lqp'"):
+    with pytest.raises(
+        ProfileError, match="unknown section 'lqp_old'; the closest valid section is 'lqp'"
+    ):
         load_profile(path)
 
 
@@ -109,9 +152,15 @@ def test_check_command_exit_codes(tmp_path):
     good = [sys.executable, "-m", "annokit.profile", "check", "demo"]
     assert subprocess.run(good, capture_output=True, text=True).returncode == 0
     bad = write_variant(tmp_path, "lr = 0.05", "lerning_rate = 0.05")
-    result = subprocess.run([sys.executable, "-m", "annokit.profile", "check", str(bad)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "annokit.profile", "check", str(bad)], capture_output=True, text=True
+    )
     assert result.returncode != 0
-    assert "lerning_rate" in result.stderr and "'lr'" in result.stderr and "Traceback" not in result.stderr
+    assert (
+        "lerning_rate" in result.stderr
+        and "'lr'" in result.stderr
+        and "Traceback" not in result.stderr
+    )
 
 
 def test_closest_valid_key_prefers_abbreviations_then_spelling():
@@ -122,4 +171,9 @@ def test_closest_valid_key_prefers_abbreviations_then_spelling():
 
 def test_settings_objects_have_their_defaults_in_one_place():
     settings = RNNSettings(epochs=1, batch_size=2, lr=0.1)
-    assert (settings.hidden, settings.embedding, settings.steps, settings.optimizer) == (512, 256, 5, "rmsprop")
+    assert (settings.hidden, settings.embedding, settings.steps, settings.optimizer) == (
+        512,
+        256,
+        5,
+        "rmsprop",
+    )

@@ -1,7 +1,8 @@
-"""Profiles: TOML files in ``lib/annokit/profiles/`` read into one typed settings object per section.
+"""Profiles: TOML files in ``lib/annokit/profiles/`` read into one typed settings object per
+section.
 
 ``python -m annokit.profile check NAME_OR_PATH`` validates a profile; ``show NAME_OR_PATH --json``
-prints every resolved setting, defaults included.
+prints every resolved setting, defaults included; ``schema`` writes the JSON schema of a profile.
 """
 
 from annokit.profile.load import (
@@ -36,9 +37,30 @@ from annokit.profile.sections import (
 from annokit.profile.strict import ProfileError
 
 __all__ = [
-    "DATASETS", "PROFILES_DIR", "SPLIT_RULES", "AnnotationSettings", "BaselinesSettings", "CNNSettings", "ClassifierSettings",
-    "DemoSettings", "EvaluationSettings", "ImageCacheSettings", "LoaderSettings", "LQPSettings", "MSCNNSettings", "PartialSettings",
-    "PrecisionSettings", "Profile", "ProfileError",
-    "RNNSettings", "StandinSettings", "TagsMLPSettings", "Training", "available_profiles", "load_profile", "profile_path", "stage_settings_dict",
+    "DATASETS",
+    "PROFILES_DIR",
+    "SPLIT_RULES",
+    "AnnotationSettings",
+    "BaselinesSettings",
+    "CNNSettings",
+    "ClassifierSettings",
+    "DemoSettings",
+    "EvaluationSettings",
+    "ImageCacheSettings",
+    "LoaderSettings",
+    "LQPSettings",
+    "MSCNNSettings",
+    "PartialSettings",
+    "PrecisionSettings",
+    "Profile",
+    "ProfileError",
+    "RNNSettings",
+    "StandinSettings",
+    "TagsMLPSettings",
+    "Training",
+    "available_profiles",
+    "load_profile",
+    "profile_path",
+    "stage_settings_dict",
     "trained_sections",
 ]

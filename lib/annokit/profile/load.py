@@ -1,29 +1,30 @@
-"""Run profiles: a dataset, a split rule and the typed settings of every stage, read strictly from TOML.
+"""Run profiles: a dataset, a split rule and the typed settings of every stage, read strictly from
+TOML.
 
-A profile may start from another with ``extends = "<name>"``: the other's tables are read first and
-this file's keys replace single values, so a variant states only what differs.
+A profile may start from another with ``extends = "<name>"`` (a file beside it, else a shipped
+profile): the other's tables are read first and this file's keys replace single values, so a variant
+states only what differs. ``Profile`` declares the top-level keys and sections; pydantic checks a
+file against it and every problem of the file, in whichever file of the chain, is reported at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import tomllib
+from pydantic import ValidationError
 
 from annokit import paths
 from annokit.profile.sections import (
-    DATASETS,
-    OPTIONAL_SECTIONS,
-    SECTIONS,
-    SPLIT_RULES,
     AnnotationSettings,
     BaselinesSettings,
     ClassifierSettings,
     CNNSettings,
+    Dataset,
     DemoSettings,
     EvaluationSettings,
     ImageCacheSettings,
@@ -33,39 +34,41 @@ from annokit.profile.sections import (
     PartialSettings,
     PrecisionSettings,
     RNNSettings,
+    SplitRule,
     StandinSettings,
+    Strict,
     TagsMLPSettings,
     Training,
+    at_least,
 )
-from annokit.profile.strict import ProfileError, as_toml_dict, build, check_value, convert, unknown_key_message
+from annokit.profile.strict import (
+    Loc,
+    ProfileError,
+    declared,
+    describe,
+    error_lines,
+    report,
+    unknown_key_message,
+    validated,
+)
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
-TOP_LEVEL = {  # key -> (type, constraints); all required but data_root
-    "description": (str, {}),
-    "dataset": (str, {"choices": DATASETS}),
-    "split_rule": (str, {"choices": SPLIT_RULES}),
-    "manifest": (str, {}),
-    "image_size": (int, {"min": 16}),
-    "tag_vocab_size": (int, {"min": 1}),
-    "seed": (int, {"min": 0}),
-    "data_root": (str, {}),
-}
 MAX_EXTENDS = 8
 
 
 @dataclass(frozen=True, kw_only=True)
-class Profile:
+class Profile(Strict):
     """One run configuration; ``demo`` is set for profiles that generate their own data."""
 
-    name: str
+    name: str  # the file's name, not a key in it
     description: str
-    dataset: str
-    split_rule: str
+    dataset: Dataset
+    split_rule: SplitRule
     manifest: str
-    image_size: int
-    tag_vocab_size: int
-    seed: int
-    data_root: Path | None = None
+    image_size: int = field(metadata=at_least(16))
+    tag_vocab_size: int = field(metadata=at_least(1))
+    seed: int = field(metadata=at_least(0))
+    data_root: Path | None = None  # empty in the file: none
     cnn: CNNSettings
     mscnn: MSCNNSettings
     tags_mlp: TagsMLPSettings
@@ -84,13 +87,16 @@ class Profile:
 
     @property
     def is_demo(self) -> bool:
+        """Whether the profile generates its own data."""
         return self.demo is not None
 
     def stage(self, name: str) -> Training:
         """The settings of a trained stage by its section name (``"cnn"``, ``"lqp"``, ...)."""
         settings = getattr(self, name, None)
         if not isinstance(settings, Training):
-            raise KeyError(f"{name!r} is not a trained stage of a profile: {', '.join(trained_sections())}")
+            raise KeyError(
+                f"{name!r} is not a trained stage of a profile: {', '.join(trained_sections())}"
+            )
         return settings
 
     def seeds(self, stage: str) -> list[int]:
@@ -115,7 +121,8 @@ class Profile:
         return (work_dir or paths.work_dir()) / "runs" / self.name
 
     def to_dict(self) -> dict[str, Any]:
-        """Every resolved setting, defaults included, keyed as in the TOML (sections as nested dicts)."""
+        """Every resolved setting, defaults included, keyed as in the TOML (sections as nested
+        dicts)."""
         out = as_toml_dict(self)
         del out["name"]  # the file's name, not a key in it
         for optional in ("demo", "standin"):
@@ -124,10 +131,20 @@ class Profile:
         return out
 
     def to_json(self) -> str:
+        """``to_dict`` as indented JSON (``show --json``)."""
         return json.dumps(self.to_dict(), indent=2)
 
 
+SECTIONS: dict[str, type] = {  # section name in the TOML -> its settings class
+    spec.name: declared(Profile, (spec.name,))
+    for spec in dataclasses.fields(Profile)
+    if dataclasses.is_dataclass(declared(Profile, (spec.name,)))
+}
+FILE_KEYS = [spec.name for spec in dataclasses.fields(Profile) if spec.name != "name"] + ["extends"]
+
+
 def trained_sections() -> list[str]:
+    """The sections of the stages that are trained, in the order of ``Profile``."""
     return [name for name, cls in SECTIONS.items() if issubclass(cls, Training)]
 
 
@@ -146,11 +163,14 @@ def profile_path(name_or_path: str | Path) -> Path:
         return path
     path = PROFILES_DIR / f"{text}.toml"
     if not path.is_file():
-        raise ProfileError(f"no profile {text!r} ({path} is missing); available: {', '.join(available_profiles())}")
+        raise ProfileError(
+            f"no profile {text!r} ({path} is missing); available: {', '.join(available_profiles())}"
+        )
     return path
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file's tables; a file that is not TOML is a ProfileError naming it."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
@@ -159,55 +179,92 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ProfileError(f"{path}: not a UTF-8 text file ({error})") from None
 
 
-def merged_tables(path: Path, depth: int = 0) -> dict[str, Any]:
-    """The file's tables over those of the profile it ``extends`` (single keys replaced, tables merged)."""
+def base_file(path: Path, base: Any, chain: tuple[Path, ...]) -> Path:
+    """The file that ``extends = base`` in ``path`` names: beside ``path`` first (never ``path``
+    itself), then a shipped profile; a loop or a chain over ``MAX_EXTENDS`` is a ProfileError."""
+    if not isinstance(base, str) or not base:
+        raise ProfileError(f"{path}: extends must name one profile, got {describe(base)}")
+    is_path = "/" in base or "\\" in base
+    given = Path(base if is_path or base.endswith(".toml") else f"{base}.toml").expanduser()
+    candidates = (
+        [path.parent / given, given] if is_path else [path.parent / given, PROFILES_DIR / given]
+    )
+    found = next((c for c in candidates if c.is_file() and c.resolve() != path.resolve()), None)
+    if found is None:
+        tried = list(dict.fromkeys(str(c) for c in candidates))
+        missing = (
+            f"neither {' nor '.join(tried)} exists" if tried[1:] else f"{tried[0]} does not exist"
+        )
+        raise ProfileError(f"{path}: extends {base!r}, but {missing}")
+    if found.resolve() in {p.resolve() for p in chain}:
+        loop = " -> ".join(str(p) for p in (*chain, found))
+        raise ProfileError(f"{path}: extends {base!r}, a loop: {loop}")
+    if len(chain) > MAX_EXTENDS:
+        raise ProfileError(
+            f"{path}: extends chains of at most {MAX_EXTENDS} files: {chain[0]} -> ..."
+        )
+    return found
+
+
+def merged_tables(
+    path: Path, chain: tuple[Path, ...] = ()
+) -> tuple[dict[str, Any], dict[tuple[str, ...], Path]]:
+    """The file's tables over those of the profile it ``extends`` (single keys replaced, tables
+    merged), and the file each top-level key, section and section key comes from."""
     raw = read_toml(path)
-    base_name = raw.pop("extends", None)
-    if base_name is None:
-        return raw
-    if not isinstance(base_name, str) or depth >= MAX_EXTENDS:
-        raise ProfileError(f"{path}: extends must name one profile (chains of at most {MAX_EXTENDS}), got {base_name!r}")
-    base_path = profile_path(base_name) if "/" in base_name else path.parent / f"{base_name}.toml"
-    if not base_path.is_file():
-        raise ProfileError(f"{path}: extends {base_name!r}, but {base_path} does not exist")
-    merged = merged_tables(base_path, depth + 1)
+    chain = (*chain, path)
+    base = raw.pop("extends", None)
+    merged, origins = (
+        ({}, {}) if base is None else merged_tables(base_file(path, base, chain), chain)
+    )
     for key, value in raw.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **value}
         else:
             merged[key] = value
-    return merged
+        origins[(key,)] = path
+        if isinstance(value, dict):
+            origins.update({(key, inner): path for inner in value})
+    return merged, origins
 
 
-def parse_profile(name: str, path: Path, raw: dict[str, Any]) -> Profile:
-    """The typed profile from its merged tables; every unknown, missing or ill-typed value is a ProfileError."""
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in SECTIONS:
-            values[key] = build(SECTIONS[key], value, path, key)
-        elif key in TOP_LEVEL:
-            kind, constraints = TOP_LEVEL[key]
-            values[key] = convert(value, kind, f"{path} {key}")
-            check_value(values[key], constraints, f"{path} {key}")
-        else:
-            kind = "section" if isinstance(value, dict) else "top-level key"
-            raise ProfileError(unknown_key_message(str(path), key, list(TOP_LEVEL) + list(SECTIONS), kind=kind))
-    for key in list(TOP_LEVEL) + list(SECTIONS):
-        if key not in values and key != "data_root" and key not in OPTIONAL_SECTIONS:
-            what = f"the section [{key}]" if key in SECTIONS else f"the key {key!r}"
-            raise ProfileError(f"{path}: {what} is required and missing")
-    root = values.pop("data_root", "")
-    return Profile(name=name, data_root=Path(root).expanduser() if root else None, **values)
+def parse_profile(path: Path, raw: dict[str, Any], origins: dict[tuple[str, ...], Path]) -> Profile:
+    """The typed profile from its merged tables; a ProfileError lists every unknown, missing,
+    ill-typed or out-of-range value, each in the file it comes from."""
+    values = {key: value for key, value in raw.items() if key != "name"}
+    if values.get("data_root") == "":
+        del values["data_root"]
+    lines = []
+    if "name" in raw:  # Profile.name is the file's name
+        lines.append(
+            unknown_key_message(str(origins[("name",)]), "name", FILE_KEYS, "top-level key")
+        )
+
+    def file_of(loc: Loc) -> Path:
+        """The file of the chain that sets the key at ``loc``, else its section, else ``path``."""
+        return origins.get(tuple(map(str, loc[:2]))) or origins.get((str(loc[0]),)) or path
+
+    try:
+        profile = validated(Profile, {**values, "name": path.stem})
+    except ValidationError as error:
+        lines += error_lines(error, Profile, file_of, top_keys=FILE_KEYS)
+    if lines:
+        raise report(path, lines)
+    root = profile.data_root
+    return replace(profile, data_root=root.expanduser()) if root is not None else profile
 
 
 def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
-    """Read a shipped profile by name (or a TOML file by path); keyword overrides (``data_root``, ``seed``) replace single values."""
+    """Read a shipped profile by name (or a TOML file by path); keyword overrides (``data_root``,
+    ``seed``) replace single values."""
     path = profile_path(name_or_path)
-    profile = parse_profile(path.stem, path, merged_tables(path))
+    profile = parse_profile(path, *merged_tables(path))
     overrides = {k: v for k, v in overrides.items() if v is not None and v != ""}
     unknown = set(overrides) - {f.name for f in dataclasses.fields(Profile)}
     if unknown:
-        raise ProfileError(f"{path}: cannot override {', '.join(sorted(unknown))}: not a top-level setting")
+        raise ProfileError(
+            f"{path}: cannot override {', '.join(sorted(unknown))}: not a top-level setting"
+        )
     if "data_root" in overrides:
         overrides["data_root"] = Path(overrides["data_root"]).expanduser()
     if "seed" in overrides:
@@ -216,11 +273,36 @@ def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
 
 
 def stage_settings_dict(settings: Any) -> dict[str, Any]:
-    """One section's resolved settings, keyed as in the TOML (for checkpoints and the run record)."""
+    """One section's resolved settings, keyed as in the TOML (for checkpoints and the run
+    record)."""
     return as_toml_dict(settings)
 
 
+def as_toml_dict(settings: Any) -> dict[str, Any]:
+    """A settings dataclass as a plain dict with the TOML's keys: tuples as lists, paths as
+    strings, None as ""."""
+    out = {}
+    for spec in dataclasses.fields(settings):
+        value = getattr(settings, spec.name)
+        if dataclasses.is_dataclass(value):
+            value = as_toml_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Path):
+            value = str(value)
+        elif value is None:
+            value = ""
+        out[spec.name] = value
+    return out
+
+
 __all__ = [
-    "PROFILES_DIR", "Profile", "ProfileError", "available_profiles", "load_profile", "profile_path",
-    "stage_settings_dict", "trained_sections",
+    "PROFILES_DIR",
+    "Profile",
+    "ProfileError",
+    "available_profiles",
+    "load_profile",
+    "profile_path",
+    "stage_settings_dict",
+    "trained_sections",
 ]
