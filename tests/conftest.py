@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny demo dataset, a tiny stand-in backbone, and the default demo prepared once per test session."""
+"""Shared fixtures: a tiny demo dataset, a tiny stand-in backbone, and the default
+demo prepared once per test session."""
 
 import os
 from dataclasses import replace
@@ -13,9 +14,11 @@ TINY = DemoConfig(n_train=48, n_test=24, image_size=32, seed=0)
 
 @pytest.fixture(scope="session", autouse=True)
 def tiny_standin(tmp_path_factory) -> Path:
-    """The demo profiles' ``resnet18-standin.pth``, built on 48 pretraining images for one epoch, in ``$ANNOKIT_WEIGHTS``.
+    """The demo profiles' ``resnet18-standin.pth``, built on 48 pretraining images for
+    one epoch, in ``$ANNOKIT_WEIGHTS``.
 
-    Every demo stage loads it as the real demo loads the stand-in notebook 00 builds; subprocesses inherit the variable.
+    Every demo stage loads it as the real demo loads the stand-in notebook 00
+    builds; subprocesses inherit the variable.
     """
     from annokit.demo.standin import ensure_standin
     from annokit.profile import load_profile
@@ -25,7 +28,9 @@ def tiny_standin(tmp_path_factory) -> Path:
     settings = replace(profile.standin, images=48, image_size=32, epochs=1, batch_size=16)
     previous = os.environ.get("ANNOKIT_WEIGHTS")
     os.environ["ANNOKIT_WEIGHTS"] = str(folder)
-    weights = ensure_standin(settings, profile.cnn.backbone, folder / profile.cnn.weights_path, folder / "pretraining")
+    weights = ensure_standin(
+        settings, profile.cnn.backbone, folder / profile.cnn.weights_path, folder / "pretraining"
+    )
     yield weights
     if previous is None:
         os.environ.pop("ANNOKIT_WEIGHTS", None)
@@ -49,7 +54,8 @@ def demo_env(tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def prepared_demo(demo_env):
-    """The four default demo profiles prepared (data generated once, checked against the committed manifests)."""
+    """The four default demo profiles prepared (data generated once, checked
+    against the committed manifests)."""
     from annokit.prepare import DEMO_PROFILES, prepare
     from annokit.profile import load_profile
 
@@ -64,15 +70,19 @@ def prepared_demo(demo_env):
 
 @pytest.fixture(scope="session")
 def make_tiny_run(tiny_demo):
-    """A factory: ``make_tiny_run(work)`` writes the tiny demo's prepared index as ``<work>/runs/<profile>/index``.
+    """A factory: ``make_tiny_run(work)`` writes the tiny demo's prepared index
+    as ``<work>/runs/<profile>/index``.
 
-    Notebooks read a run from there when given ``work_dir=work``; returns the run folder and the index.
+    Notebooks read a run from there when given ``work_dir=work``;
+    returns the run folder and the index.
     """
     from annokit.data.index import build_index
     from annokit.data.manifest import record_manifest
 
     root, _ = tiny_demo
-    manifest = record_manifest(root / "nuswide", "nuswide", "m3", name="tiny_nuswide_m3", source="tiny demo")
+    manifest = record_manifest(
+        root / "nuswide", "nuswide", "m3", name="tiny_nuswide_m3", source="tiny demo"
+    )
 
     def make(work: Path, profile: str = "demo"):
         run_dir = Path(work) / "runs" / profile

@@ -1,9 +1,11 @@
-"""ResNet-101 at 224×224 on CUDA without a data loader: training steps (batch 32, SGD, channels_last) and
-inference (batch 256), float16 autocast with a GradScaler against bfloat16. Prints images/s as JSON.
+"""ResNet-101 at 224×224 on CUDA without a data loader: training steps (batch 32,
+SGD, channels_last) and inference (batch 256), float16 autocast with a GradScaler
+against bfloat16. Prints images/s as JSON.
 
     python tools/gpu_model_speed.py
 
-The ceiling the data path has to reach; ``tools/gpu_check.py`` measures the chain with the kit's loaders.
+The ceiling the data path has to reach; ``tools/gpu_check.py``
+measures the chain with the kit's loaders.
 """
 
 from __future__ import annotations
@@ -46,7 +48,12 @@ def train_rate(dtype: torch.dtype, batch: int = 32) -> float:
 @torch.no_grad()
 def inference_rate(dtype: torch.dtype, batch: int = 256) -> float:
     """Inference images/s of ResNet-101 on random inputs under autocast of ``dtype``."""
-    model = build_backbone("resnet101", num_classes=81).cuda().to(memory_format=torch.channels_last).eval()
+    model = (
+        build_backbone("resnet101", num_classes=81)
+        .cuda()
+        .to(memory_format=torch.channels_last)
+        .eval()
+    )
     x = torch.randn(batch, 3, 224, 224, device="cuda").to(memory_format=torch.channels_last)
     for step in range(5 + 10):
         if step == 5:

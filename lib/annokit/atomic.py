@@ -1,4 +1,5 @@
-"""Files written whole or not at all: a temp file beside the target, fsync, rename, fsync of the folder.
+"""Files written whole or not at all: a temp file beside the target,
+fsync, rename, fsync of the folder.
 
 Readers (a resumed run, a later notebook) never see half a checkpoint, table or array file; a full
 disk is reported as such, naming the file, with the earlier files intact.
@@ -19,7 +20,8 @@ FULL_DISK_BYTES = 1 << 20  # a failed write with less free space than this is a 
 
 
 def atomic_torch_save(obj: Any, path: Path) -> Path:
-    """``torch.save`` to a temp file next to ``path``, then rename: readers never see half a file."""
+    """``torch.save`` to a temp file next to ``path``, then
+    rename: readers never see half a file."""
     return _atomic_write(Path(path), lambda f: torch.save(obj, f))
 
 
@@ -49,18 +51,24 @@ def _atomic_write(path: Path, write) -> Path:
         full = disk_is_full(path.parent, error)  # asked before the partial file is removed
         Path(tmp).unlink(missing_ok=True)
         if full:
-            raise OSError(errno.ENOSPC, f"No space left on device while writing {path} (earlier files are intact)",
-                          str(path)) from error
+            raise OSError(
+                errno.ENOSPC,
+                f"No space left on device while writing {path} (earlier files are intact)",
+                str(path),
+            ) from error
         raise
     _fsync_dir(path.parent)  # make the rename itself durable
     return path
 
 
 def disk_is_full(folder: Path, error: BaseException) -> bool:
-    """Whether a failed write ran out of space: ENOSPC, or PyTorch's writer failing with (almost) no bytes left."""
+    """Whether a failed write ran out of space: ENOSPC, or PyTorch's writer
+    failing with (almost) no bytes left."""
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
-    if isinstance(error, RuntimeError) and ("inline_container" in str(error) or "PytorchStreamWriter" in str(error)):
+    if isinstance(error, RuntimeError) and (
+        "inline_container" in str(error) or "PytorchStreamWriter" in str(error)
+    ):
         try:
             return shutil.disk_usage(folder).free < FULL_DISK_BYTES
         except OSError:

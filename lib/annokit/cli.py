@@ -1,4 +1,5 @@
-"""The command-line tools' error handling: a bad input is one line naming the file, the problem and the fix.
+"""The command-line tools' error handling: a bad input is one line
+naming the file, the problem and the fix.
 
 Every ``python -m annokit.…`` command runs its ``main`` through ``run_cli``: an exception becomes
 ``<tool>: error: <message>`` on stderr and exit status 2, with no traceback unless ``--debug``.
@@ -18,17 +19,23 @@ INTERRUPTED = 130
 
 # errno -> what to do about it, for the OSErrors a user can fix.
 OS_FIXES = {
-    errno.ENOSPC: "the disk is full: free space there (files written before are intact) and run again to resume",
+    errno.ENOSPC: "the disk is full: free space there (files written before are intact) and run "
+    "again to resume",
     errno.EDQUOT: "the disk quota is exceeded: free space there and run again to resume",
-    errno.EACCES: "permission denied: make it writable, or choose another folder (--work-dir, ANNOKIT_WORK, ANNOKIT_RESULTS)",
-    errno.EPERM: "operation not permitted: make it writable, or choose another folder (--work-dir, ANNOKIT_WORK, ANNOKIT_RESULTS)",
-    errno.EROFS: "the file system is read-only: choose another folder (--work-dir, ANNOKIT_WORK, ANNOKIT_RESULTS)",
+    errno.EACCES: "permission denied: make it writable, or choose another folder (--work-dir, "
+    "ANNOKIT_WORK, ANNOKIT_RESULTS)",
+    errno.EPERM: "operation not permitted: make it writable, or choose another folder (--work-dir, "
+    "ANNOKIT_WORK, ANNOKIT_RESULTS)",
+    errno.EROFS: "the file system is read-only: choose another folder (--work-dir, ANNOKIT_WORK, "
+    "ANNOKIT_RESULTS)",
 }
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     """``--debug``: show the Python traceback of an error instead of its one-line message."""
-    parser.add_argument(DEBUG_FLAG, action="store_true", help="on an error, show the Python traceback too")
+    parser.add_argument(
+        DEBUG_FLAG, action="store_true", help="on an error, show the Python traceback too"
+    )
 
 
 def message(error: BaseException) -> str:
@@ -45,9 +52,13 @@ def message(error: BaseException) -> str:
     return " ".join(text.split())
 
 
-def run_cli(main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None,
-            prog: str | None = None) -> NoReturn:
-    """Run ``main(argv)`` and exit: 0 on success, 2 with one line on stderr on an error, 130 on Ctrl-C."""
+def run_cli(
+    main: Callable[[Sequence[str] | None], int | None],
+    argv: Sequence[str] | None = None,
+    prog: str | None = None,
+) -> NoReturn:
+    """Run ``main(argv)`` and exit: 0 on success, 2 with one line on
+    stderr on an error, 130 on Ctrl-C."""
     argv = list(sys.argv[1:] if argv is None else argv)
     prog = prog or (sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "annokit")
     try:

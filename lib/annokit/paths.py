@@ -15,7 +15,8 @@ def repo_root() -> Path:
 
 
 def work_dir() -> Path:
-    """Generated data and run artifacts; ``$ANNOKIT_WORK`` overrides the default ``<repo>/.work``."""
+    """Generated data and run artifacts; ``$ANNOKIT_WORK``
+    overrides the default ``<repo>/.work``."""
     return Path(os.environ.get("ANNOKIT_WORK", repo_root() / ".work")).expanduser()
 
 
@@ -25,7 +26,8 @@ def manifests_dir() -> Path:
 
 
 def results_dir() -> Path:
-    """``results/``: ``reported/`` plus one folder per profile; ``$ANNOKIT_RESULTS`` moves the profile folders."""
+    """``results/``: ``reported/`` plus one folder per profile;
+    ``$ANNOKIT_RESULTS`` moves the profile folders."""
     return Path(os.environ.get("ANNOKIT_RESULTS", repo_root() / "results")).expanduser()
 
 
@@ -35,8 +37,8 @@ def demo_data_dir(seed: int = 0) -> Path:
 
 
 def weights_dir() -> Path:
-    """Pretrained weights a profile names by file name (the demo's stand-in is built here): ``$ANNOKIT_WEIGHTS``,
-    else ``<work>/weights``."""
+    """Pretrained weights a profile names by file name (the demo's stand-in is built here):
+    ``$ANNOKIT_WEIGHTS``, else ``<work>/weights``."""
     return Path(os.environ.get("ANNOKIT_WEIGHTS", work_dir() / "weights")).expanduser()
 
 

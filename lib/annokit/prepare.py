@@ -1,4 +1,5 @@
-"""Data preparation for a profile: generate the demo data if needed, verify, write the prepared index."""
+"""Data preparation for a profile: generate the demo data if needed,
+verify, write the prepared index."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 
 from annokit import paths
 from annokit.cli import add_debug_flag, run_cli
-from annokit.data.index import PreparedIndex, build_index
-from annokit.data.manifest import Manifest, load_manifest
+from annokit.data.index import IndexOptions, PreparedIndex, build_index
+from annokit.data.manifest_file import Manifest, load_manifest
 from annokit.profile import Profile, available_profiles, load_profile
 
 DEMO_PROFILES = ("demo", "demo-coco", "demo-multi-order", "demo-coco-multi-order")
@@ -32,9 +33,12 @@ class Prepared:
         state = "written" if self.rebuilt else "up to date, reused"
         if self.rebuilt and self.index.meta.get("deep_checked"):
             state += ", every image decoded"
-        return (f"{self.profile.name}: {self.profile.dataset} / {self.profile.split_rule} split, "
-                f"{counts['train']} train + {counts['test']} test images, {len(self.index.label_names)} labels, "
-                f"{len(self.index.tag_names)} tags; index {state} at {self.index_dir}")
+        return (
+            f"{self.profile.name}: {self.profile.dataset} / {self.profile.split_rule} split, "
+            f"{counts['train']} train + {counts['test']} test images, "
+            f"{len(self.index.label_names)} labels, {len(self.index.tag_names)} tags; index "
+            f"{state} at {self.index_dir}"
+        )
 
 
 def index_dir(profile: Profile, work_dir: Path | None = None) -> Path:
@@ -51,36 +55,82 @@ def ensure_demo_data(profile: Profile) -> Path:
     return root
 
 
-def prepare(profile: Profile, work_dir: Path | None = None, on_missing: str = "stop", force: bool = False,
-            manifest: Manifest | None = None, deep: bool | None = None) -> Prepared:
+def prepare(
+    profile: Profile,
+    work_dir: Path | None = None,
+    on_missing: str = "stop",
+    force: bool = False,
+    manifest: Manifest | None = None,
+    deep: bool | None = None,
+) -> Prepared:
     """Verify the profile's data root against its manifest and write (or reuse) its prepared index.
 
-    ``deep`` decodes every image while verifying; by default only on the demo profiles (seconds there, hours on real data).
+    ``deep`` decodes every image while verifying; by default only on the demo profiles
+    (seconds there, hours on real data).
     """
-    root = ensure_demo_data(profile) if profile.is_demo and profile.data_root is None else profile.resolved_data_root()
+    root = (
+        ensure_demo_data(profile)
+        if profile.is_demo and profile.data_root is None
+        else profile.resolved_data_root()
+    )
     folder = index_dir(profile, work_dir)
-    index, rebuilt = build_index(folder, root, manifest or load_manifest(profile.manifest), profile=profile.name,
-                                 tag_vocab_size=profile.tag_vocab_size, seed=profile.seed,
-                                 on_missing=on_missing, force=force, deep=profile.is_demo if deep is None else deep)
+    index, rebuilt = build_index(
+        folder,
+        root,
+        manifest or load_manifest(profile.manifest),
+        profile=profile.name,
+        options=IndexOptions(
+            profile.tag_vocab_size, profile.seed, deep=profile.is_demo if deep is None else deep
+        ),
+        on_missing=on_missing,
+        force=force,
+    )
     return Prepared(profile=profile, data_root=root, index_dir=folder, index=index, rebuilt=rebuilt)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m annokit.prepare",
-                                     description="Verify a dataset against its manifest and write the prepared index.")
-    parser.add_argument("--profile", action="append", choices=available_profiles(),
-                        help="profile(s) to prepare; default: the four demo profiles")
-    parser.add_argument("--data-root", type=Path, default=None, help="dataset root (real-data profiles)")
-    parser.add_argument("--work-dir", type=Path, default=None, help=f"work folder (default {paths.work_dir()})")
-    parser.add_argument("--on-missing", choices=("stop", "skip"), default="stop",
-                        help="missing (and, with --deep, undecodable) images: stop, or leave them out of the index")
-    parser.add_argument("--force", action="store_true", help="rebuild the index even when it is up to date")
-    parser.add_argument("--deep", action=argparse.BooleanOptionalAction, default=None,
-                        help="decode every image to find truncated or corrupt files (default: on for the demo profiles only)")
+    parser = argparse.ArgumentParser(
+        prog="python -m annokit.prepare",
+        description="Verify a dataset against its manifest and write the prepared index.",
+    )
+    parser.add_argument(
+        "--profile",
+        action="append",
+        choices=available_profiles(),
+        help="profile(s) to prepare; default: the four demo profiles",
+    )
+    parser.add_argument(
+        "--data-root", type=Path, default=None, help="dataset root (real-data profiles)"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, default=None, help=f"work folder (default {paths.work_dir()})"
+    )
+    parser.add_argument(
+        "--on-missing",
+        choices=("stop", "skip"),
+        default="stop",
+        help="missing (and, with --deep, undecodable) images: stop, or leave them out of the index",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="rebuild the index even when it is up to date"
+    )
+    parser.add_argument(
+        "--deep",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="decode every image to find truncated or corrupt files (default: on for the demo "
+        "profiles only)",
+    )
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     for name in args.profile or DEMO_PROFILES:
-        prepared = prepare(load_profile(name, data_root=args.data_root), args.work_dir, args.on_missing, args.force, deep=args.deep)
+        prepared = prepare(
+            load_profile(name, data_root=args.data_root),
+            args.work_dir,
+            args.on_missing,
+            args.force,
+            deep=args.deep,
+        )
         print(prepared.summary())
         for warning in prepared.index.meta.get("warnings", []):
             print(f"  warning: {warning}")

@@ -1,4 +1,5 @@
-"""The runner: order, skip when up to date, --force, and the first failure stops with one clear message."""
+"""The runner: order, skip when up to date, --force, and the first
+failure stops with one clear message."""
 
 import nbformat
 import pytest
@@ -8,8 +9,15 @@ from annokit import reproduce
 
 def write_notebook(path, body, parameters='profile = "demo"\nmarker = ""'):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
     return path
 
@@ -21,7 +29,9 @@ def chain_dir(tmp_path, monkeypatch):
     folder = tmp_path / "notebooks"
     folder.mkdir()
     for name in ("00_first", "01_second"):
-        write_notebook(folder / f"{name}.ipynb", f"open({str(log)!r}, 'a').write('{name} ' + marker + chr(10))")
+        write_notebook(
+            folder / f"{name}.ipynb", f"open({str(log)!r}, 'a').write('{name} ' + marker + chr(10))"
+        )
     return folder, log
 
 
@@ -58,14 +68,19 @@ def test_a_changed_notebook_reruns_itself_and_everything_after(chain_dir):
 
 def test_parameters_a_notebook_does_not_declare_are_not_injected(chain_dir):
     folder, _ = chain_dir
-    assert reproduce.declared_parameters(folder / "00_first.ipynb", {"marker": "x", "interactive": False}) == {"marker": "x"}
+    assert reproduce.declared_parameters(
+        folder / "00_first.ipynb", {"marker": "x", "interactive": False}
+    ) == {"marker": "x"}
 
 
 def test_first_failure_stops_with_notebook_cell_and_error(chain_dir):
     # cells are numbered as in the executed copy, which holds papermill's injected parameters cell
     folder, log = chain_dir
     write_notebook(folder / "00_first.ipynb", "raise ValueError('the data root is empty')")
-    with pytest.raises(reproduce.NotebookFailed, match=r"00_first.ipynb failed in cell 3 \(ValueError: the data root is empty\)"):
+    with pytest.raises(
+        reproduce.NotebookFailed,
+        match=r"00_first.ipynb failed in cell 3 \(ValueError: the data root is empty\)",
+    ):
         reproduce.reproduce("demo", {}, reproduce.chain(folder))
     assert not log.exists()  # 01 never ran
 
@@ -80,22 +95,33 @@ def test_editing_the_profile_makes_notebooks_out_of_date(chain_dir, monkeypatch)
 
 
 @pytest.mark.slow
-def test_editing_the_library_or_moving_the_work_folder_makes_notebooks_out_of_date(chain_dir, monkeypatch, tmp_path):
+def test_editing_the_library_or_moving_the_work_folder_makes_notebooks_out_of_date(
+    chain_dir, monkeypatch, tmp_path
+):
     folder, _ = chain_dir
     reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
     monkeypatch.setattr(reproduce, "code_digest", lambda: "library edited")
-    assert all(s is not None for s in reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder)).values())
+    assert all(
+        s is not None
+        for s in reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder)).values()
+    )
     monkeypatch.undo()
     monkeypatch.setenv("ANNOKIT_RESULTS", str(tmp_path / "results"))
     reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder))
     monkeypatch.setenv("ANNOKIT_WORK", str(tmp_path / "elsewhere"))
-    assert all(s is not None for s in reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder)).values())
+    assert all(
+        s is not None
+        for s in reproduce.reproduce("demo", {"marker": "a"}, reproduce.chain(folder)).values()
+    )
 
 
 def test_relative_paths_are_taken_from_the_callers_folder(chain_dir, tmp_path, monkeypatch):
     folder, log = chain_dir
-    write_notebook(folder / "00_first.ipynb", f"open({str(log)!r}, 'a').write(work_dir + chr(10))",
-                   parameters='profile = "demo"\nwork_dir = ""')
+    write_notebook(
+        folder / "00_first.ipynb",
+        f"open({str(log)!r}, 'a').write(work_dir + chr(10))",
+        parameters='profile = "demo"\nwork_dir = ""',
+    )
     (tmp_path / "caller" / "relwork").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "caller")
     reproduce.reproduce("demo", {"work_dir": "relwork"}, reproduce.chain(folder)[:1])
@@ -105,7 +131,10 @@ def test_relative_paths_are_taken_from_the_callers_folder(chain_dir, tmp_path, m
 def test_a_data_root_that_is_a_file_or_missing_stops_before_any_notebook(chain_dir, tmp_path):
     folder, log = chain_dir
     (tmp_path / "a_file").write_text("x")
-    for root, problem in ((tmp_path / "a_file", "is a file, not a folder"), (tmp_path / "nothing", "does not exist")):
+    for root, problem in (
+        (tmp_path / "a_file", "is a file, not a folder"),
+        (tmp_path / "nothing", "does not exist"),
+    ):
         with pytest.raises(NotADirectoryError, match=f"--data-root {root} {problem}"):
             reproduce.reproduce("demo", {"data_root": str(root)}, reproduce.chain(folder))
     assert not log.exists()
@@ -113,7 +142,24 @@ def test_a_data_root_that_is_a_file_or_missing_stops_before_any_notebook(chain_d
 
 def test_a_killed_kernel_names_the_notebook(chain_dir):
     folder, log = chain_dir
-    write_notebook(folder / "00_first.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
-    with pytest.raises(reproduce.NotebookFailed, match=r"00_first.ipynb: its kernel died \(most often out of memory\)"):
+    write_notebook(
+        folder / "00_first.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    )
+    with pytest.raises(
+        reproduce.NotebookFailed,
+        match=r"00_first.ipynb: its kernel died \(most often out of memory\)",
+    ):
         reproduce.reproduce("demo", {}, reproduce.chain(folder))
     assert not log.exists()
+
+
+def test_the_console_shows_a_real_problem_but_not_the_kernels_transport_warning(chain_dir, capfd):
+    # the kernel inherits the runner's stderr: what lands there is what the user reads
+    folder, _ = chain_dir
+    body = "import sys\nprint('a real problem', file=sys.__stderr__)\nraise ValueError('bad data')"
+    write_notebook(folder / "00_first.ipynb", body)
+    with pytest.raises(reproduce.NotebookFailed, match=r"ValueError: bad data"):
+        reproduce.reproduce("demo", {}, reproduce.chain(folder)[:1])
+    console = capfd.readouterr()
+    assert "a real problem" in console.err
+    assert "Kernel is running over TCP without encryption" not in console.out + console.err

@@ -9,8 +9,9 @@ import torch
 
 from annokit.data.coco import read_coco
 from annokit.data.dataset import IMAGENET_MEAN, AnnotationDataset
-from annokit.data.index import build_index, load_index
-from annokit.data.manifest import DatasetMismatchError, load_manifest, record_manifest, verify
+from annokit.data.index import IndexOptions, build_index, load_index
+from annokit.data.manifest import DatasetMismatchError, record_manifest, verify
+from annokit.data.manifest_file import load_manifest
 from annokit.data.nuswide import read_nuswide
 from annokit.data.splits import apply_split_rule
 
@@ -28,7 +29,9 @@ def test_coco_reader_returns_what_the_generator_drew(tiny_demo):
     np.testing.assert_array_equal(table.labels[order], truth.labels)
     np.testing.assert_array_equal(table.official_split[order], truth.split)
     assert len(table.tag_names) > 0
-    assert set(table.tag_names) & set(truth.label_names), "caption tags should include concept words"
+    assert set(table.tag_names) & set(truth.label_names), (
+        "caption tags should include concept words"
+    )
 
 
 def test_nuswide_reader_returns_what_the_generator_drew(tiny_demo):
@@ -45,7 +48,9 @@ def test_nuswide_reader_returns_what_the_generator_drew(tiny_demo):
 @pytest.mark.parametrize("rule", ["m3", "multi_order"])
 def test_recorded_manifest_verifies_its_own_root(tiny_demo, dataset, layout, rule):
     root, _ = tiny_demo
-    manifest = record_manifest(root / layout, dataset, rule, name=f"tiny_{layout}_{rule}", source="test")
+    manifest = record_manifest(
+        root / layout, dataset, rule, name=f"tiny_{layout}_{rule}", source="test"
+    )
     report, table = verify(root / layout, manifest)
     assert report.ok, report.message()
     assert len(table) == manifest.counts["train"] + manifest.counts["test"]
@@ -107,14 +112,22 @@ def test_index_is_written_once_and_rebuilt_when_inputs_change(tiny_demo, tmp_pat
     assert built
     again, rebuilt = build_index(tmp_path / "index", root / "nuswide", manifest, profile="t")
     assert not rebuilt and again.meta["fingerprint"] == index.meta["fingerprint"]
-    _, rebuilt = build_index(tmp_path / "index", root / "nuswide", manifest, profile="t", tag_vocab_size=999)
+    _, rebuilt = build_index(
+        tmp_path / "index",
+        root / "nuswide",
+        manifest,
+        profile="t",
+        options=IndexOptions(tag_vocab_size=999),
+    )
     assert rebuilt
     expected = apply_split_rule(read_nuswide(root / "nuswide"), "m3")
     np.testing.assert_array_equal(index.label_matrix(), expected.labels)
     np.testing.assert_array_equal(index.tag_matrix(), expected.tags)
     assert index.frame["path"].tolist() == list(expected.paths)
-    assert index.meta["counts"] == {"train": int((expected.official_split == "train").sum()),
-                                    "test": int((expected.official_split == "test").sum())}
+    assert index.meta["counts"] == {
+        "train": int((expected.official_split == "train").sum()),
+        "test": int((expected.official_split == "test").sum()),
+    }
 
 
 def test_unreadable_index_says_how_to_rebuild(tmp_path):
@@ -131,8 +144,11 @@ def test_dataset_items_and_missing_image_message(tiny_demo, tmp_path):
     assert image.shape == (3, 32, 32) and image.dtype == torch.float32
     assert tags.shape == (len(index.tag_names),) and labels.shape == (len(index.label_names),)
     assert row == index.rows("test")[0]
-    torch.testing.assert_close(labels, torch.from_numpy(index.label_matrix("test")[0].astype(np.float32)))
-    assert image.mean().abs() < 3 and abs(image.mean().item() + IMAGENET_MEAN[0]) > 1e-3  # normalised, not raw [0,1]
+    torch.testing.assert_close(
+        labels, torch.from_numpy(index.label_matrix("test")[0].astype(np.float32))
+    )
+    # normalised, not raw [0,1]
+    assert image.mean().abs() < 3 and abs(image.mean().item() + IMAGENET_MEAN[0]) > 1e-3
     copy_root = tmp_path / "coco-copy"
     shutil.copytree(root / "coco", copy_root)
     (copy_root / dataset.paths[1]).unlink()

@@ -1,4 +1,5 @@
-"""The decoded-image cache: same items as the JPEG path, resumable build, stale and damaged files caught."""
+"""The decoded-image cache: same items as the JPEG path, resumable
+build, stale and damaged files caught."""
 
 from dataclasses import replace
 
@@ -10,8 +11,15 @@ from torchvision.transforms import v2
 from annokit.bench.synthetic import write_synthetic_jpegs
 from annokit.data import image_cache
 from annokit.data.annotation_table import TRAIN
+from annokit.data.cache_record import (
+    ImageCacheError,
+    cache_file,
+    cache_identity,
+    read_record,
+    sidecar_of,
+)
 from annokit.data.dataset import AnnotationDataset
-from annokit.data.image_cache import CachedImageDataset, ImageCacheError, cache_file, image_dataset, read_record, sidecar_of
+from annokit.data.image_cache import CachedImageDataset, image_dataset
 from annokit.profile import ImageCacheSettings
 
 SIZE = 24
@@ -32,7 +40,9 @@ def small_chunks(monkeypatch):
 
 
 def build(index, data_root, work, **options):
-    return image_dataset(index, data_root, TRAIN, SIZE, ON, work, workers=0, progress=False, **options)
+    return image_dataset(
+        index, data_root, TRAIN, SIZE, ON, work, workers=0, progress=False, **options
+    )
 
 
 def test_cached_items_equal_the_jpeg_path(source):
@@ -60,15 +70,24 @@ def test_loader_workers_read_the_memory_map(source):
     cached = build(index, data_root, work)
     cached[0]  # the parent's map must not travel to the workers
     batches = list(torch.utils.data.DataLoader(cached, batch_size=4, num_workers=2))
-    assert torch.equal(torch.cat([b[0] for b in batches]), torch.stack([cached[i][0] for i in range(len(cached))]))
+    assert torch.equal(
+        torch.cat([b[0] for b in batches]), torch.stack([cached[i][0] for i in range(len(cached))])
+    )
 
 
 def test_augmentation_runs_on_the_cached_pixels(source):
     index, data_root, work = source
     build(index, data_root, work)
     data = cache_file(work / "cache", "bench", TRAIN, SIZE)
-    flipped = CachedImageDataset(index, data_root, TRAIN, SIZE, data, read_record(data)["identity"],
-                                 augment=v2.RandomHorizontalFlip(p=1.0))
+    flipped = CachedImageDataset(
+        index,
+        data_root,
+        TRAIN,
+        SIZE,
+        data,
+        read_record(data)["identity"],
+        augment=v2.RandomHorizontalFlip(p=1.0),
+    )
     plain = CachedImageDataset(index, data_root, TRAIN, SIZE, data, read_record(data)["identity"])
     assert torch.equal(flipped[3][0], plain[3][0].flip(-1))
 
@@ -90,7 +109,11 @@ def test_an_interrupted_build_resumes_where_it_stopped(source, monkeypatch):
         build(index, data_root, work)
     data = cache_file(work / "cache", "bench", TRAIN, SIZE)
     record = read_record(data)
-    assert not record["complete"] and [c is not None for c in record["chunks"]] == [True, True, False]
+    assert not record["complete"] and [c is not None for c in record["chunks"]] == [
+        True,
+        True,
+        False,
+    ]
     decoded.clear()
     decoded.append(-1)  # no second interruption
     resumed = build(index, data_root, work)
@@ -98,7 +121,10 @@ def test_an_interrupted_build_resumes_where_it_stopped(source, monkeypatch):
     fresh_work = work.parent / "fresh"
     fresh = build(index, data_root, fresh_work)
     assert np.array_equal(resumed.images, fresh.images)
-    assert read_record(data)["sha256"] == read_record(cache_file(fresh_work / "cache", "bench", TRAIN, SIZE))["sha256"]
+    assert (
+        read_record(data)["sha256"]
+        == read_record(cache_file(fresh_work / "cache", "bench", TRAIN, SIZE))["sha256"]
+    )
 
 
 def test_a_cache_of_other_settings_is_rebuilt(source, capsys):
@@ -106,10 +132,20 @@ def test_a_cache_of_other_settings_is_rebuilt(source, capsys):
     build(index, data_root, work)
     changed = replace(index, meta={**index.meta, "fingerprint": "another index"})
     cached = build(changed, data_root, work)
-    assert "was built from other settings (index_fingerprint differ): rebuilding it" in capsys.readouterr().out
+    assert (
+        "was built from other settings (index_fingerprint differ): rebuilding it"
+        in capsys.readouterr().out
+    )
     assert read_record(cached.data)["identity"]["index_fingerprint"] == "another index"
     with pytest.raises(ImageCacheError, match="index_fingerprint differ.*rebuild"):
-        CachedImageDataset(index, data_root, TRAIN, SIZE, cached.data, image_cache.cache_identity(index, data_root, TRAIN, SIZE))
+        CachedImageDataset(
+            index,
+            data_root,
+            TRAIN,
+            SIZE,
+            cached.data,
+            cache_identity(index, data_root, TRAIN, SIZE),
+        )
 
 
 def test_a_damaged_cache_is_refused_with_the_fix(source):
@@ -123,7 +159,11 @@ def test_a_damaged_cache_is_refused_with_the_fix(source):
     with pytest.raises(ImageCacheError) as error:
         build(index, data_root, work)
     message = str(error.value)
-    assert "\n" not in message and str(data) in message and "checksum mismatch in images 4-7" in message
+    assert (
+        "\n" not in message
+        and str(data) in message
+        and "checksum mismatch in images 4-7" in message
+    )
     assert f"delete {data} and {sidecar_of(data).name}" in message
     with open(data, "r+b") as f:
         f.truncate(100)

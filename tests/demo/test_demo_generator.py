@@ -18,7 +18,16 @@ from annokit.demo.render import render_image
 from annokit.demo.sampling import sample_labels, sample_scene
 
 SMALL = DemoConfig(n_train=40, n_test=20, image_size=32, seed=3)
-COCO_IMAGE_KEYS = ["license", "file_name", "coco_url", "height", "width", "date_captured", "flickr_url", "id"]
+COCO_IMAGE_KEYS = [
+    "license",
+    "file_name",
+    "coco_url",
+    "height",
+    "width",
+    "date_captured",
+    "flickr_url",
+    "id",
+]
 COCO_INSTANCE_KEYS = ["segmentation", "area", "iscrowd", "image_id", "bbox", "category_id", "id"]
 COCO_FOLDERS = {"train": "train2014", "test": "val2014"}
 
@@ -43,7 +52,9 @@ def lines(path: Path) -> list[str]:
 
 
 def file_bytes(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def nuswide_order(truth: DemoTruth) -> list[int]:
@@ -63,11 +74,21 @@ def test_coco_files_have_official_schema(small):
         captions = load_json(ann / f"captions_{folder}.json")
         assert list(instances) == ["info", "licenses", "images", "annotations", "categories"]
         assert list(captions) == ["info", "licenses", "images", "annotations"]
-        assert set(instances["info"]) == {"description", "url", "version", "year", "contributor", "date_created"}
+        assert set(instances["info"]) == {
+            "description",
+            "url",
+            "version",
+            "year",
+            "contributor",
+            "date_created",
+        }
         assert all(set(lic) == {"url", "id", "name"} for lic in instances["licenses"])
         assert all(list(img) == COCO_IMAGE_KEYS for img in instances["images"])
         assert all(list(a) == COCO_INSTANCE_KEYS for a in instances["annotations"])
-        assert all(a["iscrowd"] == 0 and all(isinstance(v, float) for v in a["bbox"]) for a in instances["annotations"])
+        assert all(
+            a["iscrowd"] == 0 and all(isinstance(v, float) for v in a["bbox"])
+            for a in instances["annotations"]
+        )
         assert all(list(a) == ["image_id", "id", "caption"] for a in captions["annotations"])
         assert captions["images"] == instances["images"]
         assert all(img["file_name"].startswith(f"COCO_{folder}_") for img in instances["images"])
@@ -81,7 +102,11 @@ def test_coco_category_ids_are_not_contiguous(small):
     categories = load_json(root / "coco" / "annotations" / "instances_train2014.json")["categories"]
     ids = [c["id"] for c in categories]
     assert ids == sorted(ids) and ids != list(range(1, len(ids) + 1))
-    assert tuple(c["name"] for c in categories) == truth.label_names == tuple(sorted(truth.label_names))
+    assert (
+        tuple(c["name"] for c in categories)
+        == truth.label_names
+        == tuple(sorted(truth.label_names))
+    )
     assert all(set(c) == {"supercategory", "id", "name"} for c in categories)
 
 
@@ -91,11 +116,20 @@ def test_coco_instances_give_the_true_labels(small):
     labels = np.zeros_like(truth.labels)
     for split, folder in COCO_FOLDERS.items():
         data = load_json(root / "coco" / "annotations" / f"instances_{folder}.json")
-        column = {c["id"]: j for j, c in enumerate(sorted(data["categories"], key=lambda c: c["id"]))}
+        column = {
+            c["id"]: j for j, c in enumerate(sorted(data["categories"], key=lambda c: c["id"]))
+        }
         assert all(truth.split[row[img["id"]]] == split for img in data["images"])
         for a in data["annotations"]:
             x, y, w, h = a["bbox"]
-            assert w > 0 and h > 0 and x >= 0 and y >= 0 and x + w <= SMALL.image_size and y + h <= SMALL.image_size
+            assert (
+                w > 0
+                and h > 0
+                and x >= 0
+                and y >= 0
+                and x + w <= SMALL.image_size
+                and y + h <= SMALL.image_size
+            )
             labels[row[a["image_id"]], column[a["category_id"]]] = True
     assert (labels == truth.labels).all()
 
@@ -105,7 +139,9 @@ def test_coco_has_five_captions_per_image(small):
     row = {int(k): i for i, k in enumerate(truth.coco_ids)}
     found: dict[int, list[str]] = {}
     for folder in COCO_FOLDERS.values():
-        for a in load_json(root / "coco" / "annotations" / f"captions_{folder}.json")["annotations"]:
+        for a in load_json(root / "coco" / "annotations" / f"captions_{folder}.json")[
+            "annotations"
+        ]:
             found.setdefault(row[a["image_id"]], []).append(a["caption"])
     assert found == {i: list(truth.captions[i]) for i in range(len(truth))}
     assert all(len(c) == 5 for c in found.values())
@@ -117,7 +153,11 @@ def test_every_listed_image_exists_at_the_configured_size(small):
         coco, nus = root / "coco" / truth.coco_files[i], root / "nuswide" / truth.nuswide_paths[i]
         assert coco.read_bytes() == nus.read_bytes()  # one encoding, written twice
         with Image.open(coco) as image:
-            assert image.format == "JPEG" and image.size == (SMALL.image_size,) * 2 and image.mode == "RGB"
+            assert (
+                image.format == "JPEG"
+                and image.size == (SMALL.image_size,) * 2
+                and image.mode == "RGB"
+            )
 
 
 # --------------------------------------------------------------------------- NUS-WIDE layout
@@ -128,17 +168,25 @@ def test_nuswide_image_lists(small):
     nus = root / "nuswide"
     order = nuswide_order(truth)
     listed = lines(nus / "ImageList" / "Imagelist.txt")
-    expected = ["C:\\ImageData\\Flickr\\" + truth.nuswide_paths[i][len("Flickr/"):].replace("/", "\\") for i in order]
+    expected = [
+        "C:\\ImageData\\Flickr\\" + truth.nuswide_paths[i][len("Flickr/") :].replace("/", "\\")
+        for i in order
+    ]
     assert listed == expected
     relative = [line.split("\\", 3)[3] for line in listed]
-    train, test = lines(nus / "ImageList" / "TrainImagelist.txt"), lines(nus / "ImageList" / "TestImagelist.txt")
+    train, test = (
+        lines(nus / "ImageList" / "TrainImagelist.txt"),
+        lines(nus / "ImageList" / "TestImagelist.txt"),
+    )
     assert train == [r for r, i in zip(relative, order) if truth.split[i] == "train"]
     assert test == [r for r, i in zip(relative, order) if truth.split[i] == "test"]
     assert sorted(train + test) == sorted(relative)
     for path in truth.nuswide_paths:
         folder, name = path.split("/")[1:]
         stem = name[: -len(".jpg")]
-        assert name.endswith(".jpg") and len(stem.split("_")[0]) == 4 and len(stem.split("_")[1]) == 10
+        assert (
+            name.endswith(".jpg") and len(stem.split("_")[0]) == 4 and len(stem.split("_")[1]) == 10
+        )
 
 
 def test_nuswide_labels_and_tags_match_truth(small):
@@ -149,11 +197,15 @@ def test_nuswide_labels_and_tags_match_truth(small):
     assert tuple(lines(nus / "NUS_WID_Tags" / "TagList1k.txt")) == truth.tag_names
     split = truth.split[order]
     for j, concept in enumerate(truth.label_names):
-        column = [int(v) for v in lines(nus / "Groundtruth" / "AllLabels" / f"Labels_{concept}.txt")]
+        column = [
+            int(v) for v in lines(nus / "Groundtruth" / "AllLabels" / f"Labels_{concept}.txt")
+        ]
         assert column == truth.labels[order, j].astype(int).tolist()
         for suffix, name in (("Train", "train"), ("Test", "test")):
             part = lines(nus / "Groundtruth" / "TrainTestLabels" / f"Labels_{concept}_{suffix}.txt")
-            assert [int(v) for v in part] == truth.labels[order, j][split == name].astype(int).tolist()
+            assert [int(v) for v in part] == truth.labels[order, j][split == name].astype(
+                int
+            ).tolist()
     rows = lines(nus / "NUS_WID_Tags" / "AllTags1k.txt")
     tags = np.array([[int(v) for v in row.split("\t")] for row in rows], dtype=bool)
     assert tags.shape == (len(truth), len(truth.tag_names))
@@ -221,7 +273,8 @@ def test_small_concepts_are_small():
         assert np.median(sides[concept]) > 8, concept
 
 
-# --------------------------------------------------------------------------- determinism, reuse, refusal
+# --------------------------------------------------------------------------- determinism, reuse,
+# refusal
 
 
 def test_same_seed_same_bytes_other_seed_other_data(tmp_path, small):
@@ -233,9 +286,11 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path, small):
     other = tmp_path / "other"
     generate_demo(other, DemoConfig(SMALL.n_train, SMALL.n_test, SMALL.image_size, SMALL.seed + 1))
     assert (other / "coco" / "annotations" / "instances_train2014.json").read_bytes() != first[
-        "coco/annotations/instances_train2014.json"]
+        "coco/annotations/instances_train2014.json"
+    ]
     assert (other / "nuswide" / "NUS_WID_Tags" / "AllTags1k.txt").read_bytes() != first[
-        "nuswide/NUS_WID_Tags/AllTags1k.txt"]
+        "nuswide/NUS_WID_Tags/AllTags1k.txt"
+    ]
 
 
 def test_truth_round_trips(small):
@@ -273,7 +328,18 @@ def test_foreign_data_is_refused(tmp_path):
 
 
 def test_cli_reports_what_it_wrote(tmp_path, capsys):
-    args = ["--root", str(tmp_path), "--n-train", "6", "--n-test", "4", "--image-size", "32", "--seed", "1"]
+    args = [
+        "--root",
+        str(tmp_path),
+        "--n-train",
+        "6",
+        "--n-test",
+        "4",
+        "--image-size",
+        "32",
+        "--seed",
+        "1",
+    ]
     main(args)
     assert "written in" in capsys.readouterr().out
     main(args)

@@ -1,4 +1,5 @@
-"""The demo's stand-in for ImageNet: its pretraining set, its torchvision-format weights, built once and checked."""
+"""The demo's stand-in for ImageNet: its pretraining set, its torchvision-format
+weights, built once and checked."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ import torch
 import torchvision
 
 from annokit.demo import LABEL_NAMES
-from annokit.demo.pretraining import CLASSES, image_path, read_pretraining_set, write_pretraining_set
+from annokit.demo.pretraining import (
+    CLASSES,
+    image_path,
+    read_pretraining_set,
+    write_pretraining_set,
+)
 from annokit.demo.standin import ensure_standin, is_built
 from annokit.methods.m3 import train_cnn
 from annokit.models import build_backbone
@@ -20,10 +26,14 @@ from annokit.training.weights import WeightsError, entry_path, resolve_weights_p
 
 
 def test_the_pretraining_task_is_not_the_annotation_task():
-    assert len(CLASSES) == 12 and not any(part in LABEL_NAMES for name in CLASSES for part in name.split("_"))
+    assert len(CLASSES) == 12 and not any(
+        part in LABEL_NAMES for name in CLASSES for part in name.split("_")
+    )
 
 
-def test_the_pretraining_set_is_balanced_in_imagenet_layout_and_resumes_with_the_same_files(tmp_path):
+def test_the_pretraining_set_is_balanced_in_imagenet_layout_and_resumes_with_the_same_files(
+    tmp_path,
+):
     write_pretraining_set(tmp_path, 36, 32, seed=5)
     assert sorted(p.name for p in (tmp_path / "train").iterdir()) == sorted(CLASSES)
     images, classes = read_pretraining_set(tmp_path, 36, seed=5)
@@ -41,38 +51,71 @@ def test_the_pretraining_set_is_balanced_in_imagenet_layout_and_resumes_with_the
 def test_the_standin_is_a_torchvision_state_dict_reused_and_checked(tmp_path, capsys):
     profile = load_profile("demo")
     settings = replace(profile.standin, images=24, image_size=32, epochs=1, batch_size=12)
-    weights = ensure_standin(settings, "resnet18", tmp_path / "resnet18-standin.pth", tmp_path / "set")
+    weights = ensure_standin(
+        settings, "resnet18", tmp_path / "resnet18-standin.pth", tmp_path / "set"
+    )
     state = torch.load(weights, map_location="cpu", weights_only=True)
-    torchvision.models.resnet18(num_classes=len(CLASSES)).load_state_dict(state)  # strict: every key, every shape
+    # strict: every key, every shape
+    torchvision.models.resnet18(num_classes=len(CLASSES)).load_state_dict(state)
     entry = json.loads(entry_path(weights).read_text())
-    assert entry["recipe"]["images"] == 24 and 0.0 <= entry["held_out_accuracy"] <= 1.0 and entry["chance"] == 1 / 12
-    assert is_built(weights, settings, "resnet18") and not is_built(weights, replace(settings, epochs=2), "resnet18")
+    assert (
+        entry["recipe"]["images"] == 24
+        and 0.0 <= entry["held_out_accuracy"] <= 1.0
+        and entry["chance"] == 1 / 12
+    )
+    assert is_built(weights, settings, "resnet18") and not is_built(
+        weights, replace(settings, epochs=2), "resnet18"
+    )
 
     mtime = weights.stat().st_mtime_ns
     ensure_standin(settings, "resnet18", weights, tmp_path / "set")
-    assert weights.stat().st_mtime_ns == mtime and "reused, not trained again" in capsys.readouterr().out
+    assert (
+        weights.stat().st_mtime_ns == mtime
+        and "reused, not trained again" in capsys.readouterr().out
+    )
 
     model = build_backbone("resnet18", num_classes=7, weights_path=verify_weights(weights))
     assert torch.equal(model.conv1.weight, state["conv1.weight"]) and model.fc.out_features == 7
 
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")  # same size, other bytes
-    with pytest.raises(WeightsError, match=r"resnet18-standin.pth do not match the checksum .* run notebook 00"):
+    with pytest.raises(
+        WeightsError, match=r"resnet18-standin.pth do not match the checksum .* run notebook 00"
+    ):
         verify_weights(weights)
     assert not is_built(weights, settings, "resnet18")
 
 
 @pytest.mark.slow
-def test_the_demo_cnn_starts_from_the_standin_and_a_missing_file_names_notebook_00(make_tiny_run, tmp_path, monkeypatch, tiny_standin):
+def test_the_demo_cnn_starts_from_the_standin_and_a_missing_file_names_notebook_00(
+    make_tiny_run, tmp_path, monkeypatch, tiny_standin
+):
     profile = load_profile("demo")
     assert resolve_weights_path(profile.cnn.weights_path) == tiny_standin
     run_dir, index = make_tiny_run(tmp_path)
     standin = torch.load(tiny_standin, map_location="cpu", weights_only=True)
     torch.manual_seed(0)
-    model, _ = train_cnn(replace(profile, image_size=32), index, index.meta["data_root"], run_dir, "cpu", epochs=1, monitor=False)
+    model, _ = train_cnn(
+        replace(profile, image_size=32),
+        index,
+        index.meta["data_root"],
+        run_dir,
+        "cpu",
+        epochs=1,
+        monitor=False,
+    )
     start = standin["layer4.1.conv2.weight"]
     moved = float((model.layer4[1].conv2.weight.detach() - start).norm() / start.norm())
-    assert 0 < moved < 0.1  # fine-tuned from the stand-in (one epoch moves it a little), not from a random start
+    # fine-tuned from the stand-in (one epoch moves it a little), not from a random start
+    assert 0 < moved < 0.1
 
     monkeypatch.setenv("ANNOKIT_WEIGHTS", str(tmp_path / "empty"))
     with pytest.raises(WeightsError, match=r"resnet18-standin.pth are missing: run notebook 00"):
-        train_cnn(profile, index, index.meta["data_root"], tmp_path / "other", "cpu", epochs=1, monitor=False)
+        train_cnn(
+            profile,
+            index,
+            index.meta["data_root"],
+            tmp_path / "other",
+            "cpu",
+            epochs=1,
+            monitor=False,
+        )

@@ -20,42 +20,15 @@ from annokit.evaluation.metrics import (
     average_precision_per_class,
     mean_average_precision,
 )
-
-SEEDS = [0, 1, 2, 3, 4]
-SHAPES = [(30, 4), (200, 20), (500, 81)]
-
-
-def harmonic(p: float, r: float) -> float:
-    """F1 of a precision and a recall, 0 when both are 0."""
-    return 0.0 if p + r == 0 else 2 * p * r / (p + r)
-
-
-def binary_case(shape: tuple[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random truth and correlated predictions, with every empty row/column the conventions treat specially."""
-    rng = np.random.default_rng(seed)
-    density = rng.uniform(0.05, 0.5)
-    y_true = rng.random(shape) < density
-    y_pred = np.where(rng.random(shape) < 0.7, y_true, rng.random(shape) < density)
-    y_true[:, 0] = False  # a class with no positive
-    y_pred[:, 1] = False  # a class never predicted
-    y_true[:, 2] = y_pred[:, 2] = False  # a class with neither
-    y_pred[0] = False  # an image with no prediction
-    y_true[1] = False  # an image with no label
-    y_true[2] = y_pred[2] = False  # an image with neither
-    return y_true, y_pred
-
-
-def score_case(shape: tuple[int, int], seed: int, decimals: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Random truth and informative scores; rounded scores give many ties; class 0 has no positive."""
-    rng = np.random.default_rng(seed)
-    y_true = rng.random(shape) < 0.25
-    scores = rng.random(shape) + 0.6 * y_true
-    if decimals is not None:
-        scores = np.round(scores, decimals)
-    y_true[:, 0] = False
-    y_true[0] = False  # an image with no label: a negative for every class
-    return y_true, scores
-
+from helpers.metric_cases import (
+    SEEDS,
+    SHAPES,
+    binary_case,
+    harmonic,
+    ml_gcn_top_k_reference,
+    score_case,
+    voc_ap_reference,
+)
 
 # ---- F1 conventions -------------------------------------------------------------------
 
@@ -106,9 +79,14 @@ def test_mean_of_per_class_f1_empty_classes_and_images_count_as_zero():
     y_true = np.array([[1, 0], [0, 0]])
     y_pred = np.array([[1, 0], [0, 0]])
     got = annotation_scores(y_true, y_pred, f1="mean-of-per-class")
-    assert got["C-F1"] == 0.5 == f1_score(y_true, y_pred, average="macro", labels=[0, 1], zero_division=0)
+    assert (
+        got["C-F1"]
+        == 0.5
+        == f1_score(y_true, y_pred, average="macro", labels=[0, 1], zero_division=0)
+    )
     assert got["S-F1"] == 0.5 == f1_score(y_true, y_pred, average="samples", zero_division=0)
-    assert f1_score(y_true, y_pred, average="samples", zero_division=1) == 1.0  # the convention we do not use
+    # the convention we do not use
+    assert f1_score(y_true, y_pred, average="samples", zero_division=1) == 1.0
 
 
 def test_mean_of_per_class_f1_no_prediction_at_all():
@@ -126,23 +104,6 @@ def test_unknown_f1_convention_lists_both():
 # ---- AP conventions -------------------------------------------------------------------
 
 
-def voc_ap_reference(truth: np.ndarray, score: np.ndarray) -> float:
-    """All-point interpolated AP from its textbook definition, one operating point per distinct threshold."""
-    positives = truth.sum()
-    precision, recall = [], []
-    for t in sorted(set(score.tolist()), reverse=True):  # threshold: predict every image scoring >= t
-        predicted = score >= t
-        hits = np.sum(predicted & truth)
-        precision.append(hits / predicted.sum())
-        recall.append(hits / positives)
-    ap, previous_recall = 0.0, 0.0
-    for r in recall:
-        envelope = max(p for p, r2 in zip(precision, recall) if r2 >= r)  # best precision at recall >= r
-        ap += (r - previous_recall) * envelope
-        previous_recall = r
-    return ap
-
-
 @pytest.mark.parametrize("decimals", [None, 1])
 @pytest.mark.parametrize("shape", SHAPES[:2])
 @pytest.mark.parametrize("seed", SEEDS)
@@ -153,11 +114,17 @@ def test_non_interpolated_ap_matches_sklearn(seed, shape, decimals):
     assert np.isnan(ap[0])  # no positive: undefined
     for j in range(1, shape[1]):
         if y_true[:, j].any():
-            assert ap[j] == pytest.approx(average_precision_score(y_true[:, j], scores[:, j]), abs=1e-12), j
+            assert ap[j] == pytest.approx(
+                average_precision_score(y_true[:, j], scores[:, j]), abs=1e-12
+            ), j
     has_pos = y_true.any(axis=0)
     expected = average_precision_score(y_true[:, has_pos], scores[:, has_pos], average="macro")
-    assert mean_average_precision(y_true, scores, interpolation="none") == pytest.approx(expected, abs=1e-12)
-    assert mean_average_precision(y_true, scores) == mean_average_precision(y_true, scores, interpolation="none")
+    assert mean_average_precision(y_true, scores, interpolation="none") == pytest.approx(
+        expected, abs=1e-12
+    )
+    assert mean_average_precision(y_true, scores) == mean_average_precision(
+        y_true, scores, interpolation="none"
+    )
 
 
 @pytest.mark.parametrize("decimals", [None, 1])
@@ -167,9 +134,13 @@ def test_voc_ap_matches_textbook_reference(seed, shape, decimals):
     y_true, scores = score_case(shape, seed, decimals)
     ap = average_precision_per_class(y_true, scores, interpolation="voc")
     assert np.isnan(ap[0])  # no positive: undefined, as for the non-interpolated AP
-    expected = [voc_ap_reference(y_true[:, j], scores[:, j]) for j in range(shape[1]) if y_true[:, j].any()]
+    expected = [
+        voc_ap_reference(y_true[:, j], scores[:, j]) for j in range(shape[1]) if y_true[:, j].any()
+    ]
     np.testing.assert_allclose(ap[~np.isnan(ap)], expected, atol=1e-12)
-    assert mean_average_precision(y_true, scores, interpolation="voc") == pytest.approx(np.mean(expected), abs=1e-12)
+    assert mean_average_precision(y_true, scores, interpolation="voc") == pytest.approx(
+        np.mean(expected), abs=1e-12
+    )
     # The envelope never lowers a precision: interpolated AP >= non-interpolated AP.
     assert (ap[1:] >= average_precision_per_class(y_true, scores)[1:] - 1e-12).all()
 
@@ -182,7 +153,9 @@ def test_voc_ap_hand_example():
     y_true = np.array([[1], [0], [0], [1], [1]])
     scores = np.array([[0.9], [0.8], [0.7], [0.6], [0.5]])
     assert average_precision_per_class(y_true, scores)[0] == pytest.approx(7 / 10)
-    assert average_precision_per_class(y_true, scores, interpolation="voc")[0] == pytest.approx(11 / 15)
+    assert average_precision_per_class(y_true, scores, interpolation="voc")[0] == pytest.approx(
+        11 / 15
+    )
 
 
 def test_voc_ap_hand_ties():
@@ -191,14 +164,19 @@ def test_voc_ap_hand_ties():
     y_true = np.array([[1], [1], [0], [1]])
     scores = np.array([[0.9], [0.8], [0.8], [0.1]])
     for order in ([0, 1, 2, 3], [0, 2, 1, 3]):  # not dependent on the order of tied rows
-        assert average_precision_per_class(y_true[order], scores[order], interpolation="voc")[0] == pytest.approx(5 / 6)
-        assert average_precision_per_class(y_true[order], scores[order])[0] == pytest.approx(29 / 36)
+        assert average_precision_per_class(y_true[order], scores[order], interpolation="voc")[
+            0
+        ] == pytest.approx(5 / 6)
+        assert average_precision_per_class(y_true[order], scores[order])[0] == pytest.approx(
+            29 / 36
+        )
 
 
 def test_voc_map_leaves_out_classes_without_positive():
     y_true = np.array([[1, 0], [0, 0], [1, 0]])
     scores = np.array([[0.9, 0.1], [0.2, 0.8], [0.1, 0.3]])
-    # Class 0: points (1, 1/2), (1/2, 1/2), (2/3, 1) -> envelope 1, 2/3 -> 1/2 + 1/3; class 1 left out.
+    # Class 0: points (1, 1/2), (1/2, 1/2), (2/3, 1) -> envelope 1,
+    # 2/3 -> 1/2 + 1/3; class 1 left out.
     assert mean_average_precision(y_true, scores, interpolation="voc") == pytest.approx(5 / 6)
     with pytest.raises(ValueError, match="no class has a positive"):
         mean_average_precision(np.zeros((3, 2), dtype=int), scores, interpolation="voc")
@@ -212,22 +190,11 @@ def test_unknown_interpolation_lists_both():
 
 # ---- top-3 with and without ML-GCN's score >= 0.5 -------------------------------------
 
-
-def ml_gcn_top_k_reference(scores: np.ndarray, k: int) -> np.ndarray:
-    """ML-GCN's overall_topk, ties to the lower index: take the k best labels, keep those scoring >= 0.5."""
-    out = np.zeros(scores.shape, dtype=bool)
-    for i, row in enumerate(scores):
-        best = sorted(range(len(row)), key=lambda j: (-row[j], j))[:k]
-        for j in best:
-            out[i, j] = row[j] >= 0.5
-    return out
-
-
 TIED = np.array([
     [0.9, 0.5, 0.5, 0.49, 0.7],  # tie at exactly 0.5 for the third place: label 1 wins, 0.5 is kept
-    [0.6, 0.4, 0.4, 0.4, 0.1],  # three-way tie below 0.5: top-3 takes labels 1, 2; >= 0.5 keeps only 0
+    [0.6, 0.4, 0.4, 0.4, 0.1],  # three-way tie below 0.5: top-3 takes 1, 2; >= 0.5 keeps only 0
     [0.49, 0.2, 0.3, 0.1, 0.0],  # nothing reaches 0.5: top-3 has 3 labels, ML-GCN's none
-    [0.8, 0.8, 0.8, 0.8, 0.3],  # four-way tie above 0.5: still only three labels, the lowest indices
+    [0.8, 0.8, 0.8, 0.8, 0.3],  # four-way tie above 0.5: still three labels, the lowest indices
     [0.9, 0.8, 0.7, 0.6, 0.55],  # four labels >= 0.5: the fourth is not taken
 ])  # fmt: skip
 
@@ -247,12 +214,16 @@ def test_top3_hand_ties_straddling_one_half():
         [1, 1, 1, 0, 0],
         [1, 1, 1, 0, 0],
     ]
-    np.testing.assert_array_equal(decision.top_k(TIED, 3, min_score=0.5), ml_gcn_top_k_reference(TIED, 3))
+    np.testing.assert_array_equal(
+        decision.top_k(TIED, 3, min_score=0.5), ml_gcn_top_k_reference(TIED, 3)
+    )
 
 
 def test_top3_min_score_none_is_todays_rule():
     scores = np.round(np.random.default_rng(0).random((50, 10)), 1)
-    np.testing.assert_array_equal(decision.top_k(scores, 3, min_score=None), decision.top_k(scores, 3))
+    np.testing.assert_array_equal(
+        decision.top_k(scores, 3, min_score=None), decision.top_k(scores, 3)
+    )
     np.testing.assert_array_equal(decision.top_k(scores, 3), decision.top_m(scores, np.full(50, 3)))
 
 
@@ -268,7 +239,8 @@ def test_top_k_with_min_score_matches_reference(seed, k):
 
 
 def test_min_score_on_probabilities_is_ml_gcn_logit_rule():
-    # ML-GCN tests logit >= 0; on sigmoid probabilities that is >= 0.5 (logit 0 -> exactly 0.5, kept).
+    # ML-GCN tests logit >= 0; on sigmoid probabilities that is >=
+    # 0.5 (logit 0 -> exactly 0.5, kept).
     logits = np.array([[2.0, 0.0, -0.5, -3.0], [-0.1, -0.2, -0.3, 1.0]])
     probabilities = 1 / (1 + np.exp(-logits))
     expected = [[1, 1, 0, 0], [0, 0, 0, 1]]
@@ -284,17 +256,32 @@ def test_convention_effects_with_scores():
     table = conventions.convention_effects(y_true, scores, annotation)
     assert isinstance(table, pd.DataFrame)
     assert list(table.columns) == ["C-F1", "S-F1", "mAP", "used by"]
-    assert list(table.index) == [conventions.DEFAULT_ROW, conventions.MEAN_F1_ROW, conventions.VOC_ROW,
-                                 "top-3", "top-3, score ≥ 0.5"]
+    assert list(table.index) == [
+        conventions.DEFAULT_ROW,
+        conventions.MEAN_F1_ROW,
+        conventions.VOC_ROW,
+        "top-3",
+        "top-3, score ≥ 0.5",
+    ]
     default, mean_f1, voc = (table.loc[name] for name in table.index[:3])
     labels = list(range(y_true.shape[1]))
     papers = annotation_scores(y_true, annotation)
-    assert default["C-F1"] == pytest.approx(100 * papers["C-F1"]) and default["S-F1"] == pytest.approx(100 * papers["S-F1"])
-    assert mean_f1["C-F1"] == pytest.approx(100 * f1_score(y_true, annotation, average="macro", labels=labels, zero_division=0))
-    assert mean_f1["S-F1"] == pytest.approx(100 * f1_score(y_true, annotation, average="samples", zero_division=0))
+    assert default["C-F1"] == pytest.approx(100 * papers["C-F1"]) and default[
+        "S-F1"
+    ] == pytest.approx(100 * papers["S-F1"])
+    assert mean_f1["C-F1"] == pytest.approx(
+        100 * f1_score(y_true, annotation, average="macro", labels=labels, zero_division=0)
+    )
+    assert mean_f1["S-F1"] == pytest.approx(
+        100 * f1_score(y_true, annotation, average="samples", zero_division=0)
+    )
     has_pos = y_true.any(axis=0)
-    assert default["mAP"] == pytest.approx(100 * average_precision_score(y_true[:, has_pos], scores[:, has_pos]))
-    expected_voc = np.mean([voc_ap_reference(y_true[:, j], scores[:, j]) for j in np.flatnonzero(has_pos)])
+    assert default["mAP"] == pytest.approx(
+        100 * average_precision_score(y_true[:, has_pos], scores[:, has_pos])
+    )
+    expected_voc = np.mean(
+        [voc_ap_reference(y_true[:, j], scores[:, j]) for j in np.flatnonzero(has_pos)]
+    )
     assert voc["mAP"] == pytest.approx(100 * expected_voc)
     top3 = annotation_scores(y_true, decision.top_k(scores, 3))
     ml_gcn = annotation_scores(y_true, ml_gcn_top_k_reference(scores, 3))
@@ -304,7 +291,12 @@ def test_convention_effects_with_scores():
     assert np.isnan(mean_f1["mAP"]) and np.isnan(voc["C-F1"]) and np.isnan(voc["S-F1"])
     assert table.loc[["top-3", "top-3, score ≥ 0.5"], "mAP"].isna().all()
     used_by = " ".join(table["used by"])
-    for repository in ("megvii-research/ML-GCN", "Alibaba-MIIL/ASL", "SlongLiu/query2labels", "multi-order-rnn"):
+    for repository in (
+        "megvii-research/ML-GCN",
+        "Alibaba-MIIL/ASL",
+        "SlongLiu/query2labels",
+        "multi-order-rnn",
+    ):
         assert repository in used_by
 
 

@@ -24,7 +24,8 @@ def harmonic(p: float, r: float) -> float:
 
 
 def random_case(shape: tuple[int, int], density: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Random truth/predictions with an empty truth column, an empty prediction row and an all-empty row."""
+    """Random truth/predictions with an empty truth column, an empty
+    prediction row and an all-empty row."""
     rng = np.random.default_rng(seed)
     y_true = rng.random(shape) < density
     # Predictions agree with the truth more often than chance, so P/R are not all ~density.
@@ -127,7 +128,9 @@ def test_hand_example_per_class():
 
 def test_c_f1_is_harmonic_of_means_not_sklearn_macro_f1():
     # Mean of per-class F1 = (2/3 + 2/3 + 2/3 + 1) / 4 = 0.75; paper's C-F1 = 21/26 ~ 0.8077.
-    _, _, macro_f1, _ = precision_recall_fscore_support(HAND_TRUE, HAND_PRED, average="macro", zero_division=0)
+    _, _, macro_f1, _ = precision_recall_fscore_support(
+        HAND_TRUE, HAND_PRED, average="macro", zero_division=0
+    )
     assert macro_f1 == pytest.approx(0.75)
     assert annotation_scores(HAND_TRUE, HAND_PRED)["C-F1"] == pytest.approx(21 / 26)
     assert abs(21 / 26 - macro_f1) > 0.05
@@ -135,7 +138,9 @@ def test_c_f1_is_harmonic_of_means_not_sklearn_macro_f1():
 
 def test_s_f1_is_harmonic_of_means_not_sklearn_samples_f1():
     # Mean of per-image F1 = (1/2 + 1 + 2/3) / 3 = 13/18 ~ 0.7222; Dutta's F1_I = 20/27 ~ 0.7407.
-    _, _, samples_f1, _ = precision_recall_fscore_support(HAND_TRUE, HAND_PRED, average="samples", zero_division=0)
+    _, _, samples_f1, _ = precision_recall_fscore_support(
+        HAND_TRUE, HAND_PRED, average="samples", zero_division=0
+    )
     assert samples_f1 == pytest.approx(13 / 18)
     assert annotation_scores(HAND_TRUE, HAND_PRED)["S-F1"] == pytest.approx(20 / 27)
 
@@ -228,7 +233,9 @@ def test_average_precision_matches_sklearn(shape, decimals):
     assert np.isnan(ap[0])
     for j in range(1, shape[1]):
         if y_true[:, j].any():
-            assert ap[j] == pytest.approx(average_precision_score(y_true[:, j], scores[:, j]), abs=1e-12), j
+            assert ap[j] == pytest.approx(
+                average_precision_score(y_true[:, j], scores[:, j]), abs=1e-12
+            ), j
     has_pos = y_true.any(axis=0)
     expected = average_precision_score(y_true[:, has_pos], scores[:, has_pos], average="macro")
     assert mean_average_precision(y_true, scores) == pytest.approx(expected, abs=1e-12)
@@ -244,7 +251,9 @@ def test_average_precision_hand_ties():
     scores = np.array([[0.9], [0.8], [0.8], [0.1]])
     assert average_precision_per_class(y_true, scores)[0] == pytest.approx(29 / 36)
     # Same ties in the other row order: the result must not depend on the order of tied images.
-    assert average_precision_per_class(y_true[[0, 2, 1, 3]], scores[[0, 2, 1, 3]])[0] == pytest.approx(29 / 36)
+    assert average_precision_per_class(y_true[[0, 2, 1, 3]], scores[[0, 2, 1, 3]])[
+        0
+    ] == pytest.approx(29 / 36)
 
 
 def test_map_perfect_ranking_is_one():
@@ -271,9 +280,9 @@ def test_map_bad_input():
 def test_label_quantity_accuracy_rounds_half_up_and_clamps_like_the_annotation():
     true = np.array([3, 2, 1, 0, 2, 4])
     pred = np.array([2.5, 2.49, 1.5, -0.4, 1.5, 7.2])
-    # m̂ as Algorithm 2 uses it: rounded half up (3, 2, 2, 0, 2, 7), clamped to [1, C = 4] (3, 2, 2, 1, 2, 4)
-    # -> right, right, wrong, wrong (no image gets 0 labels), right, right = 4/6.
-    # (np.round would give 2, 2, 2, -0, 2, 7 and no clamp.)
+    # m̂ as Algorithm 2 uses it: rounded half up (3, 2, 2, 0, 2, 7), clamped to [1, C = 4] (3, 2, 2,
+    # 1, 2, 4) -> right, right, wrong, wrong (no image gets 0 labels), right, right = 4/6. (np.round
+    # would give 2, 2, 2, -0, 2, 7 and no clamp.)
     assert label_quantity_accuracy(true, pred, num_labels=4) == pytest.approx(4 / 6)
 
 

@@ -1,4 +1,5 @@
-"""A tiny prepared run with fake prediction files of four kinds of model, shared by the viewer's tests."""
+"""A tiny prepared run with fake prediction files of four kinds of
+model, shared by the viewer's tests."""
 
 from __future__ import annotations
 
@@ -36,12 +37,33 @@ def write_tiny_run(root: Path, work: Path) -> Path:
     s = scores()
     save_predictions(Predictions("cnn", rows, s, decision.top_k(s, 3), "top-3"), run_dir)
     s, counts = scores(), truth.sum(axis=1) + rng.normal(0, 0.8, len(rows))
-    save_predictions(Predictions("mscnn_tags_lqp", rows, s, decision.top_m_hat(s, counts), "top-m̂ (LQP on [f_v, f_t])",
-                                 counts=counts), run_dir)
-    steps = (0.5 * rng.random((len(rows), STEPS, truth.shape[1])) ** 3 + 0.5 * truth[:, None, :]).astype(np.float32)
+    save_predictions(
+        Predictions(
+            "mscnn_tags_lqp",
+            rows,
+            s,
+            decision.top_m_hat(s, counts),
+            "top-m̂ (LQP on [f_v, f_t])",
+            counts=counts,
+        ),
+        run_dir,
+    )
+    steps = (
+        0.5 * rng.random((len(rows), STEPS, truth.shape[1])) ** 3 + 0.5 * truth[:, None, :]
+    ).astype(np.float32)
     s = steps.max(axis=1)
-    save_predictions(Predictions("multi_order_rnn", rows, s, decision.threshold(s), "max-pool over 5 steps, sigmoid, threshold 0.5",
-                                 step_scores=steps, sequences=steps.argmax(axis=2)), run_dir)
+    save_predictions(
+        Predictions(
+            "multi_order_rnn",
+            rows,
+            s,
+            decision.threshold(s),
+            "max-pool over 5 steps, sigmoid, threshold 0.5",
+            step_scores=steps,
+            sequences=steps.argmax(axis=2),
+        ),
+        run_dir,
+    )
     half = rows[::2][::-1]
     s = scores()[::2][::-1]
     save_predictions(Predictions("tags_mlp", half, s, decision.top_k(s, 3), "top-3"), run_dir)

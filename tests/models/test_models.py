@@ -1,4 +1,5 @@
-"""Tests for annokit.models: scale-map shapes, Eq. 2-3 fusion, frozen-backbone training, heads and weight loading."""
+"""Tests for annokit.models: scale-map shapes, Eq. 2-3 fusion, frozen-backbone
+training, heads and weight loading."""
 
 from __future__ import annotations
 
@@ -38,7 +39,13 @@ def test_resnet101_scale_maps_at_224(resnet101):
     with torch.no_grad():
         maps = resnet101.scale_maps(torch.randn(1, 3, 224, 224))
         logits = resnet101.fc(resnet101.avgpool(maps[-1]).flatten(1))
-    expected = [(1, 64, 112, 112), (1, 256, 56, 56), (1, 512, 28, 28), (1, 1024, 14, 14), (1, 2048, 7, 7)]
+    expected = [
+        (1, 64, 112, 112),
+        (1, 256, 56, 56),
+        (1, 512, 28, 28),
+        (1, 1024, 14, 14),
+        (1, 2048, 7, 7),
+    ]
     assert [tuple(m.shape) for m in maps] == expected
     assert resnet101.channels == RESNET101_CHANNELS
     assert resnet101.feature_dim == 2048
@@ -47,7 +54,11 @@ def test_resnet101_scale_maps_at_224(resnet101):
 
 @pytest.mark.parametrize(
     "depth, channels",
-    [(18, (64, 64, 128, 256, 512)), ("resnet34", (64, 64, 128, 256, 512)), ("ResNet-50", RESNET101_CHANNELS)],
+    [
+        (18, (64, 64, 128, 256, 512)),
+        ("resnet34", (64, 64, 128, 256, 512)),
+        ("ResNet-50", RESNET101_CHANNELS),
+    ],
 )
 @pytest.mark.slow
 def test_backbone_shapes_at_64(depth, channels):
@@ -55,7 +66,9 @@ def test_backbone_shapes_at_64(depth, channels):
     with torch.no_grad():
         images = torch.randn(2, 3, 64, 64)
         maps = model.scale_maps(images)
-        assert [tuple(m.shape) for m in maps] == [(2, c, 64 // s, 64 // s) for c, s in zip(channels, (2, 4, 8, 16, 32))]
+        assert [tuple(m.shape) for m in maps] == [
+            (2, c, 64 // s, 64 // s) for c, s in zip(channels, (2, 4, 8, 16, 32))
+        ]
         assert model.features(images).shape == (2, channels[-1])
         assert model(images).shape == (2, 4)
     assert model.channels == channels and model.feature_dim == channels[-1]
@@ -88,14 +101,18 @@ def test_fusion_blocks_resnet101_layout_and_parameter_count():
     assert all(b.psi1[0].kernel_size == (3, 3) and b.psi1[0].stride == (2, 2) for b in blocks)
     actual = sum(p.numel() for p in blocks.parameters())
     assert fusion_parameter_count(c) == actual == 15_203_456
-    out = blocks[0](torch.randn(1, 64, 16, 16))
+    fused_prev, scale_map = torch.randn(1, 64, 16, 16), torch.randn(1, 256, 8, 8)
+    out = blocks[0](fused_prev, scale_map)  # Eq. 2: M~2 = M2 + F_2(M~1)
     assert out.shape == (1, 256, 8, 8)
+    assert torch.equal(out, scale_map + blocks[0].psi2(blocks[0].psi1(fused_prev)))
 
 
 def test_build_mscnn_matches_backbone_channels():
     model = build_mscnn(18, num_classes=2)
     assert model.backbone.fc is None and model.feature_dim == 512
-    assert sum(p.numel() for p in model.fusion.parameters()) == fusion_parameter_count(model.backbone.channels)
+    assert sum(p.numel() for p in model.fusion.parameters()) == fusion_parameter_count(
+        model.backbone.channels
+    )
 
 
 @pytest.mark.slow
@@ -115,7 +132,9 @@ def test_frozen_backbone_training_step_changes_only_fusion_and_fc(small_mscnn):
             assert torch.equal(value, after[key]), key
     assert not torch.equal(before["fc.weight"], after["fc.weight"])
     assert not torch.equal(before["fusion.0.psi1.0.weight"], after["fusion.0.psi1.0.weight"])
-    assert not torch.equal(before["fusion.3.psi2.1.running_mean"], after["fusion.3.psi2.1.running_mean"])
+    assert not torch.equal(
+        before["fusion.3.psi2.1.running_mean"], after["fusion.3.psi2.1.running_mean"]
+    )
 
 
 def test_mscnn_from_cnn_keeps_backbone_and_fc():
@@ -208,7 +227,9 @@ def test_corrupt_or_mismatched_weights_name_the_file(tmp_path):
         load_imagenet_weights(18, tmp_path / "absent.pth")
 
 
-@pytest.mark.parametrize("depth,dim", [(18, 512), ("resnet34", 512), (50, 2048), ("ResNet-101", 2048)])
+@pytest.mark.parametrize(
+    "depth,dim", [(18, 512), ("resnet34", 512), (50, 2048), ("ResNet-101", 2048)]
+)
 def test_feature_dim_of_matches_the_built_backbone(depth, dim):
     from annokit.models.backbone import feature_dim_of
 

@@ -1,4 +1,5 @@
-"""The claims table: the holds rule, differences over seeds, the papers' figures, and a table from fake prediction files."""
+"""The claims table: the holds rule, differences over seeds, the papers' figures, and a
+table from fake prediction files."""
 
 import math
 from dataclasses import replace
@@ -10,29 +11,38 @@ import pytest
 from annokit.artifacts.predictions import Predictions, save_predictions
 from annokit.evaluation.scoring import score
 from annokit.report import claims
-from annokit.report.claims import difference, holds
 from annokit.report.mechanisms import dependency_agreement, generator_rules
+from annokit.report.verdict import difference, holds
 
 
-@pytest.mark.parametrize(("measured", "spread", "paper", "expected"), [
-    (3.0, 1.0, 1.81, "yes"),            # paper's sign, beyond two spreads
-    (-3.0, 1.0, 1.81, "no"),            # opposite sign, beyond two spreads
-    (1.5, 1.0, 1.81, "unclear"),        # within two spreads
-    (2.0, 1.0, 1.81, "unclear"),        # exactly two spreads is not beyond them
-    (3.0, math.nan, 1.81, "unclear"),   # a single run: spread unknown
-    (math.nan, 1.0, 1.81, "unclear"),   # not run
-    (3.0, 1.0, "qualitative", "yes"),   # no number: the direction the claim states
-    (3.0, 1.0, -2.0, "no"),             # the paper's own difference is negative
-    (-3.0, 1.0, -2.0, "yes"),
-    (0.5, 0.0, 1.0, "yes"),             # identical seeds: any difference counts
-])
+@pytest.mark.parametrize(
+    ("measured", "spread", "paper", "expected"),
+    [
+        (3.0, 1.0, 1.81, "yes"),  # paper's sign, beyond two spreads
+        (-3.0, 1.0, 1.81, "no"),  # opposite sign, beyond two spreads
+        (1.5, 1.0, 1.81, "unclear"),  # within two spreads
+        (2.0, 1.0, 1.81, "unclear"),  # exactly two spreads is not beyond them
+        (3.0, math.nan, 1.81, "unclear"),  # a single run: spread unknown
+        (math.nan, 1.0, 1.81, "unclear"),  # not run
+        (3.0, 1.0, "qualitative", "yes"),  # no number: the direction the claim states
+        (3.0, 1.0, -2.0, "no"),  # the paper's own difference is negative
+        (-3.0, 1.0, -2.0, "yes"),
+        (0.5, 0.0, 1.0, "yes"),  # identical seeds: any difference counts
+    ],
+)
 def test_holds_rule(measured, spread, paper, expected):
     assert holds(measured, spread, paper) == expected
 
 
 def test_difference_paired_unpaired_and_single_run():
-    paired = difference({"": 1.0, "@seed1": 3.0, "@seed2": 5.0}, {"": 0.0, "@seed1": 1.0, "@seed2": 2.0})
-    assert (paired.measured, paired.spread, paired.seeds) == (pytest.approx(2.0), pytest.approx(1.0), "3 paired")
+    paired = difference(
+        {"": 1.0, "@seed1": 3.0, "@seed2": 5.0}, {"": 0.0, "@seed1": 1.0, "@seed2": 2.0}
+    )
+    assert (paired.measured, paired.spread, paired.seeds) == (
+        pytest.approx(2.0),
+        pytest.approx(1.0),
+        "3 paired",
+    )
     unpaired = difference({"": 1.0, "@seed1": 3.0}, {"": 0.0, "@seed2": 2.0})
     assert unpaired.measured == pytest.approx(1.0)
     assert unpaired.spread == pytest.approx(2.0)  # √(√2² + √2²)
@@ -47,16 +57,33 @@ def test_paper_figures_come_from_the_reported_tables_of_the_run_dataset():
     by_name = {c.claim: c for c in claims.CLAIMS}
     value, where = claims.paper_figure(by_name["MS-CNN beats CNN (C-F1)"], "nuswide")
     assert value == pytest.approx(52.77 - 50.96) and where == "M3 Table I: MS-CNN − CNN"
-    assert claims.paper_figure(by_name["MS-CNN beats CNN (O-F1)"], "coco2014")[0] == pytest.approx(63.02 - 62.17)
+    assert claims.paper_figure(by_name["MS-CNN beats CNN (O-F1)"], "coco2014")[0] == pytest.approx(
+        63.02 - 62.17
+    )
     best, where = claims.paper_figure(by_name["tags and LQP together are best (C-F1)"], "nuswide")
-    assert best == pytest.approx(69.29 - 60.55) and "MS-CNN+Tags" in where  # the best of the other rows
-    orders, where = claims.paper_figure(by_name["Multi-order RNN beats every fixed order (S-F1)"], "nuswide")
+    # the best of the other rows
+    assert best == pytest.approx(69.29 - 60.55) and "MS-CNN+Tags" in where
+    orders, where = claims.paper_figure(
+        by_name["Multi-order RNN beats every fixed order (S-F1)"], "nuswide"
+    )
     assert orders == pytest.approx(80.11 - 68.13)
-    assert where == "Multi-order RNN Table 1: Multi-order RNN (Proposed) − CNN-RNN (frequent-first) (printed for MS-COCO only)"
-    assert claims.paper_figure(by_name["Multi-order RNN's top-1 beats rare-first"], "nuswide")[0] == pytest.approx(84.05 - 68.06)
-    assert claims.paper_figure(by_name["Multi-order RNN's top-1 beats rare-first"], "coco2014")[0] == pytest.approx(93.49 - 81.44)
-    assert claims.paper_figure(by_name["tags make LQP's count more accurate"], "coco2014")[0] == pytest.approx(47.96 - 46.27)
-    assert claims.paper_figure(by_name["partial-BCE beats BCE at 10 % known labels"], "nuswide")[0] == "qualitative"
+    assert (
+        where == "Multi-order RNN Table 1: Multi-order RNN (Proposed) − CNN-RNN (frequent-first) "
+        "(printed for MS-COCO only)"
+    )
+    assert claims.paper_figure(by_name["Multi-order RNN's top-1 beats rare-first"], "nuswide")[
+        0
+    ] == pytest.approx(84.05 - 68.06)
+    assert claims.paper_figure(by_name["Multi-order RNN's top-1 beats rare-first"], "coco2014")[
+        0
+    ] == pytest.approx(93.49 - 81.44)
+    assert claims.paper_figure(by_name["tags make LQP's count more accurate"], "coco2014")[
+        0
+    ] == pytest.approx(47.96 - 46.27)
+    assert (
+        claims.paper_figure(by_name["partial-BCE beats BCE at 10 % known labels"], "nuswide")[0]
+        == "qualitative"
+    )
 
 
 def emptied(y: np.ndarray, n: int) -> np.ndarray:
@@ -67,7 +94,9 @@ def emptied(y: np.ndarray, n: int) -> np.ndarray:
 
 
 def save(run_dir, name, rows, annotation, **extra):
-    save_predictions(Predictions(name, rows, annotation.astype(float), annotation, "test", **extra), run_dir)
+    save_predictions(
+        Predictions(name, rows, annotation.astype(float), annotation, "test", **extra), run_dir
+    )
 
 
 @pytest.fixture()
@@ -81,16 +110,23 @@ def tiny_claims_run(make_tiny_run, tmp_path):
     for suffix, n in (("", 6), ("@seed1", 7), ("@seed2", 6)):
         save(run_dir, f"mscnn_tags{suffix}", rows, emptied(y, n))
         save(run_dir, f"mscnn_lqp{suffix}", rows, emptied(y, n + 2), counts=counts)
-        save(run_dir, f"mscnn_tags_lqp{suffix}", rows, y, counts=counts + 1)  # perfect labels, every count one too many
+        # perfect labels, every count one too many
+        save(run_dir, f"mscnn_tags_lqp{suffix}", rows, y, counts=counts + 1)
     save(run_dir, "multi_order_rnn", rows, y, sequences=first)
     save(run_dir, "multi_order_rnn@seed1", rows, emptied(y, 1), sequences=first)
     save(run_dir, "cnn_rnn_rare_first", rows, emptied(y, 5), sequences=np.full_like(first, -1))
     no_sky = y.copy()
-    no_sky[:, index.label_names.index("sky")] = False  # breaks "sun ⇒ sky", "clouds ⇒ sky" ... wherever they apply
+    # breaks "sun ⇒ sky", "clouds ⇒ sky" ... wherever they apply
+    no_sky[:, index.label_names.index("sky")] = False
     save(run_dir, "cnn_threshold", rows, no_sky)
-    sweep = pd.DataFrame([{"loss": loss, "proportion": p, "seed": seed, "mAP": value + 0.01 * seed}
-                          for seed in (0, 1) for p in (0.1, 1.0)
-                          for loss, value in (("partial_bce", 0.6), ("bce_negative", 0.4), ("bce_ignore", 0.5))])
+    sweep = pd.DataFrame(
+        [
+            {"loss": loss, "proportion": p, "seed": seed, "mAP": value + 0.01 * seed}
+            for seed in (0, 1)
+            for p in (0.1, 1.0)
+            for loss, value in (("partial_bce", 0.6), ("bce_negative", 0.4), ("bce_ignore", 0.5))
+        ]
+    )
     return run_dir, index, sweep
 
 
@@ -111,28 +147,47 @@ def test_paper_claims_table_from_fake_prediction_files(tiny_claims_run):
     best = row["tags and LQP together are best (C-F1)"]
     gaps = [c_f1(f"mscnn_tags_lqp{s}") - c_f1(f"mscnn_tags{s}") for s in ("", "@seed1", "@seed2")]
     assert best["models"] == "mscnn_tags_lqp vs mscnn_tags"  # the best of the four others here
-    assert (best["measured"], best["spread"]) == (pytest.approx(np.mean(gaps)), pytest.approx(np.std(gaps, ddof=1)))
+    assert (best["measured"], best["spread"]) == (
+        pytest.approx(np.mean(gaps)),
+        pytest.approx(np.std(gaps, ddof=1)),
+    )
     assert best["holds"] == "yes" and best["seeds"] == "3 paired"
 
     lqp = row["tags make LQP's count more accurate"]
-    right = 100 * index.label_matrix("test").any(axis=1).mean()  # m̂ is at least 1, so an image without labels is missed
-    assert (lqp["measured"], lqp["spread"], lqp["holds"]) == (pytest.approx(-right), pytest.approx(0), "no")
+    # m̂ is at least 1, so an image without labels is missed
+    right = 100 * index.label_matrix("test").any(axis=1).mean()
+    assert (lqp["measured"], lqp["spread"], lqp["holds"]) == (
+        pytest.approx(-right),
+        pytest.approx(0),
+        "no",
+    )
 
     orders = row["Multi-order RNN beats every fixed order (C-F1)"]
-    assert orders["models"] == "multi_order_rnn vs cnn_rnn_rare_first" and orders["holds"] == "unclear"
+    assert (
+        orders["models"] == "multi_order_rnn vs cnn_rnn_rare_first" and orders["holds"] == "unclear"
+    )
     assert row["Multi-order RNN's top-1 beats rare-first"]["measured"] == pytest.approx(right)
 
     partial = row["partial-BCE beats BCE at 10 % known labels"]
     assert partial["models"] == "partial_bce vs bce_ignore" and partial["paper"] == "qualitative"
-    assert (partial["measured"], partial["spread"], partial["holds"]) == (pytest.approx(10), pytest.approx(0), "yes")
+    assert (partial["measured"], partial["spread"], partial["holds"]) == (
+        pytest.approx(10),
+        pytest.approx(0),
+        "yes",
+    )
 
     small = row["MS-CNN's recall gain is larger on small objects than on large ones"]
-    assert np.isfinite(small["measured"]) and small["holds"] == "unclear"  # CNN and MS-CNN are single runs here
+    # CNN and MS-CNN are single runs here
+    assert np.isfinite(small["measured"]) and small["holds"] == "unclear"
 
     rules = row["Multi-order RNN's sets follow the label dependencies more often than the CNN's"]
-    followed = dependency_agreement(_load(run_dir, "cnn_threshold").annotation, generator_rules(index.label_names),
-                                    index.label_names).loc["all rules", "followed"]
-    assert followed < 100 and rules["measured"] == pytest.approx(100 - followed)  # the RNN's sets are true sets here
+    followed = dependency_agreement(
+        _load(run_dir, "cnn_threshold").annotation,
+        generator_rules(index.label_names),
+        index.label_names,
+    ).loc["all rules", "followed"]
+    # the RNN's sets are true sets here
+    assert followed < 100 and rules["measured"] == pytest.approx(100 - followed)
     assert rules["holds"] == "unclear" and rules["seeds"] == "2 vs 1"
 
 
@@ -156,5 +211,10 @@ def test_mechanism_claims_need_the_demo(make_tiny_run, tmp_path):
     elsewhere.mkdir(parents=True)
     real = replace(index, meta={**index.meta, "data_root": str(elsewhere)})
     notes = claims.paper_claims(run_dir, real).set_index("claim")["note"]
-    assert notes["MS-CNN's recall gain is larger on small objects than on large ones"].startswith("not run: no object sizes")
-    assert "not the demo" in notes["Multi-order RNN's sets follow the label dependencies more often than the CNN's"]
+    assert notes["MS-CNN's recall gain is larger on small objects than on large ones"].startswith(
+        "not run: no object sizes"
+    )
+    assert (
+        "not the demo"
+        in notes["Multi-order RNN's sets follow the label dependencies more often than the CNN's"]
+    )

@@ -123,7 +123,9 @@ def test_missing_values_only_where_the_paper_has_none():
         if name == "multi_order_table2":
             assert missing == {("S-Cls [32]", c) for c in ("C-P", "C-R", "S-P", "S-R")}
         elif name == "multi_order_table3":
-            assert missing == {(m, c) for m in ("CMA [51]", "MS-CMA [51]") for c in ("C-P", "C-R", "S-P", "S-R")}
+            assert missing == {
+                (m, c) for m in ("CMA [51]", "MS-CMA [51]") for c in ("C-P", "C-R", "S-P", "S-R")
+            }
         else:
             assert not missing, name
 
@@ -137,7 +139,10 @@ def test_descriptive_columns():
     assert t1.loc["MS-CNN+LQP", ["multi_modal", "quantity_prediction"]].tolist() == ["no", "yes"]
     assert t1.loc["MS-CNN+Tags", ["multi_modal", "quantity_prediction"]].tolist() == ["yes", "no"]
     t3 = load_reported("m3_table3").set_index("method")
-    assert t3.loc["TagNeighboor [23]", ["multi_modal", "quantity_prediction"]].tolist() == ["yes", "no"]
+    assert t3.loc["TagNeighboor [23]", ["multi_modal", "quantity_prediction"]].tolist() == [
+        "yes",
+        "no",
+    ]
     assert t3.loc["RIA [26]", ["multi_modal", "quantity_prediction"]].tolist() == ["no", "yes"]
     for name, n_cnn in (("multi_order_table2", 10), ("multi_order_table3", 7)):
         frame = load_reported(name)
@@ -198,19 +203,32 @@ def test_spot_values():
     assert t4[("Multi-order RNN", "MS-COCO")] == 93.49
     s = load_reported("summaries_benchmarks")
     keyed = s.dropna(subset=["key"])
-    assert keyed[(keyed["paper"] == "wang2016_cnn_rnn") & (keyed["dataset"] == "MS-COCO 2014 (val)")]["value"].tolist() == [61.2]
-    assert keyed[(keyed["paper"] == "durand2019_partial_labels") & (keyed["dataset"] == "NUS-WIDE (test)")]["value"].tolist() == [47.4]
-    assert keyed[keyed["metric"] == "Overall F1 Score (OF1)"][["value", "key"]].values.tolist() == [[77.1, "O-F1"]]
+    assert keyed[
+        (keyed["paper"] == "wang2016_cnn_rnn") & (keyed["dataset"] == "MS-COCO 2014 (val)")
+    ]["value"].tolist() == [61.2]
+    assert keyed[
+        (keyed["paper"] == "durand2019_partial_labels") & (keyed["dataset"] == "NUS-WIDE (test)")
+    ]["value"].tolist() == [47.4]
+    assert keyed[keyed["metric"] == "Overall F1 Score (OF1)"][["value", "key"]].values.tolist() == [
+        [77.1, "O-F1"]
+    ]
     assert s["key"].isna().sum() == 2
     assert set(s["key"].dropna()) <= set(ANNOTATION_KEYS) | {"mAP"}
 
 
 def test_repeated_rows_agree():
     for a, b in (("m3_table1", "m3_table3"), ("m3_table2", "m3_table4")):
-        for row_a, row_b in (("Upper bound (Ours)", "Upper bound (Ours)"), ("MS-CNN+Tags+LQP", "Ours")):
-            assert [value(a, row_a, k) for k in M3_METRICS] == [value(b, row_b, k) for k in M3_METRICS]
+        for row_a, row_b in (
+            ("Upper bound (Ours)", "Upper bound (Ours)"),
+            ("MS-CNN+Tags+LQP", "Ours"),
+        ):
+            assert [value(a, row_a, k) for k in M3_METRICS] == [
+                value(b, row_b, k) for k in M3_METRICS
+            ]
     row = "Multi-order RNN (Proposed)"
-    assert [value("multi_order_table1", row, k) for k in MULTI_ORDER_METRICS] == [value("multi_order_table2", row, k) for k in MULTI_ORDER_METRICS]
+    assert [value("multi_order_table1", row, k) for k in MULTI_ORDER_METRICS] == [
+        value("multi_order_table2", row, k) for k in MULTI_ORDER_METRICS
+    ]
 
 
 def test_prose_numbers_agree_with_tables():
@@ -222,10 +240,38 @@ def test_prose_numbers_agree_with_tables():
     assert round(hf("m3_table2", "MS-CNN+Tags+LQP") - hf("m3_table2", "MS-CNN+LQP"), 2) == 4.86
     # Multi-order RNN Sec. 4.4
     prop = "Multi-order RNN (Proposed)"
-    assert round(value("multi_order_table2", "ACfs [13]", "C-F1") - value("multi_order_table2", prop, "C-F1"), 2) == 2.07
-    assert round(value("multi_order_table3", prop, "C-F1") - value("multi_order_table3", "PLA [50]", "C-F1"), 2) == 1.23
-    assert round(value("multi_order_table2", prop, "S-F1") - value("multi_order_table2", "ACfs [13]", "S-F1"), 2) == 3.81
-    assert round(value("multi_order_table3", prop, "S-F1") - value("multi_order_table3", "PLA [50]", "S-F1"), 2) == 2.37
+    assert (
+        round(
+            value("multi_order_table2", "ACfs [13]", "C-F1")
+            - value("multi_order_table2", prop, "C-F1"),
+            2,
+        )
+        == 2.07
+    )
+    assert (
+        round(
+            value("multi_order_table3", prop, "C-F1")
+            - value("multi_order_table3", "PLA [50]", "C-F1"),
+            2,
+        )
+        == 1.23
+    )
+    assert (
+        round(
+            value("multi_order_table2", prop, "S-F1")
+            - value("multi_order_table2", "ACfs [13]", "S-F1"),
+            2,
+        )
+        == 3.81
+    )
+    assert (
+        round(
+            value("multi_order_table3", prop, "S-F1")
+            - value("multi_order_table3", "PLA [50]", "S-F1"),
+            2,
+        )
+        == 2.37
+    )
     t1 = load_reported("multi_order_table1").set_index("method")
     baselines = t1.drop(index=prop)
     assert round(100 * (t1.loc[prop, "C-F1"] / baselines["C-F1"].max() - 1), 1) == 10.6
@@ -272,10 +318,13 @@ def test_arithmetic_flags_hand_made():
     ok = pd.DataFrame({"method": ["a"], "C-P": [58.30], "C-R": [60.30], "C-F1": [59.28]})
     assert arithmetic_flags(ok, table="t").empty
     # rounding: 2 * 33.33 * 66.67 / 100 = 44.44; printed 44.45 is within rounding, 44.50 is not
-    edge = pd.DataFrame({"method": ["a", "b"], "C-P": [33.33, 33.33], "C-R": [66.67, 66.67], "C-F1": [44.45, 44.50]})
+    edge = pd.DataFrame(
+        {"method": ["a", "b"], "C-P": [33.33, 33.33], "C-R": [66.67, 66.67], "C-F1": [44.45, 44.50]}
+    )
     assert arithmetic_flags(edge, table="t")["method"].tolist() == ["b"]
     # one-decimal rows padded with a zero carry a one-decimal rounding interval
-    padded = pd.DataFrame({"method": ["a"], "C-P": [40.50], "C-R": [30.40], "C-F1": [34.70]})  # hm = 34.73
+    # hm = 34.73
+    padded = pd.DataFrame({"method": ["a"], "C-P": [40.50], "C-R": [30.40], "C-F1": [34.70]})
     assert arithmetic_flags(padded, table="t").empty
     assert not arithmetic_flags(padded.assign(**{"C-R": [30.41]}), table="t").empty
     # a larger tolerance silences a small miss, never a large one

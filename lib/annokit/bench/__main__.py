@@ -1,7 +1,8 @@
-"""``python -m annokit.bench``: images/s of the loaders and the image models on this machine, and hours per paper profile.
+"""``python -m annokit.bench``: images/s of the loaders and the image models on this
+machine, and hours per paper profile.
 
-    python -m annokit.bench --quick --device cpu --json out.json
-    python -m annokit.bench --backbone resnet101 --image-size 224 --device cuda --json results/bench/bench.json
+python -m annokit.bench --quick --device cpu --json out.json python -m annokit.bench --backbone
+resnet101 --image-size 224 --device cuda --json results/bench/bench.json
 """
 
 from __future__ import annotations
@@ -19,33 +20,90 @@ from annokit.profile.sections import AMP_SETTINGS, BACKBONES
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m annokit.bench", description=__doc__.splitlines()[0].strip("`"))
+    parser = argparse.ArgumentParser(
+        prog="python -m annokit.bench", description=__doc__.splitlines()[0].strip("`")
+    )
     parser.add_argument("--backbone", default="resnet101", choices=BACKBONES)
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--workers", type=int, default=None, help="loader processes (default: the [loader] rule: none on the CPU)")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="loader and training batch (default: [cnn] batch_size; training steps with --quick on the CPU: 2)")
-    parser.add_argument("--inference-batch", type=int, default=None, help="inference batch (default: 128; --quick on the CPU: 4)")
-    parser.add_argument("--images", type=int, default=None, help="images for the loader rates (default: 512; --quick: 64)")
-    parser.add_argument("--quick", action="store_true", help="short timings: within 3 minutes on a 2-core CPU")
-    parser.add_argument("--seconds", type=float, default=None, help="least seconds each rate is timed (default: 3 with --quick, else 10 a loader)")
-    parser.add_argument("--amp", choices=AMP_SETTINGS, default=None, help="autocast on CUDA (default: the nuswide-m3 [precision])")
-    parser.add_argument("--deterministic", action=argparse.BooleanOptionalAction, default=True,
-                        help="deterministic algorithms, as training runs (default); --no-deterministic shows their cost")
-    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the models")
-    parser.add_argument("--profile", default="", help="a prepared profile whose training images replace the synthetic JPEGs")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="loader processes (default: the [loader] rule: none on the CPU)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="loader and training batch (default: [cnn] batch_size; training steps with --quick on "
+        "the CPU: 2)",
+    )
+    parser.add_argument(
+        "--inference-batch",
+        type=int,
+        default=None,
+        help="inference batch (default: 128; --quick on the CPU: 4)",
+    )
+    parser.add_argument(
+        "--images",
+        type=int,
+        default=None,
+        help="images for the loader rates (default: 512; --quick: 64)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short timings: within 3 minutes on a 2-core CPU"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="least seconds each rate is timed (default: 3 with --quick, else 10 a loader)",
+    )
+    parser.add_argument(
+        "--amp",
+        choices=AMP_SETTINGS,
+        default=None,
+        help="autocast on CUDA (default: the nuswide-m3 [precision])",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="deterministic algorithms, as training runs (default); --no-deterministic shows their "
+        "cost",
+    )
+    parser.add_argument(
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the models",
+    )
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="a prepared profile whose training images replace the synthetic JPEGs",
+    )
     parser.add_argument("--data-root", default="")
     parser.add_argument("--work-dir", default="")
-    parser.add_argument("--folder", type=Path, default=None, help="keep the JPEGs and the cache here (default: a temporary folder)")
-    parser.add_argument("--json", type=Path, default=None, help="write the results to this JSON file")
+    parser.add_argument(
+        "--folder",
+        type=Path,
+        default=None,
+        help="keep the JPEGs and the cache here (default: a temporary folder)",
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="write the results to this JSON file"
+    )
     add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    options = BenchOptions(**{k: v for k, v in vars(args).items() if k in {f.name for f in fields(BenchOptions)}})
+    options = BenchOptions(
+        **{k: v for k, v in vars(args).items() if k in {f.name for f in fields(BenchOptions)}}
+    )
     result = run_bench(options)
     print(render(result))
     if args.json is not None:

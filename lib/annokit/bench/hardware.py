@@ -32,15 +32,29 @@ def usable_cores() -> int:
 
 def describe(device: torch.device) -> dict:
     """Processor, cores, threads, GPU (name, memory, compute capability, bfloat16) and versions."""
-    info = {"cpu": cpu_model(), "cores": usable_cores(), "torch_threads": torch.get_num_threads(),
-            "platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "pillow": PIL.__version__, "device": str(device),
-            "load_average": [round(v, 2) for v in os.getloadavg()]}  # 1, 5, 15 min: other work slows every rate
+    # 1, 5, 15 min: other work slows every rate
+    info = {
+        "cpu": cpu_model(),
+        "cores": usable_cores(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "pillow": PIL.__version__,
+        "device": str(device),
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+    }
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
-        info.update(gpu=torch.cuda.get_device_name(device), gpu_memory_gib=round(props.total_memory / 2**30, 1),
-                    compute_capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda,
-                    cudnn=torch.backends.cudnn.version(), bf16_supported=torch.cuda.is_bf16_supported())
+        info.update(
+            gpu=torch.cuda.get_device_name(device),
+            gpu_memory_gib=round(props.total_memory / 2**30, 1),
+            compute_capability=f"{props.major}.{props.minor}",
+            cuda=torch.version.cuda,
+            cudnn=torch.backends.cudnn.version(),
+            bf16_supported=torch.cuda.is_bf16_supported(),
+        )
     return info
 
 

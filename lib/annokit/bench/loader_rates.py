@@ -1,8 +1,8 @@
 """Images/s of the two image paths: JPEG decode + resize per item, and the decoded-image cache.
 
-Both go through a ``DataLoader`` as training uses it (shuffled, the given workers, pinned memory on a
-GPU) and are timed from the first batch on, so worker start-up is left out. The files are in the page
-cache: the JPEG rate is the decoding rate, not the disk's.
+Both go through a ``DataLoader`` as training uses it (shuffled, the given workers, pinned memory on
+a GPU) and are timed from the first batch on, so worker start-up is left out. The files are in the
+page cache: the JPEG rate is the decoding rate, not the disk's.
 """
 
 from __future__ import annotations
@@ -23,29 +23,60 @@ from annokit.data.index import PreparedIndex
 from annokit.profile import ImageCacheSettings
 
 
-def batches_forever(dataset: Dataset, batch_size: int, workers: int, prefetch: int, device: torch.device) -> Iterator:
+def batches_forever(
+    dataset: Dataset, batch_size: int, workers: int, prefetch: int, device: torch.device
+) -> Iterator:
     """Shuffled batches of ``dataset``, epoch after epoch, from persistent workers."""
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers, pin_memory=device.type == "cuda",
-                        persistent_workers=workers > 0, prefetch_factor=prefetch if workers else None,
-                        generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+        prefetch_factor=prefetch if workers else None,
+        generator=torch.Generator().manual_seed(0),
+    )
     return itertools.chain.from_iterable(loader for _ in itertools.count())
 
 
-def loader_rate(dataset: Dataset, batch_size: int, workers: int, prefetch: int, budget: Budget, device: torch.device) -> Rate:
-    """Images/s a ``DataLoader`` of ``dataset`` delivers (the first batch, which starts the workers, untimed)."""
+def loader_rate(
+    dataset: Dataset,
+    batch_size: int,
+    workers: int,
+    prefetch: int,
+    budget: Budget,
+    device: torch.device,
+) -> Rate:
+    """Images/s a ``DataLoader`` of ``dataset`` delivers (the first batch,
+    which starts the workers, untimed)."""
     batches = batches_forever(dataset, batch_size, workers, prefetch, device)
-    return measure(lambda: len(next(batches)[0]), Budget(warmup=max(1, budget.warmup), steps=budget.steps,
-                                                         seconds=budget.seconds), torch.device("cpu"))
+    return measure(
+        lambda: len(next(batches)[0]),
+        Budget(warmup=max(1, budget.warmup), steps=budget.steps, seconds=budget.seconds),
+        torch.device("cpu"),
+    )
 
 
 def jpeg_dataset(index: PreparedIndex, data_root: Path, image_size: int) -> AnnotationDataset:
-    """The JPEG path every image stage used before the cache: decode, resize, ``ToTensor``, normalise per item."""
+    """The JPEG path every image stage used before the cache: decode, resize,
+    ``ToTensor``, normalise per item."""
     return AnnotationDataset(index, data_root, split=TRAIN, image_size=image_size)
 
 
-def cached_dataset(index: PreparedIndex, data_root: Path, image_size: int, folder: Path, workers: int) -> tuple[Dataset, Rate]:
-    """The cached path (built here, into ``folder``) and the build's rate: each image decoded, resized and written once."""
+def cached_dataset(
+    index: PreparedIndex, data_root: Path, image_size: int, folder: Path, workers: int
+) -> tuple[Dataset, Rate]:
+    """The cached path (built here, into ``folder``) and the build's rate: each image
+    decoded, resized and written once."""
     start = time.perf_counter()
-    dataset = image_dataset(index, data_root, TRAIN, image_size, ImageCacheSettings(enabled=True, folder=str(folder)),
-                            workers=workers, progress=False)
+    dataset = image_dataset(
+        index,
+        data_root,
+        TRAIN,
+        image_size,
+        ImageCacheSettings(enabled=True, folder=str(folder)),
+        workers=workers,
+        progress=False,
+    )
     return dataset, Rate(images=len(dataset), seconds=time.perf_counter() - start, steps=1)

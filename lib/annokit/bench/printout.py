@@ -1,4 +1,5 @@
-"""The benchmark's printed tables: the five rates with their settings, and the hours projected per paper profile."""
+"""The benchmark's printed tables: the five rates with their settings, and the
+hours projected per paper profile."""
 
 from __future__ import annotations
 
@@ -16,14 +17,24 @@ RATE_NAMES = {
 def _table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
-    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)])
+    return "\n".join(
+        [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
+    )
 
 
 def rates_table(result: dict) -> str:
     """Images/s of each of the five measurements, with the batch and the timed images."""
     batches = result["settings"]["batch_sizes"]
-    rows = [[RATE_NAMES[key], f"{rate['images_per_s']:,.1f}", batches[key], rate["images"], f"{rate['seconds']:.1f}"]
-            for key, rate in result["rates"].items()]
+    rows = [
+        [
+            RATE_NAMES[key],
+            f"{rate['images_per_s']:,.1f}",
+            batches[key],
+            rate["images"],
+            f"{rate['seconds']:.1f}",
+        ]
+        for key, rate in result["rates"].items()
+    ]
     return _table(["measurement", "images/s", "batch", "images timed", "seconds"], rows)
 
 
@@ -32,22 +43,41 @@ def projection_table(result: dict) -> str:
     rows = []
     for profile, p in result["projection"].items():
         longest = max(p["stages"], key=lambda s: p["stages"][s]["hours"])
-        rows.append([profile, f"{p['split']['train']:,} / {p['split']['test']:,}", "on" if p["cache"] else "off",
-                     f"{p['hours']:,.2f}", f"{longest} ({p['stages'][longest]['hours']:,.2f} h)"])
-    return _table(["profile", "train / test images", "cache", "image-stage hours", "longest stage"], rows)
+        rows.append(
+            [
+                profile,
+                f"{p['split']['train']:,} / {p['split']['test']:,}",
+                "on" if p["cache"] else "off",
+                f"{p['hours']:,.2f}",
+                f"{longest} ({p['stages'][longest]['hours']:,.2f} h)",
+            ]
+        )
+    return _table(
+        ["profile", "train / test images", "cache", "image-stage hours", "longest stage"], rows
+    )
 
 
 def render(result: dict) -> str:
     """Everything the command prints: hardware, settings, rates, ratio, projection."""
     settings = result["settings"]
-    precision = ", ".join(f"{k} {v}" for k, v in {**settings["precision"], "deterministic": settings["deterministic_algorithms"]}.items())
-    return "\n\n".join([
-        f"annokit.bench on {name(result['hardware'])}, torch {result['hardware']['torch']}",
-        f"{settings['backbone']} at {settings['image_size']}×{settings['image_size']}, device {settings['device']}, "
-        f"{settings['workers']} loader workers, {settings['images']} {settings['source']}\nprecision: {precision}",
-        rates_table(result),
-        f"cached / JPEG loader: {result['cached_to_jpeg_ratio']:.1f}×  "
-        f"(cache build: {result['cache']['build_images_per_s']:,.1f} images/s, {result['cache']['bytes_per_image']:,} bytes per image)",
-        projection_table(result),
-        f"not projected: {result['not_projected']}\nwall time {result['wall_seconds']:.0f} s",
-    ])
+    precision = ", ".join(
+        f"{k} {v}"
+        for k, v in {
+            **settings["precision"],
+            "deterministic": settings["deterministic_algorithms"],
+        }.items()
+    )
+    return "\n\n".join(
+        [
+            f"annokit.bench on {name(result['hardware'])}, torch {result['hardware']['torch']}",
+            f"{settings['backbone']} at {settings['image_size']}×{settings['image_size']}, device "
+            f"{settings['device']}, {settings['workers']} loader workers, {settings['images']} "
+            f"{settings['source']}\nprecision: {precision}",
+            rates_table(result),
+            f"cached / JPEG loader: {result['cached_to_jpeg_ratio']:.1f}×  "
+            f"(cache build: {result['cache']['build_images_per_s']:,.1f} images/s, "
+            f"{result['cache']['bytes_per_image']:,} bytes per image)",
+            projection_table(result),
+            f"not projected: {result['not_projected']}\nwall time {result['wall_seconds']:.0f} s",
+        ]
+    )

@@ -1,4 +1,5 @@
-"""Timing loops shared by the loader and model benchmarks: warm up, then count images until enough steps and seconds."""
+"""Timing loops shared by the loader and model benchmarks: warm up, then count
+images until enough steps and seconds."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import torch
 
 @dataclass(frozen=True)
 class Budget:
-    """How long each rate is measured: untimed warm-up steps, then at least ``steps`` steps and ``seconds`` seconds."""
+    """How long each rate is measured: untimed warm-up steps, then at least
+    ``steps`` steps and ``seconds`` seconds."""
 
     warmup: int
     steps: int
@@ -41,7 +43,8 @@ def synchronize(device: torch.device) -> None:
 
 
 def measure(step: Callable[[], int], budget: Budget, device: torch.device) -> Rate:
-    """Call ``step`` (returns the images it processed) ``budget.warmup`` times untimed, then until the budget is spent."""
+    """Call ``step`` (returns the images it processed) ``budget.warmup`` times
+    untimed, then until the budget is spent."""
     for _ in range(budget.warmup):
         step()
     synchronize(device)

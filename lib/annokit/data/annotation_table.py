@@ -33,11 +33,18 @@ class AnnotationTable:
         n = len(self.paths)
         for name in ("image_ids", "official_split", "labels", "tags"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"AnnotationTable.{name} has {len(getattr(self, name))} rows, paths has {n}")
+                raise ValueError(
+                    f"AnnotationTable.{name} has {len(getattr(self, name))} rows, paths has {n}"
+                )
         if self.labels.shape[1] != len(self.label_names):
-            raise ValueError(f"labels have {self.labels.shape[1]} columns for {len(self.label_names)} label names")
+            raise ValueError(
+                f"labels have {self.labels.shape[1]} columns for {len(self.label_names)} label "
+                "names"
+            )
         if self.tags.shape[1] != len(self.tag_names):
-            raise ValueError(f"tags have {self.tags.shape[1]} columns for {len(self.tag_names)} tag names")
+            raise ValueError(
+                f"tags have {self.tags.shape[1]} columns for {len(self.tag_names)} tag names"
+            )
         bad = set(np.unique(self.official_split)) - {TRAIN, TEST}
         if bad:
             raise ValueError(f"official_split holds values other than train/test: {sorted(bad)}")

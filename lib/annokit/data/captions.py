@@ -1,4 +1,5 @@
-"""Noisy tags from captions: COCO has no user tags, so M3 takes the 1,000 most frequent caption words.
+"""Noisy tags from captions: COCO has no user tags, so M3 takes
+the 1,000 most frequent caption words.
 
 The rule, applied identically everywhere:
 
@@ -30,7 +31,9 @@ _TOKEN = re.compile(r"[a-z]+")
 
 def tokenize(caption: str) -> list[str]:
     """The caption's tag tokens in order (rule steps 1-3), repeats kept for frequency counting."""
-    return [t for t in _TOKEN.findall(caption.lower()) if len(t) > 1 and t not in ENGLISH_STOP_WORDS]
+    return [
+        t for t in _TOKEN.findall(caption.lower()) if len(t) > 1 and t not in ENGLISH_STOP_WORDS
+    ]
 
 
 def build_vocabulary(
@@ -44,7 +47,9 @@ def build_vocabulary(
     return tuple(word for word, _ in ranked[:size])
 
 
-def tags_matrix(captions_per_image: Sequence[Sequence[str]], vocabulary: Sequence[str]) -> np.ndarray:
+def tags_matrix(
+    captions_per_image: Sequence[Sequence[str]], vocabulary: Sequence[str]
+) -> np.ndarray:
     """N×T bool matrix: image i has tag j when any of its captions contains ``vocabulary[j]``."""
     column = {word: j for j, word in enumerate(vocabulary)}
     tags = np.zeros((len(captions_per_image), len(vocabulary)), dtype=bool)

@@ -30,7 +30,11 @@ DATASET = "coco2014"
 SPLITS = (("train2014", TRAIN), ("val2014", TEST))
 # What the readers index into: the top-level keys of an instances file and the keys of its entries.
 INSTANCES_KEYS = ("images", "annotations", "categories")
-INSTANCES_ENTRY_KEYS = {"images": ("id", "file_name"), "annotations": ("id", "image_id", "category_id"), "categories": ("id", "name")}
+INSTANCES_ENTRY_KEYS = {
+    "images": ("id", "file_name"),
+    "annotations": ("id", "image_id", "category_id"),
+    "categories": ("id", "name"),
+}
 REEXTRACT = 're-extract it from the official "annotations_trainval2014.zip"'
 
 
@@ -43,7 +47,9 @@ def read_coco(root: Path, tag_vocab_size: int = DEFAULT_VOCABULARY_SIZE) -> Anno
         for folder, _ in SPLITS
     }
     cocos = {folder: load_instances(files["instances", folder]) for folder, _ in SPLITS}
-    category_ids, label_names = same_categories(cocos, [files["instances", folder] for folder, _ in SPLITS])
+    category_ids, label_names = same_categories(
+        cocos, [files["instances", folder] for folder, _ in SPLITS]
+    )
 
     parts = []
     for folder, split in SPLITS:
@@ -76,7 +82,8 @@ def read_coco(root: Path, tag_vocab_size: int = DEFAULT_VOCABULARY_SIZE) -> Anno
 
 
 def annotation_file(root: Path, kind: str, folder: str) -> Path:
-    """Path of ``annotations/<kind>_<folder>.json``, failing early with the fix when it is absent."""
+    """Path of ``annotations/<kind>_<folder>.json``, failing
+    early with the fix when it is absent."""
     path = root / "annotations" / f"{kind}_{folder}.json"
     if not path.is_file():
         raise FileNotFoundError(
@@ -87,18 +94,27 @@ def annotation_file(root: Path, kind: str, folder: str) -> Path:
 
 
 def read_json(path: Path, keys: tuple[str, ...]) -> dict:
-    """Parse a COCO annotation file, refusing invalid JSON or a top level without ``keys`` with the file named."""
+    """Parse a COCO annotation file, refusing invalid JSON or a top level
+    without ``keys`` with the file named."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"COCO annotation file {path} is not valid JSON, it may be truncated ({_reason(error)}): "
-                         f"{REEXTRACT}") from None
+        raise ValueError(
+            f"COCO annotation file {path} is not valid JSON, it may be truncated "
+            f"({_reason(error)}): {REEXTRACT}"
+        ) from None
     if not isinstance(data, dict):
-        raise ValueError(f"COCO annotation file {path} holds a JSON {type(data).__name__}, not an object: {REEXTRACT}")
+        raise ValueError(
+            f"COCO annotation file {path} holds a JSON {type(data).__name__}, not an object: "
+            f"{REEXTRACT}"
+        )
     missing = [key for key in keys if key not in data]
     if missing:
-        raise ValueError(f"COCO annotation file {path} has no {', '.join(repr(k) for k in missing)} key: {REEXTRACT}")
+        raise ValueError(
+            f"COCO annotation file {path} has no {', '.join(repr(k) for k in missing)} key: "
+            f"{REEXTRACT}"
+        )
     return data
 
 
@@ -112,18 +128,31 @@ def _reason(error: ValueError) -> str:
 def check_entries(path: Path, section: str, entries: object, keys: tuple[str, ...]) -> list[dict]:
     """The list ``section`` of a COCO file, each entry required to be an object holding ``keys``."""
     if not isinstance(entries, list):
-        raise ValueError(f"COCO annotation file {path}: {section!r} is a {type(entries).__name__}, not a list: {REEXTRACT}")
+        raise ValueError(
+            f"COCO annotation file {path}: {section!r} is a {type(entries).__name__}, not a list: "
+            f"{REEXTRACT}"
+        )
     wanted = set(keys)
-    bad = next((n for n, entry in enumerate(entries) if not (isinstance(entry, dict) and entry.keys() >= wanted)), None)
+    bad = next(
+        (
+            n
+            for n, entry in enumerate(entries)
+            if not (isinstance(entry, dict) and entry.keys() >= wanted)
+        ),
+        None,
+    )
     if bad is not None:
         entry = entries[bad] if isinstance(entries[bad], dict) else {}
         missing = ", ".join(repr(k) for k in keys if k not in entry)
-        raise ValueError(f"COCO annotation file {path}: {section}[{bad}] has no {missing} key: {REEXTRACT}")
+        raise ValueError(
+            f"COCO annotation file {path}: {section}[{bad}] has no {missing} key: {REEXTRACT}"
+        )
     return entries
 
 
 def load_instances(path: Path) -> COCO:
-    """Load an instances file with pycocotools (without its progress prints), its structure checked first."""
+    """Load an instances file with pycocotools (without its progress
+    prints), its structure checked first."""
     data = read_json(path, INSTANCES_KEYS)
     for section, keys in INSTANCES_ENTRY_KEYS.items():
         check_entries(path, section, data[section], keys)
@@ -145,7 +174,9 @@ def same_categories(cocos: dict[str, COCO], paths: list[Path]) -> tuple[list[int
     return [cid for cid, _ in lists[0]], tuple(name for _, name in lists[0])
 
 
-def label_matrix(coco: COCO, image_ids: list[int], category_ids: list[int], path: Path) -> np.ndarray:
+def label_matrix(
+    coco: COCO, image_ids: list[int], category_ids: list[int], path: Path
+) -> np.ndarray:
     """Rows over ``image_ids``: the categories of each image's instances, crowd ones included."""
     row = {image_id: i for i, image_id in enumerate(image_ids)}
     column = {category_id: j for j, category_id in enumerate(category_ids)}
@@ -154,20 +185,28 @@ def label_matrix(coco: COCO, image_ids: list[int], category_ids: list[int], path
         if ann["image_id"] not in row or ann["category_id"] not in column:
             raise ValueError(
                 f"{path}: annotation {ann.get('id')} refers to image {ann['image_id']} / category "
-                f"{ann['category_id']}, not listed in the file's images / categories; the file is corrupt"
+                f"{ann['category_id']}, not listed in the file's images / categories; the file is "
+                "corrupt"
             )
         labels[row[ann["image_id"]], column[ann["category_id"]]] = True
     return labels
 
 
 def load_captions(path: Path, image_ids: set[int]) -> dict[int, list[str]]:
-    """Captions per image id, in file order, refusing ids absent from the matching instances file."""
-    annotations = check_entries(path, "annotations", read_json(path, ("annotations",))["annotations"], ("image_id", "caption"))
+    """Captions per image id, in file order, refusing ids absent
+    from the matching instances file."""
+    annotations = check_entries(
+        path,
+        "annotations",
+        read_json(path, ("annotations",))["annotations"],
+        ("image_id", "caption"),
+    )
     unknown = sorted({a["image_id"] for a in annotations} - image_ids)
     if unknown:
         raise ValueError(
-            f"{path} has captions for {len(unknown)} image ids absent from the matching instances file, "
-            f"e.g. {unknown[:5]}; both files must come from the same annotations_trainval2014.zip"
+            f"{path} has captions for {len(unknown)} image ids absent from the matching instances "
+            f"file, e.g. {unknown[:5]}; both files must come from the same "
+            "annotations_trainval2014.zip"
         )
     captions: dict[int, list[str]] = defaultdict(list)
     for a in annotations:

@@ -19,19 +19,29 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def default_transform(image_size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
-    """The papers' preprocessing: resize to image_size × image_size (224 in both), ImageNet normalisation."""
-    return transforms.Compose([
-        transforms.Resize((image_size, image_size)),
-        transforms.ToTensor(),
-        transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-    ])
+    """The papers' preprocessing: resize to image_size × image_size (224
+    in both), ImageNet normalisation."""
+    return transforms.Compose(
+        [
+            transforms.Resize((image_size, image_size)),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
 
 
 class AnnotationDataset(Dataset):
-    """Images of one split of a prepared index with their tag and label vectors (float32 multi-hot)."""
+    """Images of one split of a prepared index with their tag and
+    label vectors (float32 multi-hot)."""
 
-    def __init__(self, index: PreparedIndex, data_root: Path, split: str | None = None,
-                 transform: Callable[[Image.Image], torch.Tensor] | None = None, image_size: int = 224) -> None:
+    def __init__(
+        self,
+        index: PreparedIndex,
+        data_root: Path,
+        split: str | None = None,
+        transform: Callable[[Image.Image], torch.Tensor] | None = None,
+        image_size: int = 224,
+    ) -> None:
         self.data_root = Path(data_root)
         self.rows = index.rows(split)
         self.paths = index.frame["path"].to_numpy()[self.rows]
@@ -53,8 +63,9 @@ class AnnotationDataset(Dataset):
                 return image.convert("RGB")
         except FileNotFoundError:
             raise FileNotFoundError(
-                f"image {path} is missing (row {self.rows[i]} of the prepared index): restore it, or prepare the "
-                f"index again with --on-missing skip (papermill parameter on_missing='skip') to leave it out"
+                f"image {path} is missing (row {self.rows[i]} of the prepared index): restore it, "
+                "or prepare the index again with --on-missing skip (papermill parameter "
+                "on_missing='skip') to leave it out"
             ) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
             raise RuntimeError(

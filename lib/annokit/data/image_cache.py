@@ -1,12 +1,14 @@
-"""Decoded-image cache: each split's images resized once to the training resolution, kept as uint8 on disk.
+"""Decoded-image cache: each split's images resized once to the
+training resolution, kept as uint8 on disk.
 
-``<folder>/<profile>/<split>_<size>.u8`` holds an (N, size, size, 3) uint8 RGB array, row i the i-th image
-of the split in index order, read through a memory map; ``<split>_<size>.json`` beside it records the
-shape, what built it (index fingerprint, split rows, data root, image size, resize rule, Pillow version),
-a SHA-256 per chunk of rows and the checksum of the whole content. The build writes chunk by chunk and
-records each chunk once it is on disk, so an interrupted build continues where it stopped. A cache made
-from other settings is rebuilt; a damaged one (size or checksum) is refused, naming the file and the fix.
-Pixels are the JPEG path's exactly: the same resize, then the same ``ToTensor`` and normalisation.
+``<folder>/<profile>/<split>_<size>.u8`` holds an (N, size, size, 3) uint8 RGB array, row i the
+i-th image of the split in index order, read through a memory map; ``<split>_<size>.json`` beside
+it records the shape, what built it (index fingerprint, split rows, data root, image size, resize
+rule, Pillow version), a SHA-256 per chunk of rows and the checksum of the whole content. The build
+writes chunk by chunk and records each chunk once it is on disk, so an interrupted build continues
+where it stopped. A cache made from other settings is rebuilt; a damaged one (size or checksum) is
+refused, naming the file and the fix. Pixels are the JPEG path's exactly: the same resize, then the
+same ``ToTensor`` and normalisation.
 """
 
 from __future__ import annotations
@@ -14,56 +16,42 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import itertools
-import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import PIL
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import transforms
 from tqdm.auto import tqdm
 
 from annokit import paths
-from annokit.atomic import atomic_write_text
+from annokit.data.cache_record import (
+    byte_count,
+    cache_file,
+    cache_identity,
+    content_checksum,
+    mark_verified,
+    open_image_cache,
+    read_record,
+    size_of,
+    verify,
+    write_record,
+)
 from annokit.data.dataset import IMAGENET_MEAN, IMAGENET_STD, AnnotationDataset, default_transform
 from annokit.data.index import PreparedIndex
 from annokit.profile import ImageCacheSettings, LoaderSettings
 
-CACHE_FORMAT = 1
 CHUNK_ROWS = 256  # images per recorded chunk: what an interruption can cost
-DECODE_BATCH = 16  # images per loader batch of the build, so that every worker decodes even when few chunks are left
-RESIZE_RULE = "torchvision Resize((size, size)) of the RGB PIL image: bilinear, antialiased (data.dataset.default_transform)"
-_verified: set[tuple] = set()  # (file, size, mtime, checksum) whose content this process has checked
-
-
-class ImageCacheError(RuntimeError):
-    """An image cache that cannot be used as it is; the message names the file and the fix."""
-
-
-def cache_file(folder: Path, profile: str, split: str, image_size: int) -> Path:
-    """``<folder>/<profile>/<split>_<size>.u8``."""
-    return Path(folder) / profile / f"{split}_{image_size}.u8"
-
-
-def sidecar_of(data: Path) -> Path:
-    """The JSON record beside a cache file."""
-    return Path(data).with_suffix(".json")
-
-
-def cache_identity(index: PreparedIndex, data_root: Path, split: str, image_size: int) -> dict:
-    """What a cache is made from: a cache whose record differs in any of these is rebuilt."""
-    rows = np.ascontiguousarray(index.rows(split), dtype=np.int64)
-    return {"format": CACHE_FORMAT, "index_fingerprint": index.meta.get("fingerprint"), "split": split,
-            "rows": hashlib.sha256(rows.tobytes()).hexdigest(), "count": len(rows), "data_root": str(Path(data_root).resolve()),
-            "image_size": int(image_size), "resize": RESIZE_RULE, "pillow": PIL.__version__}
+# Images per loader batch of the build, so that every worker decodes even when few chunks are left.
+DECODE_BATCH = 16
 
 
 class ResizedImages(Dataset):
-    """The images of an ``AnnotationDataset`` as resized uint8 (size, size, 3) arrays: what the cache stores."""
+    """The images of an ``AnnotationDataset`` as resized uint8 (size, size,
+    3) arrays: what the cache stores."""
 
     def __init__(self, source: AnnotationDataset, image_size: int) -> None:
         self.source, self.resize = source, default_transform(image_size).transforms[0]
@@ -81,7 +69,8 @@ def _stack(arrays: list[np.ndarray]) -> np.ndarray:
 
 @contextmanager
 def _locked(data: Path) -> Iterator[None]:
-    """One builder per cache file across processes (DDP ranks, parallel notebooks); the others wait, then reuse it."""
+    """One builder per cache file across processes (DDP ranks, parallel
+    notebooks); the others wait, then reuse it."""
     data.parent.mkdir(parents=True, exist_ok=True)
     with open(data.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -91,33 +80,33 @@ def _locked(data: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def read_record(data: Path) -> dict | None:
-    """The sidecar of ``data``, or None when it is missing or unreadable (then the cache is built anew)."""
-    try:
-        return json.loads(sidecar_of(data).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def _write_record(data: Path, record: dict) -> None:
-    atomic_write_text(json.dumps(record, indent=1), sidecar_of(data))
-
-
-def _content_checksum(chunks: list[str]) -> str:
-    return hashlib.sha256("".join(chunks).encode()).hexdigest()
-
-
-def ensure_image_cache(source: AnnotationDataset, identity: dict, data: Path, *, workers: int = 0,
-                       progress: bool = True) -> dict:
-    """Build (or finish) the cache of ``source`` at ``data`` unless an intact one with ``identity`` is there; its record."""
+def ensure_image_cache(
+    source: AnnotationDataset,
+    identity: dict,
+    data: Path,
+    *,
+    workers: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Build (or finish) the cache of ``source`` at ``data`` unless an intact one with
+    ``identity`` is there; its record."""
     data = Path(data)
     with _locked(data):
         record = read_record(data)
         if record is not None and record.get("identity") != identity:
-            changed = sorted(k for k in identity if record.get("identity", {}).get(k) != identity[k])
-            print(f"image cache {data} was built from other settings ({', '.join(changed)} differ): rebuilding it")
+            changed = sorted(
+                k for k in identity if record.get("identity", {}).get(k) != identity[k]
+            )
+            print(
+                f"image cache {data} was built from other settings ({', '.join(changed)} differ): "
+                "rebuilding it"
+            )
             record = None
-        if record is not None and not record["complete"] and _size_of(data) != _bytes(record["shape"]):
+        if (
+            record is not None
+            and not record["complete"]
+            and size_of(data) != byte_count(record["shape"])
+        ):
             record = None  # the data file went missing or was cut short mid-build: start again
         if record is None:
             record = _start(data, identity)
@@ -127,43 +116,57 @@ def ensure_image_cache(source: AnnotationDataset, identity: dict, data: Path, *,
         return record
 
 
-def _bytes(shape: list[int]) -> int:
-    return int(np.prod(shape))
-
-
-def _size_of(data: Path) -> int:
-    try:
-        return data.stat().st_size
-    except FileNotFoundError:
-        return -1
-
-
 def _start(data: Path, identity: dict) -> dict:
-    """An empty cache file of the full size (space reserved up front: a full disk fails here, not mid-build)."""
+    """An empty cache file of the full size (space reserved up front: a full
+    disk fails here, not mid-build)."""
     size = identity["image_size"]
     shape = [identity["count"], size, size, 3]
     with open(data, "wb") as f:
-        if hasattr(os, "posix_fallocate") and _bytes(shape):
-            os.posix_fallocate(f.fileno(), 0, _bytes(shape))
+        if hasattr(os, "posix_fallocate") and byte_count(shape):
+            os.posix_fallocate(f.fileno(), 0, byte_count(shape))
         else:
-            f.truncate(_bytes(shape))
-    record = {"identity": identity, "shape": shape, "dtype": "uint8", "layout": "N, H, W, RGB", "chunk_rows": CHUNK_ROWS,
-              "chunks": [None] * -(-shape[0] // CHUNK_ROWS), "complete": False, "sha256": None}
-    _write_record(data, record)
+            f.truncate(byte_count(shape))
+    record = {
+        "identity": identity,
+        "shape": shape,
+        "dtype": "uint8",
+        "layout": "N, H, W, RGB",
+        "chunk_rows": CHUNK_ROWS,
+        "chunks": [None] * -(-shape[0] // CHUNK_ROWS),
+        "complete": False,
+        "sha256": None,
+    }
+    write_record(data, record)
     return record
 
 
-def _fill(source: AnnotationDataset, data: Path, record: dict, workers: int, progress: bool) -> dict:
-    """Decode every chunk not yet recorded, write it in place, record its checksum after it is on disk."""
+def _fill(
+    source: AnnotationDataset, data: Path, record: dict, workers: int, progress: bool
+) -> dict:
+    """Decode every chunk not yet recorded, write it in place, record
+    its checksum after it is on disk."""
     n, rows = record["shape"][0], record["chunk_rows"]
-    spans = [(c, c * rows, min(n, (c + 1) * rows)) for c, digest in enumerate(record["chunks"]) if digest is None]
+    spans = [
+        (c, c * rows, min(n, (c + 1) * rows))
+        for c, digest in enumerate(record["chunks"])
+        if digest is None
+    ]
     order = [i for _, start, stop in spans for i in range(start, stop)]
-    loader = DataLoader(Subset(ResizedImages(source, record["identity"]["image_size"]), order), batch_size=DECODE_BATCH,
-                        num_workers=workers, collate_fn=_stack)
+    loader = DataLoader(
+        Subset(ResizedImages(source, record["identity"]["image_size"]), order),
+        batch_size=DECODE_BATCH,
+        num_workers=workers,
+        collate_fn=_stack,
+    )
     decoded = itertools.chain.from_iterable(loader)  # the images of ``order``, one by one
-    row_bytes = _bytes(record["shape"][1:])
-    bar = tqdm(total=n, initial=n - len(order), desc=f"caching {record['identity']['split']} images", unit="img",
-               disable=not progress)
+    row_bytes = byte_count(record["shape"][1:])
+    bar = tqdm(
+        total=n,
+        initial=n - len(order),
+        desc=f"caching {record['identity']['split']} images",
+        unit="img",
+        disable=not progress,
+    )
     with open(data, "r+b") as f, bar:
         for chunk, start, stop in spans:
             images = np.stack(list(itertools.islice(decoded, stop - start)))
@@ -172,81 +175,56 @@ def _fill(source: AnnotationDataset, data: Path, record: dict, workers: int, pro
             f.flush()
             os.fsync(f.fileno())
             record["chunks"][chunk] = hashlib.sha256(images.tobytes()).hexdigest()
-            _write_record(data, record)
+            write_record(data, record)
             bar.update(len(images))
-    record.update(complete=True, sha256=_content_checksum(record["chunks"]))
-    _write_record(data, record)
-    _verified.add(_state(data, record))  # every chunk was hashed as it was written
-    return record
-
-
-def _state(data: Path, record: dict) -> tuple:
-    info = data.stat()
-    return str(data), info.st_size, info.st_mtime_ns, record["sha256"]
-
-
-def verify(data: Path, record: dict) -> None:
-    """Refuse a cache file whose size or content differs from its record (once per process and file state)."""
-    fix = f"delete {data} and {sidecar_of(data).name} beside it, then run the stage again to rebuild the cache"
-    size = _size_of(data)
-    if size != _bytes(record["shape"]):
-        raise ImageCacheError(f"image cache {data} is damaged ({size} bytes, its record says {_bytes(record['shape'])}): {fix}")
-    key = _state(data, record)
-    if key in _verified:
-        return
-    if _content_checksum(record["chunks"]) != record["sha256"]:
-        raise ImageCacheError(f"image cache record {sidecar_of(data)} is damaged (its checksums disagree): {fix}")
-    chunk_bytes = record["chunk_rows"] * _bytes(record["shape"][1:])
-    with open(data, "rb") as f:
-        for chunk, expected in enumerate(record["chunks"]):
-            if hashlib.sha256(f.read(chunk_bytes)).hexdigest() != expected:
-                first = chunk * record["chunk_rows"]
-                raise ImageCacheError(f"image cache {data} is damaged (checksum mismatch in images {first}-"
-                                      f"{min(record['shape'][0], first + record['chunk_rows']) - 1}): {fix}")
-    _verified.add(key)
-
-
-def open_image_cache(data: Path, identity: dict) -> dict:
-    """The record of a finished, intact cache built with ``identity``; anything else is an ``ImageCacheError``."""
-    record = read_record(Path(data))
-    if record is None:
-        raise ImageCacheError(f"image cache {data} has no readable record {sidecar_of(data).name}: set [cache] enabled = true "
-                              f"and run the stage to build it (delete a half-written {Path(data).name} first)")
-    if record.get("identity") != identity:
-        changed = sorted(k for k in identity if record.get("identity", {}).get(k) != identity[k])
-        raise ImageCacheError(f"image cache {data} was built from other settings ({', '.join(changed)} differ): "
-                              f"run the stage with [cache] enabled to rebuild it, or delete the file")
-    if not record["complete"]:
-        built = sum(digest is not None for digest in record["chunks"])
-        raise ImageCacheError(f"image cache {data} is half built ({built} of {len(record['chunks'])} chunks): "
-                              f"run the stage again with [cache] enabled to finish it")
-    verify(Path(data), record)
+    record.update(complete=True, sha256=content_checksum(record["chunks"]))
+    write_record(data, record)
+    mark_verified(data, record)  # every chunk was hashed as it was written
     return record
 
 
 def normalisation_table() -> np.ndarray:
-    """(3, 256) float32: what ``ToTensor`` then ``Normalize`` make of each uint8 value in each channel, by the same ops."""
-    values = torch.arange(256, dtype=torch.uint8).to(torch.float32).div(255).expand(3, 1, 256).contiguous()
+    """(3, 256) float32: what ``ToTensor`` then ``Normalize`` make of each uint8 value
+    in each channel, by the same ops."""
+    values = (
+        torch.arange(256, dtype=torch.uint8)
+        .to(torch.float32)
+        .div(255)
+        .expand(3, 1, 256)
+        .contiguous()
+    )
     return transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)(values).reshape(3, 256).numpy()
 
 
 def normalised(pixels: np.ndarray, table: np.ndarray) -> torch.Tensor:
-    """The (3, H, W) float32 input of an (H, W, 3) uint8 image: one table look-up per pixel, bit for bit the JPEG path's."""
+    """The (3, H, W) float32 input of an (H, W, 3) uint8 image: one table look-up per
+    pixel, bit for bit the JPEG path's."""
     out = np.empty((3, *pixels.shape[:2]), dtype=np.float32)
     for channel in range(3):
-        np.take(table[channel], pixels[:, :, channel], out=out[channel], mode="clip")  # uint8: never out of range; clip skips the check
+        # uint8: never out of range; clip skips the check
+        np.take(table[channel], pixels[:, :, channel], out=out[channel], mode="clip")
     return torch.from_numpy(out)
 
 
 class CachedImageDataset(AnnotationDataset):
-    """An ``AnnotationDataset`` whose images come from the cache: the same (image, tags, labels, row) items.
+    """An ``AnnotationDataset`` whose images come from the cache: the
+    same (image, tags, labels, row) items.
 
-    ``augment``: a transform of the uint8 (3, H, W) tensor that returns one (torchvision v2 transforms
-    take such tensors), applied before normalisation, for the augmentations a profile asks for.
+    ``augment``: a transform of the uint8 (3, H, W) tensor that returns one
+    (torchvision v2 transforms take such tensors), applied before normalisation, for
+    the augmentations a profile asks for.
     """
 
-    def __init__(self, index: PreparedIndex, data_root: Path, split: str, image_size: int, data: Path, identity: dict,
-                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        index: PreparedIndex,
+        data_root: Path,
+        split: str,
+        image_size: int,
+        data: Path,
+        identity: dict,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         super().__init__(index, data_root, split=split, image_size=image_size)
         self.data, self.augment = Path(data), augment
         self.shape = tuple(open_image_cache(self.data, identity)["shape"])
@@ -261,31 +239,49 @@ class CachedImageDataset(AnnotationDataset):
         return self._images
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_images": None}  # loader workers map the file themselves, never copy it
+        # loader workers map the file themselves, never copy it
+        return {**self.__dict__, "_images": None}
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
         pixels = self.images[i]
         if self.augment is not None:
-            augmented = self.augment(torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))))
+            augmented = self.augment(
+                torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+            )
             if augmented.dtype != torch.uint8:
-                raise TypeError(f"the cache's augmentation must return a uint8 image tensor, got {augmented.dtype}")
+                raise TypeError(
+                    "the cache's augmentation must return a uint8 image tensor, got "
+                    f"{augmented.dtype}"
+                )
             pixels = augmented.numpy().transpose(1, 2, 0)
         return normalised(pixels, self.table), self.tags[i], self.labels[i], int(self.rows[i])
 
 
-def image_dataset(index: PreparedIndex, data_root: Path, split: str, image_size: int, cache: ImageCacheSettings | None = None,
-                  work_dir: Path | None = None, *, workers: int | None = None, progress: bool = True) -> AnnotationDataset:
-    """The images of a split for every image stage: from the cache when ``cache.enabled`` (built on first use), else the JPEGs.
+def image_dataset(
+    index: PreparedIndex,
+    data_root: Path,
+    split: str,
+    image_size: int,
+    cache: ImageCacheSettings | None = None,
+    work_dir: Path | None = None,
+    *,
+    workers: int | None = None,
+    progress: bool = True,
+) -> AnnotationDataset:
+    """The images of a split for every image stage: from the cache when ``cache.enabled``
+    (built on first use), else the JPEGs.
 
-    ``work_dir``: the work folder (default ``paths.work_dir()``); the cache goes to ``<work>/cache/<profile>/``,
-    or under ``cache.folder`` (relative: inside the work folder); ``workers``: decoding processes of a build
-    (None: the ``[loader]`` rule, one per spare core on a GPU machine, none on the CPU).
+    ``work_dir``: the work folder (default ``paths.work_dir()``); the cache goes to
+    ``<work>/cache/<profile>/``, or under ``cache.folder`` (relative: inside the work folder);
+    ``workers``: decoding processes of a build (None: the ``[loader]`` rule, one per spare core
+    on a GPU machine, none on the CPU).
     """
     jpeg = AnnotationDataset(index, data_root, split=split, image_size=image_size)
     if cache is None or not cache.enabled or len(jpeg) == 0:
         return jpeg
     work = Path(work_dir or paths.work_dir())
-    folder = work / Path(cache.folder).expanduser() if cache.folder else work / "cache"  # an absolute folder stays as it is
+    # an absolute folder stays as it is
+    folder = work / Path(cache.folder).expanduser() if cache.folder else work / "cache"
     data = cache_file(folder, str(index.meta.get("profile", "default")), split, image_size)
     identity = cache_identity(index, data_root, split, image_size)
     if workers is None:

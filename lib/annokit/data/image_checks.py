@@ -1,4 +1,5 @@
-"""Checks of the image files a split lists: which are missing, which fail to decode, and the report lines."""
+"""Checks of the image files a split lists: which are missing, which fail
+to decode, and the report lines."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from annokit.data.annotation_table import AnnotationTable
 
 SKIP_ADVICE = "--on-missing skip (papermill parameter on_missing='skip')"
 LISTED = 10  # problem files named in a message; the count gives the rest
-DECODE_CHUNK = 512  # images handed to the decoding threads at a time (bounds the queued work, paces the progress bar)
+# Images handed to the decoding threads at a time (bounds the queued work, paces the progress bar).
+DECODE_CHUNK = 512
 
 
 def find_missing_images(root: Path, table: AnnotationTable) -> list[str]:
@@ -44,25 +46,46 @@ def decode_error(path: Path) -> str | None:
     return None
 
 
-def find_undecodable_images(root: Path, image_paths: list[str], progress: bool = True) -> dict[str, str]:
-    """Decode every image (in threads); returns path -> reason for those that fail, in the given order."""
+def find_undecodable_images(
+    root: Path, image_paths: list[str], progress: bool = True
+) -> dict[str, str]:
+    """Decode every image (in threads); returns path -> reason for
+    those that fail, in the given order."""
     root = Path(root)
     bad: dict[str, str] = {}
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool, \
-            tqdm(total=len(image_paths), desc="decoding images", unit="image", disable=not progress, leave=False) as bar:
+    with (
+        ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool,
+        tqdm(
+            total=len(image_paths),
+            desc="decoding images",
+            unit="image",
+            disable=not progress,
+            leave=False,
+        ) as bar,
+    ):
         for start in range(0, len(image_paths), DECODE_CHUNK):
-            chunk = list(image_paths[start:start + DECODE_CHUNK])
-            bad.update((p, reason) for p, reason in zip(chunk, pool.map(decode_error, [root / p for p in chunk])) if reason)
+            chunk = list(image_paths[start : start + DECODE_CHUNK])
+            bad.update(
+                (p, reason)
+                for p, reason in zip(chunk, pool.map(decode_error, [root / p for p in chunk]))
+                if reason
+            )
             bar.update(len(chunk))
     return bad
 
 
 def describe_undecodable(bad: dict[str, str], policy: str) -> str:
-    """The report line for images that fail to decode: count, the first paths with why, and the fix."""
+    """The report line for images that fail to decode: count, the
+    first paths with why, and the fix."""
     first = ", ".join(f"{path} ({reason})" for path, reason in list(bad.items())[:LISTED])
     if policy == "stop":
-        action = (f"stopping: re-copy those files from the original image archive (demo: delete the demo folder so it is "
-                  f"generated again), or leave them out with {SKIP_ADVICE}")
+        action = (
+            "stopping: re-copy those files from the original image archive (demo: delete the demo "
+            f"folder so it is generated again), or leave them out with {SKIP_ADVICE}"
+        )
     else:
         action = "left out of the index as asked (--on-missing skip)"
-    return f"{len(bad)} image file(s) cannot be decoded (truncated or not images), first: {first}; {action}"
+    return (
+        f"{len(bad)} image file(s) cannot be decoded (truncated or not images), first: {first}; "
+        f"{action}"
+    )

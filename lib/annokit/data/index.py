@@ -24,7 +24,8 @@ import pandas as pd
 
 import annokit
 from annokit.data.annotation_table import TEST, TRAIN, AnnotationTable
-from annokit.data.manifest import Manifest, sha256_of, verify
+from annokit.data.manifest import sha256_of, verify
+from annokit.data.manifest_file import Manifest
 from annokit.data.readers import IMAGE_FOLDERS, check_root, resolve_file
 
 INDEX_FORMAT = 2
@@ -59,12 +60,18 @@ def _multi_hot(index_lists: np.ndarray, width: int) -> np.ndarray:
     matrix = np.zeros((len(index_lists), width), dtype=bool)
     lengths = np.fromiter((len(v) for v in index_lists), dtype=np.int64, count=len(index_lists))
     if lengths.sum():
-        matrix[np.repeat(np.arange(len(index_lists)), lengths), np.concatenate([np.asarray(v, dtype=np.int64) for v in index_lists])] = True
+        matrix[
+            np.repeat(np.arange(len(index_lists)), lengths),
+            np.concatenate([np.asarray(v, dtype=np.int64) for v in index_lists]),
+        ] = True
     return matrix
 
 
-def fingerprint(root: Path, manifest: Manifest, tag_vocab_size: int, seed: int, on_missing: str) -> str:
-    """A digest of everything the index depends on, image files included (one stat each, no reading)."""
+def fingerprint(
+    root: Path, manifest: Manifest, tag_vocab_size: int, seed: int, on_missing: str
+) -> str:
+    """A digest of everything the index depends on, image files
+    included (one stat each, no reading)."""
     inputs = {
         "format": INDEX_FORMAT,
         "dataset": manifest.dataset,
@@ -76,20 +83,32 @@ def fingerprint(root: Path, manifest: Manifest, tag_vocab_size: int, seed: int, 
         "tag_vocab_size": tag_vocab_size,
         "seed": seed,
         "on_missing": on_missing,
-        "files": {rel: sha256_of(resolve_file(root, rel)) for rel in sorted(manifest.files) if resolve_file(root, rel).exists()},
+        "files": {
+            rel: sha256_of(resolve_file(root, rel))
+            for rel in sorted(manifest.files)
+            if resolve_file(root, rel).exists()
+        },
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
 def image_state(root: Path, dataset: str) -> dict[str, int | str]:
-    """Count and digest of (path, size, modification time) of every file under the dataset's image folders."""
-    entries = sorted(entry for folder in IMAGE_FOLDERS[dataset] for entry in stat_tree(Path(root) / folder, folder))
-    digest = hashlib.sha256("\n".join(f"{rel}\t{size}\t{mtime}" for rel, size, mtime in entries).encode())
+    """Count and digest of (path, size, modification time) of every file
+    under the dataset's image folders."""
+    entries = sorted(
+        entry
+        for folder in IMAGE_FOLDERS[dataset]
+        for entry in stat_tree(Path(root) / folder, folder)
+    )
+    digest = hashlib.sha256(
+        "\n".join(f"{rel}\t{size}\t{mtime}" for rel, size, mtime in entries).encode()
+    )
     return {"files": len(entries), "sha256": digest.hexdigest()}
 
 
 def stat_tree(folder: Path, prefix: str) -> list[tuple[str, int, int]]:
-    """(path under prefix, size, mtime in ns) of every file below ``folder``, links followed, each folder once."""
+    """(path under prefix, size, mtime in ns) of every file below ``folder``,
+    links followed, each folder once."""
     out: list[tuple[str, int, int]] = []
     stack, seen = [(folder, prefix)], set()
     while stack:
@@ -121,47 +140,86 @@ def _size_and_mtime(entry: os.DirEntry) -> tuple[int, int]:
 
 def table_to_frame(table: AnnotationTable) -> pd.DataFrame:
     """Columnar rows: label and tag matrices stored as lists of indices."""
-    return pd.DataFrame({
-        "image_id": table.image_ids.astype(str),
-        "path": table.paths.astype(str),
-        "split": table.official_split.astype(str),
-        "labels": [np.flatnonzero(row).astype(np.int16) for row in table.labels],
-        "tags": [np.flatnonzero(row).astype(np.int16) for row in table.tags],
-    })
+    return pd.DataFrame(
+        {
+            "image_id": table.image_ids.astype(str),
+            "path": table.paths.astype(str),
+            "split": table.official_split.astype(str),
+            "labels": [np.flatnonzero(row).astype(np.int16) for row in table.labels],
+            "tags": [np.flatnonzero(row).astype(np.int16) for row in table.tags],
+        }
+    )
 
 
 def load_index(folder: Path) -> PreparedIndex:
-    """Read a prepared index folder; a missing or unreadable one gets an error saying how to rebuild it."""
+    """Read a prepared index folder; a missing or unreadable one gets
+    an error saying how to rebuild it."""
     folder = Path(folder)
     missing = [name for name in FILES if not (folder / name).exists()]
     if missing:
-        raise FileNotFoundError(f"prepared index in {folder} lacks {', '.join(missing)}: run notebook 00_data_prep "
-                                f"(or `python -m annokit.prepare --profile <name>`) to build it")
+        raise FileNotFoundError(
+            f"prepared index in {folder} lacks {', '.join(missing)}: run notebook 00_data_prep "
+            f"(or `python -m annokit.prepare --profile <name>`) to build it"
+        )
     try:
         frame = pd.read_parquet(folder / "index.parquet")
         vocab = json.loads((folder / "vocab.json").read_text())
         meta = json.loads((folder / "meta.json").read_text())
-        return PreparedIndex(frame=frame, label_names=tuple(vocab["labels"]), tag_names=tuple(vocab["tags"]), meta=dict(meta))
+        return PreparedIndex(
+            frame=frame,
+            label_names=tuple(vocab["labels"]),
+            tag_names=tuple(vocab["tags"]),
+            meta=dict(meta),
+        )
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise RuntimeError(f"prepared index in {folder} is unreadable ({error!r}); delete the folder and prepare it again") from error
+        raise RuntimeError(
+            f"prepared index in {folder} is unreadable ({error!r}); delete the folder and prepare "
+            "it again"
+        ) from error
 
 
-def build_index(folder: Path, root: Path, manifest: Manifest, *, profile: str, tag_vocab_size: int = 1000,
-                seed: int = 0, on_missing: str = "stop", force: bool = False, deep: bool = False,
-                progress: bool = True) -> tuple[PreparedIndex, bool]:
-    """Verify the root and write the index to ``folder``; reuse it when its fingerprint is unchanged.
+@dataclass(frozen=True)
+class IndexOptions:
+    """How ``build_index`` draws the rows and checks the images: the tag vocabulary's size and the
+    split's seed (both part of the fingerprint), and whether verifying decodes every image."""
 
-    ``deep`` decodes every image while verifying; an index built without that is not reused for a deep request.
-    Returns the index and whether it was (re)built.
+    tag_vocab_size: int = 1000
+    seed: int = 0
+    deep: bool = False  # decode every image while verifying
+    progress: bool = True  # show a progress bar while decoding
+
+
+def build_index(
+    folder: Path,
+    root: Path,
+    manifest: Manifest,
+    *,
+    profile: str,
+    options: IndexOptions = IndexOptions(),
+    on_missing: str = "stop",
+    force: bool = False,
+) -> tuple[PreparedIndex, bool]:
+    """Verify the root and write the index to ``folder``; reuse it when its fingerprint is
+    unchanged. Returns the index and whether it was (re)built.
+
+    An index built without a deep check (``options.deep``) is not reused for a deep request.
     """
     folder = Path(folder)
+    tag_vocab_size, seed, deep = options.tag_vocab_size, options.seed, options.deep
     check_root(root, manifest.dataset, f"profile {profile} (manifest {manifest.name})")
     digest = fingerprint(root, manifest, tag_vocab_size, seed, on_missing)
     existing = None if force else reusable_index(folder, digest, deep)
     if existing is not None:
         return existing, False
-    report, table = verify(root, manifest, tag_vocab_size=tag_vocab_size, seed=seed, on_missing=on_missing,
-                           deep=deep, progress=progress)
+    report, table = verify(
+        root,
+        manifest,
+        tag_vocab_size=tag_vocab_size,
+        seed=seed,
+        on_missing=on_missing,
+        deep=deep,
+        progress=options.progress,
+    )
     report.raise_if_errors()
     meta = {
         "format": INDEX_FORMAT,
@@ -173,7 +231,10 @@ def build_index(folder: Path, root: Path, manifest: Manifest, *, profile: str, t
         "data_root": str(Path(root).resolve()),
         "seed": seed,
         "tag_vocab_size": tag_vocab_size,
-        "counts": {"train": int((table.official_split == TRAIN).sum()), "test": int((table.official_split == TEST).sum())},
+        "counts": {
+            "train": int((table.official_split == TRAIN).sum()),
+            "test": int((table.official_split == TEST).sum()),
+        },
         "skipped_missing_images": len(report.missing_images) if on_missing == "skip" else 0,
         "deep_checked": deep,
         "skipped_undecodable_images": len(report.undecodable_images) if on_missing == "skip" else 0,
@@ -181,25 +242,34 @@ def build_index(folder: Path, root: Path, manifest: Manifest, *, profile: str, t
         "annokit_version": annokit.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _write_atomically(folder, table_to_frame(table), {"labels": list(table.label_names), "tags": list(table.tag_names)}, meta)
+    _write_atomically(
+        folder,
+        table_to_frame(table),
+        {"labels": list(table.label_names), "tags": list(table.tag_names)},
+        meta,
+    )
     return load_index(folder), True
 
 
 def reusable_index(folder: Path, digest: str, deep: bool) -> PreparedIndex | None:
-    """The index in ``folder`` when it was made from the same inputs (and decoded every image if ``deep``)."""
+    """The index in ``folder`` when it was made from the same inputs (and
+    decoded every image if ``deep``)."""
     if not (folder / "meta.json").exists():
         return None
     try:
         existing = load_index(folder)
     except RuntimeError:
         return None  # a damaged index is rebuilt, not reported
-    if existing.meta.get("fingerprint") != digest or (deep and not existing.meta.get("deep_checked")):
+    if existing.meta.get("fingerprint") != digest or (
+        deep and not existing.meta.get("deep_checked")
+    ):
         return None
     return existing
 
 
 def _write_atomically(folder: Path, frame: pd.DataFrame, vocab: dict, meta: dict) -> None:
-    """Write into a sibling temporary folder, then swap it in, so an interruption leaves no half index."""
+    """Write into a sibling temporary folder, then swap it in, so an
+    interruption leaves no half index."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:

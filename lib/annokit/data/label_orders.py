@@ -46,10 +46,17 @@ def order_labels(label_matrix: np.ndarray, priority: np.ndarray) -> list[np.ndar
     matrix = np.asarray(label_matrix, dtype=bool)
     rank = np.empty(len(priority), dtype=np.int64)
     rank[np.asarray(priority)] = np.arange(len(priority))
-    return [labels[np.argsort(rank[labels], kind="stable")] for labels in (np.flatnonzero(row) for row in matrix)]
+    return [
+        labels[np.argsort(rank[labels], kind="stable")]
+        for labels in (np.flatnonzero(row) for row in matrix)
+    ]
 
 
-def label_sequences(order: str, train_labels: np.ndarray, label_matrix: np.ndarray,
-                    label_names: Sequence[str]) -> list[np.ndarray]:
-    """Sequences of ``label_matrix``'s images in ``order``, with frequencies from ``train_labels``."""
-    return order_labels(label_matrix, label_priority(order, label_frequencies(train_labels), label_names))
+def label_sequences(
+    order: str, train_labels: np.ndarray, label_matrix: np.ndarray, label_names: Sequence[str]
+) -> list[np.ndarray]:
+    """Sequences of ``label_matrix``'s images in ``order``, with
+    frequencies from ``train_labels``."""
+    return order_labels(
+        label_matrix, label_priority(order, label_frequencies(train_labels), label_names)
+    )

@@ -3,15 +3,18 @@
 Expected under the dataset root (from NUS-WIDE's ImageList, ConceptsList, Groundtruth and
 NUS_WID_Tags archives and the Flickr image archive)::
 
-    ImageList/Imagelist.txt                 C:\\ImageData\\Flickr\\actor\\0001_2124494179.jpg per line
-    ImageList/TrainImagelist.txt            actor\\0001_2124494179.jpg per line
+    ImageList/Imagelist.txt          C:\\ImageData\\Flickr\\actor\\0001_2124494179.jpg per line
+    ImageList/TrainImagelist.txt     actor\\0001_2124494179.jpg per line
     ImageList/TestImagelist.txt
-    Concepts81.txt                          (or ConceptsList/Concepts81.txt) one concept per line
-    Groundtruth/AllLabels/Labels_<concept>.txt                  one 0/1 per line, Imagelist order
-    Groundtruth/TrainTestLabels/Labels_<concept>_Train.txt      one 0/1 per line, train list order
-    Groundtruth/TrainTestLabels/Labels_<concept>_Test.txt       one 0/1 per line, test list order
-    NUS_WID_Tags/TagList1k.txt              one tag per line
-    NUS_WID_Tags/AllTags1k.txt              one row of 0/1 per image, Imagelist order
+    Concepts81.txt                   (or ConceptsList/Concepts81.txt) one concept per line
+    Groundtruth/AllLabels/Labels_<concept>.txt
+                                     one 0/1 per line, Imagelist order
+    Groundtruth/TrainTestLabels/Labels_<concept>_Train.txt
+                                     one 0/1 per line, train list order
+    Groundtruth/TrainTestLabels/Labels_<concept>_Test.txt
+                                     one 0/1 per line, test list order
+    NUS_WID_Tags/TagList1k.txt       one tag per line
+    NUS_WID_Tags/AllTags1k.txt       one row of 0/1 per image, Imagelist order
     Flickr/<folder>/<name>.jpg
 
 The real files have CRLF endings, trailing whitespace and blank last lines; all are tolerated.
@@ -58,18 +61,24 @@ def read_nuswide(root: Path, check_train_test_labels: bool = True) -> Annotation
     """Read NUS-WIDE under ``root``: rows in Imagelist order, labels in Concepts81 order."""
     root = Path(root)
     folders, names = read_imagelist(root)
-    image_ids = np.array([image_id(folder, name) for folder, name in zip(folders, names)], dtype=str)
+    image_ids = np.array(
+        [image_id(folder, name) for folder, name in zip(folders, names)], dtype=str
+    )
     split, split_rows = official_split(root, image_ids)
     concepts = read_names(concepts_file(root))
     labels = read_all_labels(root, concepts, len(image_ids))
     if check_train_test_labels:
         check_train_test_label_files(root, concepts, labels, split_rows)
     tag_names = read_names(required(root, TAGLIST))
-    tags = read_01_rows(required(root, ALLTAGS), len(tag_names), len(image_ids), f"{IMAGELIST} lists")
+    tags = read_01_rows(
+        required(root, ALLTAGS), len(tag_names), len(image_ids), f"{IMAGELIST} lists"
+    )
     return AnnotationTable(
         dataset=DATASET,
         image_ids=image_ids,
-        paths=np.array([f"Flickr/{folder}/{name}" for folder, name in zip(folders, names)], dtype=str),
+        paths=np.array(
+            [f"Flickr/{folder}/{name}" for folder, name in zip(folders, names)], dtype=str
+        ),
         official_split=split,
         labels=labels,
         tags=tags,
@@ -83,7 +92,9 @@ def required(root: Path, rel: str) -> Path:
     path = root / rel
     if not path.is_file():
         archive = _ARCHIVE.get(rel.split("/", 1)[0], "NUS-WIDE archive")
-        raise FileNotFoundError(f"NUS-WIDE file {path} is missing: unpack NUS-WIDE's {archive} under {root}")
+        raise FileNotFoundError(
+            f"NUS-WIDE file {path} is missing: unpack NUS-WIDE's {archive} under {root}"
+        )
     return path
 
 
@@ -99,16 +110,23 @@ def concepts_file(root: Path) -> Path:
 
 
 def read_lines(path: Path) -> list[str]:
-    """Stripped lines of a text file, tolerating CRLF and trailing blank lines but no blank line inside."""
+    """Stripped lines of a text file, tolerating CRLF and trailing
+    blank lines but no blank line inside."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not a text file (byte {error.start} is not UTF-8); re-extract it from its NUS-WIDE archive") from None
+        raise ValueError(
+            f"{path} is not a text file (byte {error.start} is not UTF-8); re-extract it from its "
+            "NUS-WIDE archive"
+        ) from None
     lines = [line.strip() for line in text.split("\n")]
     while lines and not lines[-1]:
         lines.pop()
     if "" in lines:
-        raise ValueError(f"{path} line {lines.index('') + 1} is blank; re-extract the file from its NUS-WIDE archive")
+        raise ValueError(
+            f"{path} line {lines.index('') + 1} is blank; re-extract the file from its NUS-WIDE "
+            "archive"
+        )
     return lines
 
 
@@ -118,7 +136,10 @@ def read_names(path: Path) -> tuple[str, ...]:
     seen: set[str] = set()
     for number, name in enumerate(names, start=1):
         if name in seen:
-            raise ValueError(f"{path} line {number} repeats the name {name!r}; re-extract the file from its archive")
+            raise ValueError(
+                f"{path} line {number} repeats the name {name!r}; re-extract the file from its "
+                "archive"
+            )
         seen.add(name)
     return tuple(names)
 
@@ -127,7 +148,9 @@ def split_image_path(line: str, path: Path, number: int) -> tuple[str, str]:
     """(folder, file name) of a Windows or POSIX image path: its last two components."""
     parts = [p for p in line.replace("\\", "/").split("/") if p]
     if len(parts) < 2:
-        raise ValueError(f"{path} line {number} ({line!r}) is not a <folder>\\<name>.jpg image path")
+        raise ValueError(
+            f"{path} line {number} ({line!r}) is not a <folder>\\<name>.jpg image path"
+        )
     return parts[-2], parts[-1]
 
 
@@ -143,7 +166,10 @@ def read_imagelist(root: Path) -> tuple[list[str], list[str]]:
     for number, line in enumerate(read_lines(path), start=1):
         folder, name = split_image_path(line, path, number)
         if (folder, name) in seen:
-            raise ValueError(f"{path} line {number} lists {folder}/{name} a second time; re-extract ImageList.zip")
+            raise ValueError(
+                f"{path} line {number} lists {folder}/{name} a second time; re-extract "
+                "ImageList.zip"
+            )
         seen.add((folder, name))
         folders.append(folder)
         names.append(name)
@@ -172,12 +198,16 @@ def official_split(root: Path, image_ids: np.ndarray) -> tuple[np.ndarray, dict[
     for k, (split, _) in enumerate(SPLIT_LISTS):
         membership[split_rows[split], k] = True
     lists = " and ".join(str(root / rel) for _, rel in SPLIT_LISTS)
-    for problem, mask in (("in both", membership.all(axis=1)), ("in neither of", ~membership.any(axis=1))):
+    for problem, mask in (
+        ("in both", membership.all(axis=1)),
+        ("in neither of", ~membership.any(axis=1)),
+    ):
         if mask.any():
             first = int(np.flatnonzero(mask)[0])
             raise ValueError(
-                f"{mask.sum()} images of {root / IMAGELIST} are {problem} {lists}, first {image_ids[first]} "
-                f"(line {first + 1}); re-extract ImageList.zip so the lists partition the image list"
+                f"{mask.sum()} images of {root / IMAGELIST} are {problem} {lists}, first "
+                f"{image_ids[first]} (line {first + 1}); re-extract ImageList.zip so the lists "
+                "partition the image list"
             )
     split = np.where(membership[:, 0], TRAIN, TEST).astype(str)
     return split, split_rows
@@ -186,7 +216,12 @@ def official_split(root: Path, image_ids: np.ndarray) -> tuple[np.ndarray, dict[
 def read_all_labels(root: Path, concepts: tuple[str, ...], n_images: int) -> np.ndarray:
     """N×81 labels from Groundtruth/AllLabels, columns in Concepts81 order."""
     columns = [
-        read_01_rows(required(root, f"Groundtruth/AllLabels/Labels_{c}.txt"), 1, n_images, f"{IMAGELIST} lists")
+        read_01_rows(
+            required(root, f"Groundtruth/AllLabels/Labels_{c}.txt"),
+            1,
+            n_images,
+            f"{IMAGELIST} lists",
+        )
         for c in concepts
     ]
     return np.concatenate(columns, axis=1) if columns else np.zeros((n_images, 0), dtype=bool)
@@ -206,9 +241,11 @@ def check_train_test_label_files(
             if len(wrong):
                 line = int(wrong[0]) + 1
                 raise ValueError(
-                    f"{path} line {line} says {int(values[wrong[0]])} but Groundtruth/AllLabels/Labels_{concept}.txt "
-                    f"says {int(labels[rows[wrong[0]], j])} for that image ({len(wrong)} disagreements); "
-                    "re-extract Groundtruth.zip, or pass check_train_test_labels=False to trust AllLabels"
+                    f"{path} line {line} says {int(values[wrong[0]])} but "
+                    f"Groundtruth/AllLabels/Labels_{concept}.txt says "
+                    f"{int(labels[rows[wrong[0]], j])} for that image ({len(wrong)} "
+                    "disagreements); re-extract Groundtruth.zip, or pass "
+                    "check_train_test_labels=False to trust AllLabels"
                 )
 
 
@@ -227,13 +264,16 @@ def read_01_rows(path: Path, n_columns: int, n_rows: int, row_source: str) -> np
         counts.append(line_counts)
         first_line += len(line_counts)
         start = stop
-    counts_per_line = trim_blank_tail(np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64))
+    counts_per_line = trim_blank_tail(
+        np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+    )
     check_shape(counts_per_line, n_columns, n_rows, path, row_source)
     return out.view(bool).reshape(n_rows, n_columns)
 
 
 def block_end(raw: bytes, start: int) -> int:
-    """End of the block starting at ``start``: just after a newline about _BLOCK_BYTES on, or EOF."""
+    """End of the block starting at ``start``: just after a
+    newline about _BLOCK_BYTES on, or EOF."""
     if start + _BLOCK_BYTES >= len(raw):
         return len(raw)
     newline = raw.find(b"\n", start + _BLOCK_BYTES)
@@ -252,8 +292,8 @@ def parse_01_block(block: np.ndarray, path: Path, first_line: int) -> tuple[np.n
     if first_invalid >= 0:
         line = first_line + int(np.count_nonzero(newline[:first_invalid]))
         raise ValueError(
-            f"{path} line {line} holds a value other than 0 or 1 (values must be single 0/1 digits separated "
-            "by tabs or spaces); re-extract the file from its NUS-WIDE archive"
+            f"{path} line {line} holds a value other than 0 or 1 (values must be single 0/1 digits "
+            "separated by tabs or spaces); re-extract the file from its NUS-WIDE archive"
         )
     line_starts = np.concatenate(([0], np.flatnonzero(newline[:-1]) + 1))
     line_counts = np.add.reduceat(digit, line_starts, dtype=np.int64)
@@ -266,7 +306,9 @@ def trim_blank_tail(counts_per_line: np.ndarray) -> np.ndarray:
     return counts_per_line[: int(last[-1]) + 1] if len(last) else counts_per_line[:0]
 
 
-def check_shape(counts_per_line: np.ndarray, n_columns: int, n_rows: int, path: Path, row_source: str) -> None:
+def check_shape(
+    counts_per_line: np.ndarray, n_columns: int, n_rows: int, path: Path, row_source: str
+) -> None:
     """Refuse a 0/1 file whose row count or per-row value count is not the expected one."""
     if len(counts_per_line) != n_rows:
         raise ValueError(

@@ -22,11 +22,14 @@ M3_COCO_SIZES = {TRAIN: 56_414, TEST: 30_774}
 
 
 def apply_split_rule(table: AnnotationTable, rule: str, seed: int = 0) -> AnnotationTable:
-    """The rows of ``table`` that ``rule`` ("m3" or "multi_order") keeps, in their original order."""
+    """The rows of ``table`` that ``rule`` ("m3" or
+    "multi_order") keeps, in their original order."""
     if rule == "m3":
         keep = _m3_coco_rows(table, seed) if table.dataset == "coco2014" else has_any(table.tags)
     elif rule == "multi_order":
-        keep = has_any(table.labels) if table.dataset == "nuswide" else np.ones(len(table), dtype=bool)
+        keep = (
+            has_any(table.labels) if table.dataset == "nuswide" else np.ones(len(table), dtype=bool)
+        )
     else:
         raise ValueError(f"unknown split rule {rule!r}: use 'm3' or 'multi_order'")
     return table.subset(keep)

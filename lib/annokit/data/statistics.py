@@ -29,13 +29,17 @@ def split_statistics(index: PreparedIndex) -> pd.DataFrame:
 def label_frequencies(index: PreparedIndex, split: str = TRAIN) -> pd.Series:
     """Images per label in a split, most frequent first (also the frequent-first label order)."""
     counts = index.label_matrix(split).sum(axis=0)
-    return pd.Series(counts, index=list(index.label_names), name="images").sort_values(ascending=False, kind="stable")
+    return pd.Series(counts, index=list(index.label_names), name="images").sort_values(
+        ascending=False, kind="stable"
+    )
 
 
 def label_count_distribution(index: PreparedIndex, split: str) -> pd.Series:
     """Number of images with 0, 1, 2, … labels: the quantity LQP learns to predict."""
     counts = index.label_matrix(split).sum(axis=1)
-    return pd.Series(np.bincount(counts, minlength=1), name="images").rename_axis("labels per image")
+    return pd.Series(np.bincount(counts, minlength=1), name="images").rename_axis(
+        "labels per image"
+    )
 
 
 def label_cooccurrence(index: PreparedIndex, split: str = TRAIN) -> pd.DataFrame:
@@ -44,14 +48,19 @@ def label_cooccurrence(index: PreparedIndex, split: str = TRAIN) -> pd.DataFrame
     joint = labels.T @ labels
     with np.errstate(divide="ignore", invalid="ignore"):
         conditional = joint / np.diag(joint)[:, None]
-    return pd.DataFrame(np.nan_to_num(conditional), index=list(index.label_names), columns=list(index.label_names))
+    return pd.DataFrame(
+        np.nan_to_num(conditional), index=list(index.label_names), columns=list(index.label_names)
+    )
 
 
 def tag_label_agreement(index: PreparedIndex, split: str = TRAIN) -> float:
-    """Share of (image, true label) pairs whose label name is also among the image's tags: how informative tags are."""
+    """Share of (image, true label) pairs whose label name is also among the
+    image's tags: how informative tags are."""
     labels, tags = index.label_matrix(split), index.tag_matrix(split)
     tag_column = {name: j for j, name in enumerate(index.tag_names)}
-    shared = [(c, tag_column[name]) for c, name in enumerate(index.label_names) if name in tag_column]
+    shared = [
+        (c, tag_column[name]) for c, name in enumerate(index.label_names) if name in tag_column
+    ]
     if not shared or not labels.any():
         return float("nan")
     hits = sum(int((labels[:, c] & tags[:, t]).sum()) for c, t in shared)

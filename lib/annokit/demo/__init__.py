@@ -1,4 +1,5 @@
-"""The synthetic demo dataset generator: plan from a seed, render, write the COCO 2014 and NUS-WIDE layouts."""
+"""The synthetic demo dataset generator: plan from a seed, render, write
+the COCO 2014 and NUS-WIDE layouts."""
 
 # ``generate_demo(root, config)`` writes ``root/coco`` (MS-COCO 2014 layout) and ``root/nuswide``
 # (NUS-WIDE layout) holding the same images and labels, plus what the generator intended

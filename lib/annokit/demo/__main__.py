@@ -1,4 +1,5 @@
-"""Entry point of ``python -m annokit.demo --root DIR``: generate (or reuse) the demo and describe it."""
+"""Entry point of ``python -m annokit.demo --root DIR``: generate (or
+reuse) the demo and describe it."""
 
 from annokit.cli import run_cli
 from annokit.demo.command import main

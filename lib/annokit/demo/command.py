@@ -14,14 +14,20 @@ from annokit.demo.truth import TRUTH_ARRAYS, TRUTH_STRINGS, DemoConfig
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate (or reuse) the demo under --root and print what is there."""
     parser = argparse.ArgumentParser(
-        prog="python -m annokit.demo", description="Generate the synthetic demo dataset in the COCO 2014 and NUS-WIDE layouts.")
+        prog="python -m annokit.demo",
+        description="Generate the synthetic demo dataset in the COCO 2014 and NUS-WIDE layouts.",
+    )
     defaults = DemoConfig()
-    parser.add_argument("--root", type=Path, required=True, help="folder to write coco/ and nuswide/ into")
+    parser.add_argument(
+        "--root", type=Path, required=True, help="folder to write coco/ and nuswide/ into"
+    )
     parser.add_argument("--n-train", type=int, default=defaults.n_train)
     parser.add_argument("--n-test", type=int, default=defaults.n_test)
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--overwrite", action="store_true", help="replace whatever coco/ and nuswide/ hold")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace whatever coco/ and nuswide/ hold"
+    )
     add_debug_flag(parser)
     args = parser.parse_args(argv)
     config = DemoConfig(args.n_train, args.n_test, args.image_size, args.seed)

@@ -1,4 +1,5 @@
-"""The drawing canvas: colour jitter, the Canvas primitives and the Instance records they annotate."""
+"""The drawing canvas: colour jitter, the Canvas primitives and
+the Instance records they annotate."""
 
 from __future__ import annotations
 

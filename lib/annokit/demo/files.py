@@ -22,4 +22,6 @@ def write_text_lines(path: Path, lines: Sequence[str], newline: str = "\n") -> N
 
 def write_json(path: Path, obj: object) -> None:
     """Compact JSON with a fixed key order (dicts are built in order, never sorted from sets)."""
-    write_bytes(path, json.dumps(obj, separators=_JSON_SEPARATORS, ensure_ascii=False).encode("utf-8"))
+    write_bytes(
+        path, json.dumps(obj, separators=_JSON_SEPARATORS, ensure_ascii=False).encode("utf-8")
+    )

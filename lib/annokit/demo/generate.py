@@ -13,7 +13,14 @@ import numpy as np
 from annokit.demo.files import write_json
 from annokit.demo.plan import plan_demo
 from annokit.demo.render import render_demo
-from annokit.demo.truth import TRUTH_ARRAYS, TRUTH_STRINGS, DemoConfig, DemoTruth, load_demo_truth, save_demo_truth
+from annokit.demo.truth import (
+    TRUTH_ARRAYS,
+    TRUTH_STRINGS,
+    DemoConfig,
+    DemoTruth,
+    load_demo_truth,
+    save_demo_truth,
+)
 from annokit.demo.writers import write_coco_layout, write_nuswide_layout
 
 log = logging.getLogger(__name__)
@@ -26,8 +33,9 @@ LAYOUTS = ("coco", "nuswide")
 
 def config_marker(config: DemoConfig) -> dict:
     """What ``demo_config.json`` holds for a configuration."""
-    # "annokit.data.demo" is the generator's on-disk name (its module path when markers were introduced), not an
-    # import path: changing it would make check_replaceable refuse every demo folder generated before.
+    # "annokit.data.demo" is the generator's on-disk name (its module path when markers
+    # were introduced), not an import path: changing it would make check_replaceable refuse
+    # every demo folder generated before.
     return {"generator": "annokit.data.demo", "version": GENERATOR_VERSION, **asdict(config)}
 
 
@@ -46,7 +54,8 @@ def existing_marker(root: Path) -> dict | None:
 def is_complete(root: Path, config: DemoConfig) -> bool:
     """Whether ``root`` holds a finished demo generated with ``config``."""
     present = all((root / name).is_dir() for name in LAYOUTS) and all(
-        (root / name).is_file() for name in (TRUTH_ARRAYS, TRUTH_STRINGS))
+        (root / name).is_file() for name in (TRUTH_ARRAYS, TRUTH_STRINGS)
+    )
     return present and existing_marker(root) == config_marker(config)
 
 
@@ -64,8 +73,9 @@ def check_replaceable(root: Path, config: DemoConfig, overwrite: bool) -> None:
         )
     if occupied:
         raise FileExistsError(
-            f"{occupied[0]} already exists but was not written by the demo generator (no {root / MARKER}); "
-            "use another root, or pass overwrite=True (--overwrite) to replace it"
+            f"{occupied[0]} already exists but was not written by the demo generator (no "
+            f"{root / MARKER}); use another root, or pass overwrite=True (--overwrite) to replace "
+            "it"
         )
 
 
@@ -80,8 +90,11 @@ def remove_demo(root: Path) -> None:
         (root / name).unlink(missing_ok=True)
 
 
-def generate_demo(root: Path, config: DemoConfig | None = None, overwrite: bool = False) -> DemoTruth:
-    """Write the demo in both layouts under ``root`` (skipped when already there) and return its truth."""
+def generate_demo(
+    root: Path, config: DemoConfig | None = None, overwrite: bool = False
+) -> DemoTruth:
+    """Write the demo in both layouts under ``root`` (skipped when
+    already there) and return its truth."""
     root, config = Path(root), config or DemoConfig()
     root.mkdir(parents=True, exist_ok=True)
     if is_complete(root, config) and not overwrite:
@@ -94,7 +107,8 @@ def generate_demo(root: Path, config: DemoConfig | None = None, overwrite: bool 
     write_coco_layout(root / "coco", truth, images, instances, config.image_size)
     write_nuswide_layout(root / "nuswide", truth, images)
     save_demo_truth(root, truth)
-    write_json(root / MARKER, config_marker(config))  # last: its presence means the demo is complete
+    # last: its presence means the demo is complete
+    write_json(root / MARKER, config_marker(config))
     log.info("demo data for %s written under %s", config, root)
     return truth
 
@@ -102,11 +116,13 @@ def generate_demo(root: Path, config: DemoConfig | None = None, overwrite: bool 
 def summary(truth: DemoTruth) -> str:
     """A few lines describing a generated demo."""
     counts = np.bincount(truth.labels.sum(axis=1), minlength=1)
-    return "\n".join([
-        f"{len(truth)} images ({int((truth.split == 'train').sum())} train, "
-        f"{int((truth.split == 'test').sum())} test), "
-        f"{len(truth.label_names)} labels, {len(truth.tag_names)} tags",
-        "labels per image: " + ", ".join(f"{k}: {int(c)}" for k, c in enumerate(counts)),
-        f"images without label: {float((counts[0]) / len(truth)):.1%}, "
-        f"without tag: {float((~truth.tags.any(axis=1)).mean()):.1%}",
-    ])
+    return "\n".join(
+        [
+            f"{len(truth)} images ({int((truth.split == 'train').sum())} train, "
+            f"{int((truth.split == 'test').sum())} test), "
+            f"{len(truth.label_names)} labels, {len(truth.tag_names)} tags",
+            "labels per image: " + ", ".join(f"{k}: {int(c)}" for k, c in enumerate(counts)),
+            f"images without label: {float((counts[0]) / len(truth)):.1%}, "
+            f"without tag: {float((~truth.tags.any(axis=1)).mean()):.1%}",
+        ]
+    )

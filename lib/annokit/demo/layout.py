@@ -1,4 +1,5 @@
-"""Scene layout: horizon and ground bands, the background painted from them, and where objects stand."""
+"""Scene layout: horizon and ground bands, the background painted
+from them, and where objects stand."""
 
 from __future__ import annotations
 
@@ -15,13 +16,21 @@ GROUND_ORDER = ("ocean", "water", "snow", "grass", "sand", "road")
 LAND = ("snow", "grass", "sand", "road")
 STANDING = ("tree", "cars", "person", "animal", "flowers", "beach", "sign", "flags")
 _BAND_COLOURS: dict[str | None, RGB] = {
-    "ocean": (25, 75, 150), "water": (70, 140, 165), "snow": (236, 240, 250), "grass": (75, 140, 55),
-    "sand": (222, 203, 150), "road": (72, 72, 78), None: (118, 92, 66),
+    "ocean": (25, 75, 150),
+    "water": (70, 140, 165),
+    "snow": (236, 240, 250),
+    "grass": (75, 140, 55),
+    "sand": (222, 203, 150),
+    "road": (72, 72, 78),
+    None: (118, 92, 66),
 }
 # Backdrops when there is no sky: muted hues no concept uses.
 _WALLS: tuple[RGB, ...] = ((188, 182, 172), (176, 160, 170), (160, 170, 150), (200, 185, 200))
-_SKY = {"day": ((70, 130, 215), (170, 205, 240)), "sunset": ((70, 50, 120), (250, 145, 65)),
-        "night": ((35, 45, 95), (70, 80, 130))}
+_SKY = {
+    "day": ((70, 130, 215), (170, 205, 240)),
+    "sunset": ((70, 50, 120), (250, 145, 65)),
+    "night": ((35, 45, 95), (70, 80, 130)),
+}
 
 
 @dataclass(frozen=True)
@@ -56,17 +65,25 @@ def plan_layout(labels: Sequence[str], size: int, rng: np.random.Generator) -> L
     else:
         horizon = round(size * rng.uniform(0.4, 0.6))
     sky_mode = "night" if "nighttime" in present else "sunset" if "sunset" in present else "day"
-    return Layout(horizon, split_bands(grounds or [None], horizon, size, rng), sky_mode, _pick(_WALLS, rng))
+    return Layout(
+        horizon, split_bands(grounds or [None], horizon, size, rng), sky_mode, _pick(_WALLS, rng)
+    )
 
 
-def split_bands(grounds: Sequence[str | None], top: int, size: int, rng: np.random.Generator) -> tuple:
+def split_bands(
+    grounds: Sequence[str | None], top: int, size: int, rng: np.random.Generator
+) -> tuple:
     """Contiguous bands over rows [top, size), one per ground, each at least one row tall."""
     weights = rng.uniform(0.6, 1.4, size=len(grounds))
-    edges = top + np.round(np.cumsum(np.concatenate(([0.0], weights))) / weights.sum() * (size - top)).astype(int)
+    edges = top + np.round(
+        np.cumsum(np.concatenate(([0.0], weights))) / weights.sum() * (size - top)
+    ).astype(int)
     for k in range(1, len(edges)):
         edges[k] = max(edges[k], edges[k - 1] + 1)
     edges[-1] = size
-    for k in range(len(edges) - 2, 0, -1):  # give rows back from the bottom if the floor pushed past
+    for k in range(
+        len(edges) - 2, 0, -1
+    ):  # give rows back from the bottom if the floor pushed past
         edges[k] = min(edges[k], edges[k + 1] - 1)
     return tuple((g, int(edges[k]), int(edges[k + 1])) for k, g in enumerate(grounds))
 
@@ -118,17 +135,30 @@ def draw_texture_details(canvas: Canvas, layout: Layout) -> None:
         if concept == "ocean":
             for _ in range(n):
                 x, y, w = rng.integers(0, s), rng.integers(y0, y1), canvas.px(canvas.u(0.04, 0.1))
-                d.line([(int(x), int(y)), (int(x) + w, int(y))], fill=jitter((235, 240, 250), rng, 10), width=1)
+                d.line(
+                    [(int(x), int(y)), (int(x) + w, int(y))],
+                    fill=jitter((235, 240, 250), rng, 10),
+                    width=1,
+                )
         elif concept == "water":
             for _ in range(n // 2 + 1):
                 x, y, w = rng.integers(0, s), rng.integers(y0, y1), canvas.px(canvas.u(0.1, 0.25))
-                d.line([(int(x), int(y)), (int(x) + w, int(y))], fill=jitter((150, 200, 215), rng, 10), width=1)
+                d.line(
+                    [(int(x), int(y)), (int(x) + w, int(y))],
+                    fill=jitter((150, 200, 215), rng, 10),
+                    width=1,
+                )
         elif concept == "road":
             y = (y0 + y1) // 2
-            dash, colour = canvas.px(0.06), jitter((235, 225, 120) if rng.random() < 0.5 else (240, 240, 240), rng, 10)
+            dash, colour = (
+                canvas.px(0.06),
+                jitter((235, 225, 120) if rng.random() < 0.5 else (240, 240, 240), rng, 10),
+            )
             for x in range(int(rng.integers(0, dash)), s, 2 * dash):
                 d.line([(x, y), (x + dash - 1, y)], fill=colour, width=canvas.line)
         elif concept == "grass":
             for _ in range(n):
                 x, y = int(rng.integers(0, s)), int(rng.integers(y0, y1))
-                d.line([(x, y), (x, y - canvas.px(0.03))], fill=jitter((45, 105, 35), rng, 12), width=1)
+                d.line(
+                    [(x, y), (x, y - canvas.px(0.03))], fill=jitter((45, 105, 35), rng, 12), width=1
+                )

@@ -1,4 +1,5 @@
-"""Drawing the objects of a scene: mountains, buildings, windows, trees, cars, boats, people and more."""
+"""Drawing the objects of a scene: mountains, buildings, windows,
+trees, cars, boats, people and more."""
 
 from __future__ import annotations
 
@@ -8,9 +9,23 @@ from annokit.demo.drawing import RGB, Canvas, jitter
 from annokit.demo.layout import Layout, _base_y, _perspective
 from annokit.demo.seeding import _pick
 
-_BUILDING_COLOURS: tuple[RGB, ...] = ((150, 155, 162), (150, 85, 65), (215, 195, 150), (95, 95, 108), (120, 140, 160))
-_PALETTE: tuple[RGB, ...] = ((200, 30, 30), (30, 60, 180), (235, 235, 235), (30, 30, 30), (230, 200, 30),
-                             (160, 165, 170), (20, 120, 60), (240, 120, 20))
+_BUILDING_COLOURS: tuple[RGB, ...] = (
+    (150, 155, 162),
+    (150, 85, 65),
+    (215, 195, 150),
+    (95, 95, 108),
+    (120, 140, 160),
+)
+_PALETTE: tuple[RGB, ...] = (
+    (200, 30, 30),
+    (30, 60, 180),
+    (235, 235, 235),
+    (30, 30, 30),
+    (230, 200, 30),
+    (160, 165, 170),
+    (20, 120, 60),
+    (240, 120, 20),
+)
 
 
 def draw_mountains(canvas: Canvas, layout: Layout, labels: Sequence[str]) -> None:
@@ -19,12 +34,16 @@ def draw_mountains(canvas: Canvas, layout: Layout, labels: Sequence[str]) -> Non
     for _ in range(int(rng.integers(1, 4))):
         cx, half = canvas.px(canvas.u(0.1, 0.9)), canvas.px(canvas.u(0.15, 0.35))
         peak = max(1, h - canvas.px(canvas.u(0.18, 0.34)))
-        canvas.draw.polygon([(cx - half, h), (cx, peak), (cx + half, h)], fill=jitter((105, 105, 120), rng, 20))
+        canvas.draw.polygon(
+            [(cx - half, h), (cx, peak), (cx + half, h)], fill=jitter((105, 105, 120), rng, 20)
+        )
         if "snow" in labels:
             t = 0.35
             cap_y = peak + (h - peak) * t
-            canvas.draw.polygon([(cx - half * t, cap_y), (cx, peak), (cx + half * t, cap_y)],
-                                fill=jitter((240, 242, 250), rng, 8))
+            canvas.draw.polygon(
+                [(cx - half * t, cap_y), (cx, peak), (cx + half * t, cap_y)],
+                fill=jitter((240, 242, 250), rng, 8),
+            )
         canvas.annotate("mountain", cx - half, peak, cx + half + 1, h)
 
 
@@ -50,8 +69,12 @@ def draw_window_grid(canvas: Canvas, x0: int, y0: int, w: int, tall: int, night:
     rng, cell = canvas.rng, max(2, canvas.px(0.045))
     pane = max(1, cell // 2)
     left, right = max(0, x0), min(canvas.size, x0 + w)  # the facade's visible columns
-    spots = [(x, y) for y in range(y0 + pane, y0 + tall - pane, cell) for x in range(x0 + pane, x0 + w - pane, cell)
-             if left <= x and x + pane <= right]
+    spots = [
+        (x, y)
+        for y in range(y0 + pane, y0 + tall - pane, cell)
+        for x in range(x0 + pane, x0 + w - pane, cell)
+        if left <= x and x + pane <= right
+    ]
     if not spots:  # too small for a grid: one window in the middle of what is visible
         spots = [((left + right - pane) // 2, y0 + (tall - pane) // 2)]
     glass = jitter((175, 205, 230), rng, 12)
@@ -76,12 +99,16 @@ def draw_tree(canvas: Canvas, layout: Layout, pine: bool) -> None:
     tall = canvas.px(canvas.u(0.16, 0.32) * _perspective(canvas, layout, base))
     cx = canvas.px(canvas.u(0.05, 0.95))
     trunk_w, trunk_h = max(1, tall // 8), max(1, tall // 3)
-    canvas.rect([cx - trunk_w // 2, base - trunk_h, cx + trunk_w // 2, base], fill=jitter((95, 65, 40), rng))
+    canvas.rect(
+        [cx - trunk_w // 2, base - trunk_h, cx + trunk_w // 2, base], fill=jitter((95, 65, 40), rng)
+    )
     green = jitter((40, 110, 45) if pine else (60, 135, 50), rng, 20)
     half = max(2, tall // 3)
     top = base - tall
     if pine:
-        canvas.draw.polygon([(cx - half, base - trunk_h), (cx, top), (cx + half, base - trunk_h)], fill=green)
+        canvas.draw.polygon(
+            [(cx - half, base - trunk_h), (cx, top), (cx + half, base - trunk_h)], fill=green
+        )
     else:
         canvas.ellipse([cx - half, top, cx + half, base - trunk_h + half // 2], fill=green)
     canvas.annotate("tree", cx - half, top, cx + half + 1, base + 1)
@@ -100,13 +127,19 @@ def draw_car(canvas: Canvas, layout: Layout, night: bool) -> None:
     top = base - hgt
     canvas.rect([x0, top + hgt // 3, x0 + w - 1, base - wheel // 2], fill=body)
     canvas.rect([x0 + w // 5, top, x0 + 4 * w // 5, top + hgt // 3], fill=body)
-    canvas.rect([x0 + w // 4, top + 1, x0 + 3 * w // 4 - 1, top + hgt // 3], fill=jitter((150, 190, 215), rng, 10))
+    canvas.rect(
+        [x0 + w // 4, top + 1, x0 + 3 * w // 4 - 1, top + hgt // 3],
+        fill=jitter((150, 190, 215), rng, 10),
+    )
     for wx in (x0 + w // 5, x0 + 4 * w // 5):
         canvas.ellipse([wx - wheel, base - wheel * 2 + 1, wx + wheel, base], fill=(20, 20, 20))
     if night:
         lamp = max(1, w // 10)
-        canvas.lights.append(lambda: canvas.ellipse([x0 + w - lamp, base - wheel - lamp, x0 + w, base - wheel],
-                                                         fill=(255, 240, 170)))
+        canvas.lights.append(
+            lambda: canvas.ellipse(
+                [x0 + w - lamp, base - wheel - lamp, x0 + w, base - wheel], fill=(255, 240, 170)
+            )
+        )
     canvas.annotate("cars", x0 - 1, top, x0 + w + 1, base + 1)
 
 
@@ -118,12 +151,27 @@ def draw_boat(canvas: Canvas, layout: Layout) -> None:
     x0 = canvas.px(canvas.u(0.0, 0.85))
     hull_h, mast = max(1, w // 4), max(2, round(w * 0.9))
     hull = jitter((120, 70, 40) if rng.random() < 0.5 else (235, 235, 235), rng, 15)
-    canvas.draw.polygon([(x0, base - hull_h), (x0 + w, base - hull_h), (x0 + 4 * w // 5, base), (x0 + w // 5, base)],
-                        fill=hull)
+    canvas.draw.polygon(
+        [
+            (x0, base - hull_h),
+            (x0 + w, base - hull_h),
+            (x0 + 4 * w // 5, base),
+            (x0 + w // 5, base),
+        ],
+        fill=hull,
+    )
     mx = x0 + w // 2
-    canvas.draw.line([(mx, base - hull_h), (mx, base - hull_h - mast)], fill=(60, 50, 40), width=canvas.line)
-    canvas.draw.polygon([(mx + 1, base - hull_h - mast), (mx + 1, base - hull_h - 1), (mx + w // 2, base - hull_h - 1)],
-                        fill=jitter((245, 245, 240), rng, 8))
+    canvas.draw.line(
+        [(mx, base - hull_h), (mx, base - hull_h - mast)], fill=(60, 50, 40), width=canvas.line
+    )
+    canvas.draw.polygon(
+        [
+            (mx + 1, base - hull_h - mast),
+            (mx + 1, base - hull_h - 1),
+            (mx + w // 2, base - hull_h - 1),
+        ],
+        fill=jitter((245, 245, 240), rng, 8),
+    )
     canvas.annotate("boats", x0, base - hull_h - mast, x0 + w + 1, base + 1)
 
 
@@ -141,7 +189,11 @@ def draw_person(canvas: Canvas, layout: Layout) -> None:
     d.line([(cx, neck), (cx, hip)], fill=cloth, width=width)
     d.line([(cx, hip), (cx - tall // 5, base)], fill=cloth, width=width)
     d.line([(cx, hip), (cx + tall // 5, base)], fill=cloth, width=width)
-    d.line([(cx - tall // 4, neck + tall // 6), (cx + tall // 4, neck + tall // 6)], fill=cloth, width=width)
+    d.line(
+        [(cx - tall // 4, neck + tall // 6), (cx + tall // 4, neck + tall // 6)],
+        fill=cloth,
+        width=width,
+    )
     canvas.ellipse([cx - head, base - tall, cx + head, base - tall + 2 * head], fill=skin)
     canvas.annotate("person", cx - tall // 4 - 1, base - tall, cx + tall // 4 + 2, base + 1)
 
@@ -153,7 +205,11 @@ def draw_animal(canvas: Canvas, layout: Layout) -> None:
     w = canvas.px(canvas.u(0.12, 0.2) * _perspective(canvas, layout, base))
     body_h, leg = max(2, w // 2), max(1, w // 3)
     x0 = canvas.px(canvas.u(0.02, 0.8))
-    coat = jitter(((120, 75, 40), (30, 25, 20), (225, 220, 210), (160, 120, 80))[int(rng.integers(4))], rng, 15)
+    coat = jitter(
+        ((120, 75, 40), (30, 25, 20), (225, 220, 210), (160, 120, 80))[int(rng.integers(4))],
+        rng,
+        15,
+    )
     top = base - leg - body_h
     for lx in (x0 + w // 6, x0 + w // 3, x0 + 2 * w // 3, x0 + 5 * w // 6):
         d.line([(lx, base - leg - 1), (lx, base)], fill=coat, width=canvas.line)
@@ -171,12 +227,24 @@ def draw_flowers(canvas: Canvas, layout: Layout) -> None:
     base = _base_y(canvas, layout.land())
     cx, spread = canvas.px(canvas.u(0.05, 0.9)), canvas.px(0.08)
     stem, r = canvas.px(0.05), max(1, canvas.px(0.018))
-    colours = ((220, 30, 50), (245, 210, 40), (240, 120, 180), (150, 60, 190), (250, 250, 250), (250, 130, 30))
+    colours = (
+        (220, 30, 50),
+        (245, 210, 40),
+        (240, 120, 180),
+        (150, 60, 190),
+        (250, 250, 250),
+        (250, 130, 30),
+    )
     xs, ys = [], []
     for _ in range(int(rng.integers(3, 9))):
-        x, y = cx + int(rng.integers(-spread, spread + 1)), base - int(rng.integers(0, max(1, stem // 2) + 1))
+        x, y = (
+            cx + int(rng.integers(-spread, spread + 1)),
+            base - int(rng.integers(0, max(1, stem // 2) + 1)),
+        )
         d.line([(x, y), (x, y - stem)], fill=jitter((50, 120, 40), rng, 10), width=1)
-        canvas.ellipse([x - r, y - stem - r, x + r, y - stem + r], fill=jitter(_pick(colours, rng), rng, 15))
+        canvas.ellipse(
+            [x - r, y - stem - r, x + r, y - stem + r], fill=jitter(_pick(colours, rng), rng, 15)
+        )
         xs.append(x)
         ys.append(y)
     canvas.annotate("flowers", min(xs) - r, min(ys) - stem - r, max(xs) + r + 1, max(ys) + 1)
@@ -194,8 +262,12 @@ def draw_parasol(canvas: Canvas, layout: Layout) -> None:
     colours = (jitter((220, 40, 40), rng, 15), (245, 245, 240), jitter((30, 90, 200), rng, 15))
     stripe = colours[0] if rng.random() < 0.5 else colours[2]
     for k in range(6):
-        d.pieslice([cx - r, top - r // 2, cx + r, top + r + r // 2], 180 + 30 * k, 210 + 30 * k,
-                   fill=stripe if k % 2 == 0 else colours[1])
+        d.pieslice(
+            [cx - r, top - r // 2, cx + r, top + r + r // 2],
+            180 + 30 * k,
+            210 + 30 * k,
+            fill=stripe if k % 2 == 0 else colours[1],
+        )
     canvas.annotate("beach", cx - r, top - r // 2, cx + r + 1, base + 1)
 
 
@@ -210,8 +282,11 @@ def draw_sign(canvas: Canvas, layout: Layout) -> None:
     top, kind = base - post - w, int(rng.integers(3))
     box = [cx - w // 2, top, cx - w // 2 + w - 1, top + w - 1]
     if kind == 0:
-        d.polygon([(cx, top), (box[2], top + w // 2), (cx, box[3]), (box[0], top + w // 2)],
-                  fill=jitter((245, 205, 30), rng, 10), outline=(20, 20, 20))
+        d.polygon(
+            [(cx, top), (box[2], top + w // 2), (cx, box[3]), (box[0], top + w // 2)],
+            fill=jitter((245, 205, 30), rng, 10),
+            outline=(20, 20, 20),
+        )
     elif kind == 1:
         canvas.rect(box, fill=jitter((30, 80, 190), rng, 10), outline=(245, 245, 245))
     else:

@@ -1,4 +1,5 @@
-"""Planning the demo: every image's scene, labels, tags, captions, split and ids, before any pixel."""
+"""Planning the demo: every image's scene, labels, tags, captions,
+split and ids, before any pixel."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ def multi_hot(rows: list[tuple[str, ...]], names: tuple[str, ...]) -> np.ndarray
 
 
 def nuswide_names(scenes: list[str], flickr_ids: np.ndarray) -> list[str]:
-    """``Flickr/<folder>/<NNNN>_<flickr id>.jpg`` with a running number per folder, in generation order."""
+    """``Flickr/<folder>/<NNNN>_<flickr id>.jpg`` with a running number
+    per folder, in generation order."""
     counters: dict[str, int] = {}
     paths = []
     for folder, flickr_id in zip(scenes, flickr_ids):

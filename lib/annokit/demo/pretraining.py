@@ -1,12 +1,13 @@
-"""The demo's stand-in for ImageNet: scene-like images labelled with a task that is not the annotation task.
+"""The demo's stand-in for ImageNet: scene-like images labelled with a
+task that is not the annotation task.
 
-Both papers fine-tune a network pretrained on ImageNet's single-label classification. The demo cannot
-download it, so it generates its own pretraining set: the same kind of pictures as the demo scenes
-(sky gradients, textured ground bands, the same camera noise and JPEG coding) with one foreground
-shape each, and a single label per image naming that shape and its fill, twelve classes none of
-which is a word of the annotation vocabulary. A network trained on it learns edges, colours, shapes
-and textures at every scale, as an ImageNet network does, without ever seeing an annotation label.
-The set is written in ImageNet's folder layout, ``<root>/train/<class>/<class>_<n>.JPEG``.
+Both papers fine-tune a network pretrained on ImageNet's single-label classification. The demo
+cannot download it, so it generates its own pretraining set: the same kind of pictures as the demo
+scenes (sky gradients, textured ground bands, the same camera noise and JPEG coding) with one
+foreground shape each, and a single label per image naming that shape and its fill, twelve classes
+none of which is a word of the annotation vocabulary. A network trained on it learns edges, colours,
+shapes and textures at every scale, as an ImageNet network does, without ever seeing an annotation
+label. The set is written in ImageNet's folder layout, ``<root>/train/<class>/<class>_<n>.JPEG``.
 """
 
 from __future__ import annotations
@@ -25,14 +26,25 @@ from annokit.demo.seeding import image_rng
 
 SHAPES = ("disc", "ring", "square", "frame", "triangle", "cross")
 FILLS = ("solid", "striped")
-CLASSES = tuple(f"{shape}_{fill}" for shape in SHAPES for fill in FILLS)  # 12 classes, none an annotation label
+# 12 classes, none an annotation label
+CLASSES = tuple(f"{shape}_{fill}" for shape in SHAPES for fill in FILLS)
 _PRETRAIN_STREAM = 23  # a seed-sequence stream of its own: no draw is shared with the scenes
-_PALETTE: tuple[RGB, ...] = ((200, 40, 40), (40, 160, 60), (40, 70, 200), (230, 200, 40), (160, 60, 180),
-                             (240, 140, 30), (30, 180, 190), (240, 240, 240), (30, 30, 30))
+_PALETTE: tuple[RGB, ...] = (
+    (200, 40, 40),
+    (40, 160, 60),
+    (40, 70, 200),
+    (230, 200, 40),
+    (160, 60, 180),
+    (240, 140, 30),
+    (30, 180, 190),
+    (240, 240, 240),
+    (30, 30, 30),
+)
 
 
 def class_of(index: int, seed: int) -> int:
-    """The class of pretraining image ``index``: classes take turns, so every class has the same count (±1)."""
+    """The class of pretraining image ``index``: classes take turns, so
+    every class has the same count (±1)."""
     return int((index + seed) % len(CLASSES))
 
 
@@ -74,7 +86,8 @@ def _fill_pattern(fill: str, size: int, colour: RGB, rng: np.random.Generator) -
 
 
 def render_pretraining_image(label: int, size: int, rng: np.random.Generator) -> Image.Image:
-    """A scene background (sky or wall, ground bands) with one shape of class ``label`` at a random place and scale."""
+    """A scene background (sky or wall, ground bands) with one shape of class
+    ``label`` at a random place and scale."""
     canvas = Canvas(size, rng)
     grounds = [g for g in GROUND_ORDER if rng.random() < 0.3]
     background = grounds + (["sky"] if rng.random() < 0.7 else [])
@@ -85,7 +98,9 @@ def render_pretraining_image(label: int, size: int, rng: np.random.Generator) ->
     extent = int(round(size * rng.uniform(0.2, 0.75)))  # small to large: every scale sees objects
     x0, y0 = (int(rng.integers(0, size - extent + 1)) for _ in range(2))
     width = max(1, int(round(extent * rng.uniform(0.1, 0.2))))
-    mask = np.asarray(_shape_mask(shape, size, (x0, y0, x0 + extent - 1, y0 + extent - 1), width), dtype=bool)
+    mask = np.asarray(
+        _shape_mask(shape, size, (x0, y0, x0 + extent - 1, y0 + extent - 1), width), dtype=bool
+    )
     colour = jitter(_PALETTE[int(rng.integers(len(_PALETTE)))], rng, 25)
     pixels = np.asarray(canvas.image, dtype=float).copy()
     pixels[mask] = _fill_pattern(fill, size, colour, rng)[mask]
@@ -94,11 +109,14 @@ def render_pretraining_image(label: int, size: int, rng: np.random.Generator) ->
     return finish(canvas)
 
 
-def write_pretraining_set(root: Path, n_images: int, size: int, seed: int,
-                          progress: Callable[[int], None] | None = None) -> Path:
-    """Write ``n_images`` JPEGs in ImageNet's layout under ``<root>/train``; images already there are kept.
+def write_pretraining_set(
+    root: Path, n_images: int, size: int, seed: int, progress: Callable[[int], None] | None = None
+) -> Path:
+    """Write ``n_images`` JPEGs in ImageNet's layout under
+    ``<root>/train``; images already there are kept.
 
-    Every image depends on (seed, its index) only, so an interrupted write resumes with the same files.
+    Every image depends on (seed, its index) only, so an
+    interrupted write resumes with the same files.
     """
     train = Path(root) / "train"
     for name in CLASSES:
@@ -106,7 +124,9 @@ def write_pretraining_set(root: Path, n_images: int, size: int, seed: int,
     for index in range(n_images):
         path = image_path(root, index, seed)
         if not path.exists():
-            image = render_pretraining_image(class_of(index, seed), size, image_rng(seed, index, _PRETRAIN_STREAM))
+            image = render_pretraining_image(
+                class_of(index, seed), size, image_rng(seed, index, _PRETRAIN_STREAM)
+            )
             partial = path.with_suffix(".part")
             partial.write_bytes(encode_jpeg(image))
             partial.replace(path)
@@ -122,12 +142,15 @@ def image_path(root: Path, index: int, seed: int) -> Path:
 
 
 def read_pretraining_set(root: Path, n_images: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """All images (N, H, W, 3) uint8 and their class indices, decoded once: the set is small enough to hold."""
+    """All images (N, H, W, 3) uint8 and their class indices, decoded once:
+    the set is small enough to hold."""
     images, labels = [], []
     for index in range(n_images):
         path = image_path(root, index, seed)
         if not path.exists():
-            raise FileNotFoundError(f"pretraining image {path} is missing: rerun notebook 00 to write the set again")
+            raise FileNotFoundError(
+                f"pretraining image {path} is missing: rerun notebook 00 to write the set again"
+            )
         with Image.open(io.BytesIO(path.read_bytes())) as image:
             images.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
         labels.append(class_of(index, seed))
@@ -136,4 +159,7 @@ def read_pretraining_set(root: Path, n_images: int, seed: int) -> tuple[np.ndarr
 
 def example_images(size: int, seed: int) -> list[Image.Image]:
     """One pretraining image of every class, in ``CLASSES`` order (for a figure)."""
-    return [render_pretraining_image(label, size, image_rng(seed, label, _PRETRAIN_STREAM)) for label in range(len(CLASSES))]
+    return [
+        render_pretraining_image(label, size, image_rng(seed, label, _PRETRAIN_STREAM))
+        for label in range(len(CLASSES))
+    ]

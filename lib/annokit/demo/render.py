@@ -100,10 +100,21 @@ def draw_objects(canvas: Canvas, layout: Layout, scene: Scene, present: set[str]
         draw_clouds(canvas, layout)
     large: list[Callable[[], None]] = []
     small: list[Callable[[], None]] = []
-    counts = {"tree": (1, 4), "cars": (1, 4), "boats": (1, 4), "person": (1, 4), "animal": (1, 3),
-              "flowers": (1, 4), "beach": (1, 3), "sign": (1, 3), "flags": (1, 3)}
+    counts = {
+        "tree": (1, 4),
+        "cars": (1, 4),
+        "boats": (1, 4),
+        "person": (1, 4),
+        "animal": (1, 3),
+        "flowers": (1, 4),
+        "beach": (1, 3),
+        "sign": (1, 3),
+        "flags": (1, 3),
+    }
     makers: dict[str, Callable[[], None]] = {
-        "tree": lambda: draw_tree(canvas, layout, pine=scene.name == "mountains" or "snow" in present),
+        "tree": lambda: draw_tree(
+            canvas, layout, pine=scene.name == "mountains" or "snow" in present
+        ),
         "cars": lambda: draw_car(canvas, layout, "nighttime" in present),
         "boats": lambda: draw_boat(canvas, layout),
         "person": lambda: draw_person(canvas, layout),
@@ -138,8 +149,12 @@ def render_demo(truth: DemoTruth, config: DemoConfig) -> tuple[list[bytes], list
     """JPEG bytes and instances of every image, in generation order."""
     images, instances = [], []
     for i in range(len(truth)):
-        image, drawn = render_image(SCENE_BY_NAME[str(truth.scene[i])], truth.label_tuple(i), config.image_size,
-                                    image_rng(config.seed, i, _RENDER_STREAM))
+        image, drawn = render_image(
+            SCENE_BY_NAME[str(truth.scene[i])],
+            truth.label_tuple(i),
+            config.image_size,
+            image_rng(config.seed, i, _RENDER_STREAM),
+        )
         images.append(encode_jpeg(image))
         instances.append(drawn)
     return images, instances

@@ -16,12 +16,20 @@ from annokit.demo.vocabulary import _UNRELATED_SORTED, CONCEPTS, LABEL_NAMES, SC
 # A concept drags in all of REQUIRES_ALL and one of REQUIRES_ANY (first alternative), so
 # e.g. sun always comes with sky: real, learnable label dependencies.
 REQUIRES_ALL: dict[str, tuple[str, ...]] = {
-    "sun": ("sky",), "clouds": ("sky",), "sunset": ("sky",), "mountain": ("sky",),
-    "moon": ("sky", "nighttime"), "window": ("buildings",),
+    "sun": ("sky",),
+    "clouds": ("sky",),
+    "sunset": ("sky",),
+    "mountain": ("sky",),
+    "moon": ("sky", "nighttime"),
+    "window": ("buildings",),
 }
 REQUIRES_ANY: dict[str, tuple[str, ...]] = {"boats": ("ocean", "water")}
 EXCLUSIVE: tuple[tuple[str, str], ...] = (
-    ("sun", "moon"), ("sun", "nighttime"), ("sunset", "nighttime"), ("sunset", "moon"), ("sand", "snow"),
+    ("sun", "moon"),
+    ("sun", "nighttime"),
+    ("sunset", "nighttime"),
+    ("sunset", "moon"),
+    ("sand", "snow"),
 )
 # P(label count = 1..6) before conflicts; mean about 2.8 like COCO / NUS-WIDE.
 LABEL_COUNT_P = (0.20, 0.27, 0.23, 0.15, 0.09, 0.06)
@@ -89,7 +97,8 @@ MEAN_UNRELATED = 2.0  # Poisson mean of camera / place / award words
 
 
 def sample_tags(scene: Scene, labels: Sequence[str], rng: np.random.Generator) -> tuple[str, ...]:
-    """Noisy Flickr-style tags of an image, sorted: informative about its labels but incomplete and polluted."""
+    """Noisy Flickr-style tags of an image, sorted: informative about its
+    labels but incomplete and polluted."""
     if rng.random() < P_NO_TAG:
         return ()
     tags: list[str] = []
@@ -103,7 +112,9 @@ def sample_tags(scene: Scene, labels: Sequence[str], rng: np.random.Generator) -
         wrong = [n for n in LABEL_NAMES if n not in labels]
         tags.append(_pick(wrong, rng))
     n_unrelated = int(rng.poisson(MEAN_UNRELATED))
-    picks = rng.choice(len(_UNRELATED_SORTED), size=min(n_unrelated, len(_UNRELATED_SORTED)), replace=False)
+    picks = rng.choice(
+        len(_UNRELATED_SORTED), size=min(n_unrelated, len(_UNRELATED_SORTED)), replace=False
+    )
     tags.extend(_UNRELATED_SORTED[int(k)] for k in picks)
     if not tags:  # the no-tag share is exactly P_NO_TAG
         tags.append(_pick(_UNRELATED_SORTED, rng))
@@ -112,16 +123,51 @@ def sample_tags(scene: Scene, labels: Sequence[str], rng: np.random.Generator) -
 
 # --------------------------------------------------------------------------- captions
 
-_ADJECTIVES = ("sunny", "bright", "quiet", "busy", "beautiful", "cloudy", "nice", "cold", "warm", "calm")
-_ONE = ("a photo of {a}.", "{a} in the picture.", "a close up view of {a}.", "there is {a} in this image.",
-        "an image showing {a}.", "a view of {a}.", "a {adj} {scene} with {a}.", "{a} in a {scene}.")
-_TWO = ("{a} with {b} in the background.", "{a} next to {b}.", "{a} and {b} on a {adj} day.",
-        "there is {a} near {b}.", "a picture of {a} and {b}.", "{a} under {b}.", "a {scene} with {a} and {b}.")
-_THREE = ("{a}, {b} and {c} in one scene.", "a {adj} view of {a} with {b} and {c}.",
-          "{a} near {b} with {c} behind it.", "a {scene} with {a}, {b} and {c}.")
-_ABSTRACT = ("an abstract pattern of colors.", "a blurry picture with no clear subject.",
-             "a close up of a textured surface.", "a colorful abstract image.",
-             "a picture of a plain wall with some texture.", "an out of focus photo of shapes.")
+_ADJECTIVES = (
+    "sunny",
+    "bright",
+    "quiet",
+    "busy",
+    "beautiful",
+    "cloudy",
+    "nice",
+    "cold",
+    "warm",
+    "calm",
+)
+_ONE = (
+    "a photo of {a}.",
+    "{a} in the picture.",
+    "a close up view of {a}.",
+    "there is {a} in this image.",
+    "an image showing {a}.",
+    "a view of {a}.",
+    "a {adj} {scene} with {a}.",
+    "{a} in a {scene}.",
+)
+_TWO = (
+    "{a} with {b} in the background.",
+    "{a} next to {b}.",
+    "{a} and {b} on a {adj} day.",
+    "there is {a} near {b}.",
+    "a picture of {a} and {b}.",
+    "{a} under {b}.",
+    "a {scene} with {a} and {b}.",
+)
+_THREE = (
+    "{a}, {b} and {c} in one scene.",
+    "a {adj} view of {a} with {b} and {c}.",
+    "{a} near {b} with {c} behind it.",
+    "a {scene} with {a}, {b} and {c}.",
+)
+_ABSTRACT = (
+    "an abstract pattern of colors.",
+    "a blurry picture with no clear subject.",
+    "a close up of a textured surface.",
+    "a colorful abstract image.",
+    "a picture of a plain wall with some texture.",
+    "an out of focus photo of shapes.",
+)
 CAPTIONS_PER_IMAGE = 5
 
 
@@ -135,8 +181,13 @@ def make_caption(scene: Scene, labels: Sequence[str], rng: np.random.Generator) 
         slots = [_pick(CONCEPTS[labels[int(k)]].phrases, rng) for k in order]
         template = _pick((_ONE, _TWO, _THREE)[n - 1], rng)
         slots += [""] * (3 - n)
-        text = template.format(a=slots[0], b=slots[1], c=slots[2],
-                               adj=_pick(_ADJECTIVES, rng), scene=_pick(scene.phrases, rng))
+        text = template.format(
+            a=slots[0],
+            b=slots[1],
+            c=slots[2],
+            adj=_pick(_ADJECTIVES, rng),
+            scene=_pick(scene.phrases, rng),
+        )
     return text[0].upper() + text[1:]
 
 

@@ -1,4 +1,5 @@
-"""The demo's configuration (DemoConfig), what it intended per image (DemoTruth), and its truth files."""
+"""The demo's configuration (DemoConfig), what it intended per image
+(DemoTruth), and its truth files."""
 
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ class DemoConfig:
     def __post_init__(self) -> None:
         if self.n_train < 1 or self.n_test < 1:
             raise ValueError(
-                f"the demo needs at least one train and one test image, got {self.n_train} / {self.n_test}")
+                f"the demo needs at least one train and one test image, got {self.n_train} / "
+                f"{self.n_test}"
+            )
         if self.n_train + self.n_test > _COCO_ID_RANGE // 2:
             raise ValueError(f"the demo holds at most {_COCO_ID_RANGE // 2} images")
         if self.image_size < 16:
@@ -82,16 +85,22 @@ def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 def save_demo_truth(root: Path, truth: DemoTruth) -> None:
     """Write the truth as ``demo_truth.npz`` (matrices, ids) and ``demo_truth.json`` (strings)."""
-    _write_npz(root / TRUTH_ARRAYS, {"labels": truth.labels, "tags": truth.tags, "coco_ids": truth.coco_ids})
-    write_json(root / TRUTH_STRINGS, {
-        "label_names": list(truth.label_names),
-        "tag_names": list(truth.tag_names),
-        "split": truth.split.tolist(),
-        "coco_files": truth.coco_files.tolist(),
-        "nuswide_paths": truth.nuswide_paths.tolist(),
-        "scene": truth.scene.tolist(),
-        "captions": truth.captions,
-    })
+    _write_npz(
+        root / TRUTH_ARRAYS,
+        {"labels": truth.labels, "tags": truth.tags, "coco_ids": truth.coco_ids},
+    )
+    write_json(
+        root / TRUTH_STRINGS,
+        {
+            "label_names": list(truth.label_names),
+            "tag_names": list(truth.tag_names),
+            "split": truth.split.tolist(),
+            "coco_files": truth.coco_files.tolist(),
+            "nuswide_paths": truth.nuswide_paths.tolist(),
+            "scene": truth.scene.tolist(),
+            "captions": truth.captions,
+        },
+    )
 
 
 def load_demo_truth(root: Path) -> DemoTruth:

@@ -26,6 +26,8 @@ class Scene:
     phrases: tuple[str, ...]
 
 
+# Tables, laid out by hand: one concept or scene per entry, not one field per line.
+# fmt: off
 _CONCEPT_LIST = (
     Concept("animal", "animal", ("animals", "cow", "horse", "dog", "wildlife", "pet"),
             ("an animal", "a cow", "a horse", "a dog", "some animals", "a brown horse")),
@@ -83,75 +85,84 @@ LABEL_NAMES: tuple[str, ...] = tuple(sorted(CONCEPTS))
 
 SCENES: tuple[Scene, ...] = (
     Scene("beach", 0.15,
-          (("sky", 5), ("sand", 5), ("ocean", 5), ("beach", 4), ("person", 2.5), ("sun", 2), ("clouds", 2),
-           ("birds", 1.5), ("boats", 1.2), ("sunset", 1.2), ("flags", 0.6), ("sign", 0.4)),
+          (("sky", 5), ("sand", 5), ("ocean", 5), ("beach", 4), ("person", 2.5), ("sun", 2),
+           ("clouds", 2), ("birds", 1.5), ("boats", 1.2), ("sunset", 1.2), ("flags", 0.6),
+           ("sign", 0.4)),
           ("beach", "summer", "vacation", "holiday", "tropical", "travel", "coast"),
           ("beach scene", "day at the beach", "seaside view")),
     Scene("street", 0.16,
-          (("buildings", 5), ("road", 4.5), ("cars", 4), ("window", 3), ("person", 3), ("sky", 3), ("sign", 2.5),
-           ("tree", 1.2), ("flags", 1), ("clouds", 0.8), ("birds", 0.5), ("animal", 0.4)),
+          (("buildings", 5), ("road", 4.5), ("cars", 4), ("window", 3), ("person", 3), ("sky", 3),
+           ("sign", 2.5), ("tree", 1.2), ("flags", 1), ("clouds", 0.8), ("birds", 0.5),
+           ("animal", 0.4)),
           ("city", "urban", "downtown", "streetphotography", "citylife", "street"),
           ("city street", "busy street", "downtown area")),
     Scene("countryside", 0.15,
-          (("grass", 5), ("sky", 4.5), ("tree", 4), ("animal", 3), ("clouds", 2.5), ("sun", 1.5), ("road", 1.2),
-           ("flowers", 1.2), ("water", 1.2), ("birds", 1.2), ("mountain", 1), ("person", 0.8), ("buildings", 0.6),
-           ("sunset", 0.6)),
+          (("grass", 5), ("sky", 4.5), ("tree", 4), ("animal", 3), ("clouds", 2.5), ("sun", 1.5),
+           ("road", 1.2), ("flowers", 1.2), ("water", 1.2), ("birds", 1.2), ("mountain", 1),
+           ("person", 0.8), ("buildings", 0.6), ("sunset", 0.6)),
           ("countryside", "rural", "landscape", "nature", "farm", "village"),
           ("country field", "rural landscape", "farm")),
     Scene("mountains", 0.13,
-          (("mountain", 5), ("sky", 4.5), ("snow", 4), ("tree", 2.5), ("clouds", 2), ("water", 1.5), ("person", 1.2),
-           ("sun", 1.2), ("grass", 1.2), ("sunset", 0.8), ("animal", 0.6), ("birds", 0.6)),
+          (("mountain", 5), ("sky", 4.5), ("snow", 4), ("tree", 2.5), ("clouds", 2), ("water", 1.5),
+           ("person", 1.2), ("sun", 1.2), ("grass", 1.2), ("sunset", 0.8), ("animal", 0.6),
+           ("birds", 0.6)),
           ("mountains", "landscape", "nature", "hiking", "outdoors", "scenic"),
           ("mountain landscape", "snowy valley", "mountain view")),
     Scene("night", 0.12,
-          (("nighttime", 6), ("buildings", 4), ("window", 3.5), ("sky", 2.5), ("moon", 2), ("cars", 2), ("road", 2),
-           ("sign", 1.2), ("person", 1), ("water", 1), ("flags", 0.3)),
+          (("nighttime", 6), ("buildings", 4), ("window", 3.5), ("sky", 2.5), ("moon", 2),
+           ("cars", 2), ("road", 2), ("sign", 1.2), ("person", 1), ("water", 1), ("flags", 0.3)),
           ("night", "city", "lights", "nightlife", "longexposure", "cityscape"),
           ("city at night", "night scene", "dark city")),
     Scene("garden", 0.12,
-          (("flowers", 5), ("grass", 4), ("tree", 3.5), ("sky", 2), ("person", 1.5), ("birds", 1.5), ("water", 1),
-           ("animal", 1), ("sun", 0.8), ("sign", 0.6), ("buildings", 0.6), ("window", 0.3)),
+          (("flowers", 5), ("grass", 4), ("tree", 3.5), ("sky", 2), ("person", 1.5), ("birds", 1.5),
+           ("water", 1), ("animal", 1), ("sun", 0.8), ("sign", 0.6), ("buildings", 0.6),
+           ("window", 0.3)),
           ("garden", "park", "spring", "macro", "nature", "botanical"),
           ("garden", "public park", "flower garden")),
     Scene("harbor", 0.145,
-          (("boats", 5), ("sky", 4), ("ocean", 3), ("water", 2.5), ("buildings", 2), ("flags", 2), ("birds", 2),
-           ("clouds", 1.8), ("person", 1), ("sunset", 0.8), ("nighttime", 0.6), ("window", 0.6), ("sign", 0.5),
-           ("moon", 0.4)),
+          (("boats", 5), ("sky", 4), ("ocean", 3), ("water", 2.5), ("buildings", 2), ("flags", 2),
+           ("birds", 2), ("clouds", 1.8), ("person", 1), ("sunset", 0.8), ("nighttime", 0.6),
+           ("window", 0.6), ("sign", 0.5), ("moon", 0.4)),
           ("harbor", "harbour", "port", "marina", "coast", "pier"),
           ("harbor", "marina", "small port")),
     # Label-free images, so "drop images without a label" has something to remove.
     Scene("abstract", 0.025, (), ("abstract", "art", "texture", "pattern", "minimal"), ()),
 )
+# fmt: on
 SCENE_BY_NAME: dict[str, Scene] = {s.name: s for s in SCENES}
 
 
 # --------------------------------------------------------------------------- tag words
 
+# fmt: off
 _UNRELATED_WORDS = (
     # cameras and photo jargon
-    "nikon", "canon", "sony", "olympus", "pentax", "fuji", "leica", "kodak", "d80", "d200", "400d", "40d", "5d",
-    "xti", "rebel", "eos", "dslr", "50mm", "zoom", "hdr", "bw", "blackandwhite", "monochrome", "sepia", "film",
-    "lomo", "holga", "polaroid", "digital", "photo", "photography", "photos", "picture", "camera", "geotagged",
-    "closeup", "bokeh",
+    "nikon", "canon", "sony", "olympus", "pentax", "fuji", "leica", "kodak", "d80", "d200", "400d",
+    "40d", "5d", "xti", "rebel", "eos", "dslr", "50mm", "zoom", "hdr", "bw", "blackandwhite",
+    "monochrome", "sepia", "film", "lomo", "holga", "polaroid", "digital", "photo", "photography",
+    "photos", "picture", "camera", "geotagged", "closeup", "bokeh",
     # Flickr group awards and fads
-    "explore", "interestingness", "flickr", "abigfave", "aplusphoto", "anawesomeshot", "diamondclassphotographer",
-    "flickrdiamond", "impressedbeauty", "superbmasterpiece", "naturesfinest", "platinumphoto", "colorphotoaward",
-    "supershot", "bravo", "wow", "awesome", "cool", "favorite",
+    "explore", "interestingness", "flickr", "abigfave", "aplusphoto", "anawesomeshot",
+    "diamondclassphotographer", "flickrdiamond", "impressedbeauty", "superbmasterpiece",
+    "naturesfinest", "platinumphoto", "colorphotoaward", "supershot", "bravo", "wow", "awesome",
+    "cool", "favorite",
     # years, colours, numbers
-    "2005", "2006", "2007", "2008", "2009", "red", "yellow", "purple", "pink", "white", "black", "color",
-    "colour", "colors", "colorful", "one", "two", "three", "1", "2", "3", "100",
+    "2005", "2006", "2007", "2008", "2009", "red", "yellow", "purple", "pink", "white", "black",
+    "color", "colour", "colors", "colorful", "one", "two", "three", "1", "2", "3", "100",
     # people and events
-    "friends", "family", "me", "kids", "baby", "wedding", "party", "birthday", "christmas", "trip", "tourist",
-    "autumn", "fall", "weekend", "july", "august", "music", "food", "cat", "school", "museum", "church",
-    "history", "statue", "graffiti", "funny", "smile", "random", "morning", "weather", "outdoor",
+    "friends", "family", "me", "kids", "baby", "wedding", "party", "birthday", "christmas", "trip",
+    "tourist", "autumn", "fall", "weekend", "july", "august", "music", "food", "cat", "school",
+    "museum", "church", "history", "statue", "graffiti", "funny", "smile", "random", "morning",
+    "weather", "outdoor",
     # places
-    "usa", "california", "newyork", "london", "paris", "france", "italy", "japan", "china", "germany", "spain",
-    "england", "canada", "australia", "europe", "mexico", "florida", "tokyo", "rome", "berlin", "sanfrancisco",
-    "chicago", "seattle", "hawaii",
+    "usa", "california", "newyork", "london", "paris", "france", "italy", "japan", "china",
+    "germany", "spain", "england", "canada", "australia", "europe", "mexico", "florida", "tokyo",
+    "rome", "berlin", "sanfrancisco", "chicago", "seattle", "hawaii",
     # moods and generic words
-    "light", "shadow", "old", "new", "vintage", "cute", "beautiful", "love", "fun", "happy", "life", "day",
-    "world", "home", "square", "pretty", "walk", "view", "scenery",
+    "light", "shadow", "old", "new", "vintage", "cute", "beautiful", "love", "fun", "happy", "life",
+    "day", "world", "home", "square", "pretty", "walk", "view", "scenery",
 )
+# fmt: on
 
 
 def _scene_words() -> list[str]:
@@ -163,5 +174,9 @@ def _concept_words() -> list[str]:
 
 
 # Sorted, so the list never depends on set iteration order.
-TAG_NAMES: tuple[str, ...] = tuple(sorted(set(_concept_words()) | set(_scene_words()) | set(_UNRELATED_WORDS)))
-_UNRELATED_SORTED: tuple[str, ...] = tuple(sorted(set(_UNRELATED_WORDS) - set(_concept_words()) - set(_scene_words())))
+TAG_NAMES: tuple[str, ...] = tuple(
+    sorted(set(_concept_words()) | set(_scene_words()) | set(_UNRELATED_WORDS))
+)
+_UNRELATED_SORTED: tuple[str, ...] = tuple(
+    sorted(set(_UNRELATED_WORDS) - set(_concept_words()) - set(_scene_words()))
+)

@@ -1,4 +1,5 @@
-"""Writing the demo in the real MS-COCO 2014 and NUS-WIDE on-disk layouts, byte for byte reproducibly."""
+"""Writing the demo in the real MS-COCO 2014 and NUS-WIDE on-disk
+layouts, byte for byte reproducibly."""
 
 from __future__ import annotations
 
@@ -28,9 +29,16 @@ _COCO_INFO = {
     "date_created": "2015-01-27 09:11:52.357475",
 }
 _COCO_LICENSES = (
-    {"url": "http://creativecommons.org/licenses/by-nc-sa/2.0/", "id": 1,
-     "name": "Attribution-NonCommercial-ShareAlike License"},
-    {"url": "http://creativecommons.org/licenses/by-nc/2.0/", "id": 2, "name": "Attribution-NonCommercial License"},
+    {
+        "url": "http://creativecommons.org/licenses/by-nc-sa/2.0/",
+        "id": 1,
+        "name": "Attribution-NonCommercial-ShareAlike License",
+    },
+    {
+        "url": "http://creativecommons.org/licenses/by-nc/2.0/",
+        "id": 2,
+        "name": "Attribution-NonCommercial License",
+    },
     {"url": "http://creativecommons.org/licenses/by/2.0/", "id": 4, "name": "Attribution License"},
 )
 # NUS-WIDE was published from Windows: CRLF line endings and C:\ paths, which readers must tolerate.
@@ -49,7 +57,8 @@ def coco_category_ids(n: int) -> list[int]:
 
 
 def coco_file_name(split: str, image_id: int) -> str:
-    """Path of a COCO image relative to the COCO root, e.g. ``train2014/COCO_train2014_000000000123.jpg``."""
+    """Path of a COCO image relative to the COCO root, e.g.
+    ``train2014/COCO_train2014_000000000123.jpg``."""
     folder = COCO_FOLDERS[split]
     return f"{folder}/COCO_{folder}_{image_id:012d}.jpg"
 
@@ -59,7 +68,9 @@ def coco_file_name(split: str, image_id: int) -> str:
 
 def coco_image_entry(file_name: str, image_id: int, size: int) -> dict:
     """An ``images`` entry with the official keys; dates and urls derived from the id."""
-    captured = datetime(2013, 11, 14, 11, 18, 45) + timedelta(seconds=(image_id * 7919) % (200 * 86400))
+    captured = datetime(2013, 11, 14, 11, 18, 45) + timedelta(
+        seconds=(image_id * 7919) % (200 * 86400)
+    )
     return {
         "license": _COCO_LICENSES[image_id % len(_COCO_LICENSES)]["id"],
         "file_name": file_name.rsplit("/", 1)[1],
@@ -67,16 +78,21 @@ def coco_image_entry(file_name: str, image_id: int, size: int) -> dict:
         "height": size,
         "width": size,
         "date_captured": captured.strftime("%Y-%m-%d %H:%M:%S"),
-        "flickr_url": f"http://farm{1 + image_id % 9}.staticflickr.com/{1000 + image_id % 8000}/{image_id}_demo.jpg",
+        "flickr_url": f"http://farm{1 + image_id % 9}.staticflickr.com/"
+        f"{1000 + image_id % 8000}/{image_id}_demo.jpg",
         "id": image_id,
     }
 
 
-def coco_instance_annotation(instance: Instance, image_id: int, category_id: int, ann_id: int) -> dict:
+def coco_instance_annotation(
+    instance: Instance, image_id: int, category_id: int, ann_id: int
+) -> dict:
     """An instance annotation: the bbox, and its outline as the segmentation polygon."""
     x, y, w, h = (round(float(v), 2) for v in instance.bbox)
     return {
-        "segmentation": [[x, y, round(x + w, 2), y, round(x + w, 2), round(y + h, 2), x, round(y + h, 2)]],
+        "segmentation": [
+            [x, y, round(x + w, 2), y, round(x + w, 2), round(y + h, 2), x, round(y + h, 2)]
+        ],
         "area": round(w * h, 2),
         "iscrowd": 0,
         "image_id": image_id,
@@ -115,7 +131,9 @@ def write_coco_layout(
         for instance in instances[i]:
             ann_id += 1
             category_id = category_of[instance.concept]
-            part["instances"].append(coco_instance_annotation(instance, image_id, category_id, ann_id))
+            part["instances"].append(
+                coco_instance_annotation(instance, image_id, category_id, ann_id)
+            )
         for caption in truth.captions[i]:
             caption_id += 1
             part["captions"].append({"image_id": image_id, "id": caption_id, "caption": caption})
@@ -123,9 +141,14 @@ def write_coco_layout(
     for split, folder in COCO_FOLDERS.items():
         part = files[split]
         common = {"info": _COCO_INFO, "licenses": list(_COCO_LICENSES), "images": part["images"]}
-        write_json(coco_root / "annotations" / f"instances_{folder}.json",
-                   {**common, "annotations": part["instances"], "categories": categories})
-        write_json(coco_root / "annotations" / f"captions_{folder}.json", {**common, "annotations": part["captions"]})
+        write_json(
+            coco_root / "annotations" / f"instances_{folder}.json",
+            {**common, "annotations": part["instances"], "categories": categories},
+        )
+        write_json(
+            coco_root / "annotations" / f"captions_{folder}.json",
+            {**common, "annotations": part["captions"]},
+        )
 
 
 # --------------------------------------------------------------------------- NUS-WIDE
@@ -148,26 +171,41 @@ def _zero_one_lines(column: np.ndarray) -> list[str]:
 
 
 def write_nuswide_layout(nuswide_root: Path, truth: DemoTruth, images: Sequence[bytes]) -> None:
-    """Write the JPEGs, image lists, concept list, ground truth and tag files under ``nuswide_root``."""
+    """Write the JPEGs, image lists, concept list, ground truth and
+    tag files under ``nuswide_root``."""
     order = nuswide_order(truth.nuswide_paths)
     for i in order:
         write_bytes(nuswide_root / truth.nuswide_paths[i], images[i])
     nl = NUSWIDE_NEWLINE
     relative = [_windows_relative(truth.nuswide_paths[i]) for i in order]
-    write_text_lines(nuswide_root / "ImageList" / "Imagelist.txt", [f"{NUSWIDE_IMAGE_DIR}\\{r}" for r in relative], nl)
+    write_text_lines(
+        nuswide_root / "ImageList" / "Imagelist.txt",
+        [f"{NUSWIDE_IMAGE_DIR}\\{r}" for r in relative],
+        nl,
+    )
     split = np.array([truth.split[i] for i in order])
     rows = {"Train": np.flatnonzero(split == "train"), "Test": np.flatnonzero(split == "test")}
     for suffix, picked in rows.items():
-        write_text_lines(nuswide_root / "ImageList" / f"{suffix}Imagelist.txt", [relative[k] for k in picked], nl)
+        write_text_lines(
+            nuswide_root / "ImageList" / f"{suffix}Imagelist.txt", [relative[k] for k in picked], nl
+        )
     write_text_lines(nuswide_root / "Concepts81.txt", truth.label_names, nl)
     labels = truth.labels[order]
     for j, concept in enumerate(truth.label_names):
         ground = nuswide_root / "Groundtruth"
-        write_text_lines(ground / "AllLabels" / f"Labels_{concept}.txt", _zero_one_lines(labels[:, j]), nl)
+        write_text_lines(
+            ground / "AllLabels" / f"Labels_{concept}.txt", _zero_one_lines(labels[:, j]), nl
+        )
         for suffix, picked in rows.items():
-            write_text_lines(ground / "TrainTestLabels" / f"Labels_{concept}_{suffix}.txt",
-                             _zero_one_lines(labels[picked, j]), nl)
+            write_text_lines(
+                ground / "TrainTestLabels" / f"Labels_{concept}_{suffix}.txt",
+                _zero_one_lines(labels[picked, j]),
+                nl,
+            )
     write_text_lines(nuswide_root / "NUS_WID_Tags" / "TagList1k.txt", truth.tag_names, nl)
     tags = truth.tags[order]
-    write_text_lines(nuswide_root / "NUS_WID_Tags" / "AllTags1k.txt",
-                     ["\t".join("1" if v else "0" for v in row) for row in tags], nl)
+    write_text_lines(
+        nuswide_root / "NUS_WID_Tags" / "AllTags1k.txt",
+        ["\t".join("1" if v else "0" for v in row) for row in tags],
+        nl,
+    )

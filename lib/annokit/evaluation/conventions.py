@@ -28,13 +28,15 @@ MEAN_F1_ROW = "F1: mean of per-class (per-image) F1"
 VOC_ROW = "AP: VOC all-point interpolated"
 
 USED_BY = {
-    DEFAULT_ROW: "F1: M3 Eq. 6, Dutta Sec. 4.2, ayushidutta/multi-order-rnn eval/multilabel_metrics.py, "
-    "megvii-research/ML-GCN util.py; AP: scikit-learn average_precision_score, ML-GCN util.py, "
-    "Alibaba-MIIL/ASL src/helper_functions/helper_functions.py, multi-order-rnn",
-    MEAN_F1_ROW: "Alibaba-MIIL/ASL validate.py (F_C); scikit-learn f1_score(average='macro'/'samples'); "
-    "torchmetrics multilabel F1 (macro)",
+    DEFAULT_ROW: "F1: M3 Eq. 6, Dutta Sec. 4.2, ayushidutta/multi-order-rnn "
+    "eval/multilabel_metrics.py, megvii-research/ML-GCN util.py; AP: scikit-learn "
+    "average_precision_score, ML-GCN util.py, Alibaba-MIIL/ASL "
+    "src/helper_functions/helper_functions.py, multi-order-rnn",
+    MEAN_F1_ROW: "Alibaba-MIIL/ASL validate.py (F_C); scikit-learn "
+    "f1_score(average='macro'/'samples'); torchmetrics multilabel F1 (macro)",
     VOC_ROW: "SlongLiu/query2labels lib/utils/metric.py (voc_mAP)",
-    "top-k": "the papers' top-3 rows; ayushidutta/multi-order-rnn eval/multilabel_metrics.py (annotate_topK)",
+    "top-k": "the papers' top-3 rows; ayushidutta/multi-order-rnn eval/multilabel_metrics.py "
+    "(annotate_topK)",
     "top-k, score ≥ 0.5": "megvii-research/ML-GCN util.py (overall_topk: logit ≥ 0)",
 }
 
@@ -50,7 +52,9 @@ def _map(y_true: np.ndarray, scores: np.ndarray, interpolation: str) -> float:
     return 100 * mean_average_precision(y_true, scores, interpolation=interpolation)
 
 
-def convention_effects(y_true: np.ndarray, scores: np.ndarray | None, annotation: np.ndarray, k: int = 3) -> pd.DataFrame:
+def convention_effects(
+    y_true: np.ndarray, scores: np.ndarray | None, annotation: np.ndarray, k: int = 3
+) -> pd.DataFrame:
     """C-F1, S-F1 and mAP of one model under each repository's convention, in percent.
 
     Rows, each changing one convention from the default (first row):
@@ -84,12 +88,17 @@ def convention_effects(y_true: np.ndarray, scores: np.ndarray | None, annotation
     return table
 
 
-def effects_by_model(truth_and_predictions: dict[str, tuple[np.ndarray, object]], k: int = 3) -> pd.DataFrame:
+def effects_by_model(
+    truth_and_predictions: dict[str, tuple[np.ndarray, object]], k: int = 3
+) -> pd.DataFrame:
     """``convention_effects`` of several models stacked in one table, rows (model, convention).
 
     ``truth_and_predictions`` maps a row label (e.g. "M3 (top-m̂)") to (y_true, prediction file)
     with the truth aligned to the file's rows (``annokit.evaluation.scoring.true_labels``).
     """
-    frames = {name: convention_effects(y_true, p.scores, p.annotation, k) for name, (y_true, p) in truth_and_predictions.items()}
+    frames = {
+        name: convention_effects(y_true, p.scores, p.annotation, k)
+        for name, (y_true, p) in truth_and_predictions.items()
+    }
     frame = pd.concat(frames, names=["model", "convention"])
     return frame

@@ -35,12 +35,16 @@ def top_m(scores: np.ndarray, counts: np.ndarray) -> np.ndarray:
     scores = _scores(scores)
     counts = np.asarray(counts, dtype=np.int64)
     if counts.shape != (len(scores),):
-        raise ValueError(f"need one count per image: {counts.shape} counts for {len(scores)} images")
+        raise ValueError(
+            f"need one count per image: {counts.shape} counts for {len(scores)} images"
+        )
     if (counts < 0).any() or (counts > scores.shape[1]).any():
         raise ValueError(f"counts must lie in [0, {scores.shape[1]}]")
     order = np.argsort(-scores, axis=1, kind="stable")  # stable: ties go to the lower index
     ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :].repeat(len(scores), axis=0), axis=1)
+    np.put_along_axis(
+        ranks, order, np.arange(scores.shape[1])[None, :].repeat(len(scores), axis=0), axis=1
+    )
     return ranks < counts[:, None]
 
 

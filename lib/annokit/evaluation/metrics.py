@@ -70,7 +70,9 @@ def _binary_matrix(a: np.ndarray, name: str) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (N images, C classes), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name} must have at least one image and one class, got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must have at least one image and one class, got shape {arr.shape}"
+        )
     if arr.dtype != bool:
         if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
             raise ValueError(f"{name} must be bool or numeric 0/1, got dtype {arr.dtype}")
@@ -91,7 +93,9 @@ def _binary_pair(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np
 def _check_choice(value: str, choices: tuple[str, ...], name: str) -> None:
     """Reject an unknown convention name, listing the known ones."""
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
+        raise ValueError(
+            f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}"
+        )
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -116,7 +120,9 @@ def per_class_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.nda
     return {"precision": precision, "recall": recall, "f1": _harmonic(precision, recall)}
 
 
-def annotation_scores(y_true: np.ndarray, y_pred: np.ndarray, f1: str = "of-means") -> dict[str, float]:
+def annotation_scores(
+    y_true: np.ndarray, y_pred: np.ndarray, f1: str = "of-means"
+) -> dict[str, float]:
     """C-/O-/S- precision, recall, F1 and H-F1 of binary predictions (M3 Eq. 6-7, Dutta Sec. 4).
 
     ``f1="of-means"`` (default, both papers' definition and the Multi-order RNN's
@@ -189,7 +195,9 @@ def _average_precision(truth: np.ndarray, score: np.ndarray, interpolation: str 
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def average_precision_per_class(y_true: np.ndarray, scores: np.ndarray, interpolation: str = "none") -> np.ndarray:
+def average_precision_per_class(
+    y_true: np.ndarray, scores: np.ndarray, interpolation: str = "none"
+) -> np.ndarray:
     """Average precision of each class (length C); NaN for a class with no positive image.
 
     ``interpolation`` is ``"none"`` (default) or ``"voc"``, as in ``mean_average_precision``.
@@ -202,7 +210,9 @@ def average_precision_per_class(y_true: np.ndarray, scores: np.ndarray, interpol
     return ap
 
 
-def mean_average_precision(y_true: np.ndarray, scores: np.ndarray, interpolation: str = "none") -> float:
+def mean_average_precision(
+    y_true: np.ndarray, scores: np.ndarray, interpolation: str = "none"
+) -> float:
     """Mean of per-class AP over the classes with at least one positive (AP is undefined otherwise).
 
     ``interpolation="none"`` (default): non-interpolated AP, one operating point per distinct
@@ -222,11 +232,15 @@ def mean_average_precision(y_true: np.ndarray, scores: np.ndarray, interpolation
     return float(np.nanmean(ap))
 
 
-def _count_pair(true_counts: np.ndarray, predicted_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _count_pair(
+    true_counts: np.ndarray, predicted_counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(true_counts, dtype=float)
     p = np.asarray(predicted_counts, dtype=float)
     if t.ndim != 1 or p.ndim != 1:
-        raise ValueError(f"label counts must be 1-D (one per image), got shapes {t.shape} and {p.shape}")
+        raise ValueError(
+            f"label counts must be 1-D (one per image), got shapes {t.shape} and {p.shape}"
+        )
     if t.shape != p.shape:
         raise ValueError(f"true_counts has {t.size} images but predicted_counts has {p.size}")
     if t.size == 0:
@@ -236,9 +250,12 @@ def _count_pair(true_counts: np.ndarray, predicted_counts: np.ndarray) -> tuple[
     return t, p
 
 
-def label_quantity_accuracy(true_counts: np.ndarray, predicted_counts: np.ndarray, num_labels: int) -> float:
-    """Share of images whose m̂ is right (M3 Sec. IV-D1), m̂ exactly as Algorithm 2 annotates with it:
-    the raw prediction rounded half up and clamped to [1, C] (``annotate.predicted_quantity``)."""
+def label_quantity_accuracy(
+    true_counts: np.ndarray, predicted_counts: np.ndarray, num_labels: int
+) -> float:
+    """Share of images whose m̂ is right (M3 Sec. IV-D1), m̂ exactly as Algorithm 2 annotates with
+    it: the raw prediction rounded half up and clamped to [1, C]
+    (``annotate.predicted_quantity``)."""
     t, p = _count_pair(true_counts, predicted_counts)
     return float(np.mean(predicted_quantity(p, num_labels) == t))
 
@@ -250,7 +267,8 @@ def label_quantity_mse(true_counts: np.ndarray, predicted_counts: np.ndarray) ->
 
 
 def top1_accuracy(y_true: np.ndarray, first_labels: np.ndarray) -> float:
-    """Share of images whose first predicted label is a true label; -1 (no label) is wrong (Dutta Table 4)."""
+    """Share of images whose first predicted label is a true label; -1 (no
+    label) is wrong (Dutta Table 4)."""
     t = _binary_matrix(y_true, "y_true")
     first = np.asarray(first_labels)
     if first.shape != (t.shape[0],):

@@ -1,4 +1,5 @@
-"""Models of M3 (Niu et al. 2019): CNN baseline, MS-CNN, tags MLP, joint classifier, label quantity regressor."""
+"""Models of M3 (Niu et al. 2019): CNN baseline, MS-CNN, tags MLP, joint
+classifier, label quantity regressor."""
 
 from .backbone import ResNetBackbone, build_backbone
 from .heads import JointClassifier

@@ -1,4 +1,5 @@
-"""The basic CNN of M3 (Niu et al. 2019, Sec. III-A, Eq. 1): a torchvision ResNet giving five scale maps.
+"""The basic CNN of M3 (Niu et al. 2019, Sec. III-A, Eq. 1): a
+torchvision ResNet giving five scale maps.
 
 M1..M5 are the outputs of conv1 (after bn1 + ReLU, before max pooling), layer1 (conv2_x),
 layer2, layer3 and layer4; for ResNet-101 at 224x224 they are 64x112x112, 256x56x56,
@@ -33,18 +34,23 @@ def parse_depth(depth: str | int) -> int:
 
 
 def feature_dim_of(depth: str | int) -> int:
-    """Size of the pooled M5 feature f_v: 512 with basic blocks (18/34), 2048 with bottlenecks (50/101)."""
+    """Size of the pooled M5 feature f_v: 512 with basic blocks
+    (18/34), 2048 with bottlenecks (50/101)."""
     return 512 if parse_depth(depth) in (18, 34) else 2048
 
 
 def imagenet_cache_path(depth: str | int) -> Path:
-    """Where torchvision keeps the ImageNet weights of this depth (torch hub cache, never downloaded here)."""
+    """Where torchvision keeps the ImageNet weights of this depth (torch
+    hub cache, never downloaded here)."""
     url = RESNETS[parse_depth(depth)][1].url
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
-def load_imagenet_weights(depth: str | int, weights_path: str | Path | None = None) -> dict[str, Tensor]:
-    """ImageNet ResNet state_dict without its fc, from `weights_path` or the local torch hub cache; never downloads."""
+def load_imagenet_weights(
+    depth: str | int, weights_path: str | Path | None = None
+) -> dict[str, Tensor]:
+    """ImageNet ResNet state_dict without its fc, from `weights_path` or the local
+    torch hub cache; never downloads."""
     depth = parse_depth(depth)
     if weights_path is None:
         path = imagenet_cache_path(depth)
@@ -60,13 +66,16 @@ def load_imagenet_weights(depth: str | int, weights_path: str | Path | None = No
             raise FileNotFoundError(f"weights file {path} does not exist")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling, zip and EOF errors all mean the same here; details stay chained
+    except (
+        Exception
+    ) as err:  # unpickling, zip and EOF errors all mean the same here; details stay chained
         raise ValueError(
             f"cannot read {path} as a torch state_dict ({type(err).__name__}): "
             "the file is corrupt, truncated, or not saved by torch.save"
         ) from err
     if isinstance(state, dict) and isinstance(state.get("model", state.get("state_dict")), dict):
-        state = state.get("model", state.get("state_dict"))  # a training checkpoint wrapping the weights
+        # a training checkpoint wrapping the weights
+        state = state.get("model", state.get("state_dict"))
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state_dict (a dict of tensors)")
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}  # class count differs
@@ -75,23 +84,32 @@ def load_imagenet_weights(depth: str | int, weights_path: str | Path | None = No
 
 
 def _check_matches(state: dict[str, Tensor], depth: int, path: Path) -> None:
-    """Raise ValueError naming `path` unless `state` has exactly the keys and shapes of a ResNet-`depth` trunk."""
+    """Raise ValueError naming `path` unless `state` has exactly the keys and
+    shapes of a ResNet-`depth` trunk."""
     with torch.device("meta"):  # shapes only, no memory or init cost
-        expected = {k: v.shape for k, v in RESNETS[depth][0]().state_dict().items() if not k.startswith("fc.")}
-    # BN step counters are bookkeeping, absent from old checkpoints; load_state_dict(strict=False) keeps ours.
-    missing = sorted(k for k in expected.keys() - state.keys() if not k.endswith("num_batches_tracked"))
+        expected = {
+            k: v.shape
+            for k, v in RESNETS[depth][0]().state_dict().items()
+            if not k.startswith("fc.")
+        }
+    # BN step counters are bookkeeping, absent from old checkpoints;
+    # load_state_dict(strict=False) keeps ours.
+    missing = sorted(
+        k for k in expected.keys() - state.keys() if not k.endswith("num_batches_tracked")
+    )
     unexpected = sorted(state.keys() - expected.keys())
     wrong = sorted(k for k in expected.keys() & state.keys() if state[k].shape != expected[k])
     if missing or unexpected or wrong:
         raise ValueError(
-            f"{path} does not match a torchvision ResNet-{depth}: "
-            f"{len(missing)} missing keys {missing[:3]}, {len(unexpected)} unexpected keys {unexpected[:3]}, "
-            f"{len(wrong)} shape mismatches {wrong[:3]}"
+            f"{path} does not match a torchvision ResNet-{depth}: {len(missing)} missing keys "
+            f"{missing[:3]}, {len(unexpected)} unexpected keys {unexpected[:3]}, {len(wrong)} "
+            f"shape mismatches {wrong[:3]}"
         )
 
 
 class ResNetBackbone(nn.Module):
-    """ResNet whose scales S1..S5 give maps M1..M5 (Eq. 1), with the CNN baseline's pool + fc head."""
+    """ResNet whose scales S1..S5 give maps M1..M5 (Eq. 1), with
+    the CNN baseline's pool + fc head."""
 
     def __init__(
         self,
@@ -104,10 +122,26 @@ class ResNetBackbone(nn.Module):
         self.depth = parse_depth(depth)
         resnet = RESNETS[self.depth][0](weights=None)
         # Same attribute names as torchvision, so ImageNet state_dicts load key for key.
-        self.conv1, self.bn1, self.relu, self.maxpool = resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool
-        self.layer1, self.layer2, self.layer3, self.layer4 = resnet.layer1, resnet.layer2, resnet.layer3, resnet.layer4
+        self.conv1, self.bn1, self.relu, self.maxpool = (
+            resnet.conv1,
+            resnet.bn1,
+            resnet.relu,
+            resnet.maxpool,
+        )
+        self.layer1, self.layer2, self.layer3, self.layer4 = (
+            resnet.layer1,
+            resnet.layer2,
+            resnet.layer3,
+            resnet.layer4,
+        )
         expansion = type(resnet.layer1[0]).expansion
-        self.channels: tuple[int, ...] = (64, 64 * expansion, 128 * expansion, 256 * expansion, 512 * expansion)
+        self.channels: tuple[int, ...] = (
+            64,
+            64 * expansion,
+            128 * expansion,
+            256 * expansion,
+            512 * expansion,
+        )
         self.feature_dim = self.channels[-1]
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         # None when only the maps are wanted (e.g. inside MultiScaleCNN, which has its own fc).
@@ -131,12 +165,18 @@ class ResNetBackbone(nn.Module):
     def forward(self, images: Tensor) -> Tensor:
         """CNN baseline logits (N, C); the sigmoid lives in the loss (Eq. 4) or at inference."""
         if self.fc is None:
-            raise RuntimeError("this backbone was built without a classification head (num_classes=None)")
+            raise RuntimeError(
+                "this backbone was built without a classification head (num_classes=None)"
+            )
         return self.fc(self.features(images))
 
 
 def build_backbone(
-    depth: str | int, num_classes: int | None, pretrained: bool = False, weights_path: str | Path | None = None
+    depth: str | int,
+    num_classes: int | None,
+    pretrained: bool = False,
+    weights_path: str | Path | None = None,
 ) -> ResNetBackbone:
-    """The CNN baseline / basic CNN of M3: a ResNet of `depth` with an fc to `num_classes` logits."""
+    """The CNN baseline / basic CNN of M3: a ResNet of `depth`
+    with an fc to `num_classes` logits."""
     return ResNetBackbone(depth, num_classes, pretrained=pretrained, weights_path=weights_path)

@@ -1,4 +1,5 @@
-"""Multi-class classification of M3 (Niu et al. 2019, Sec. III-C): an fc on the joint feature f = [f_v, f_t]."""
+"""Multi-class classification of M3 (Niu et al. 2019, Sec. III-C): an fc on
+the joint feature f = [f_v, f_t]."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Label quantity prediction (M3 Sec. III-C): an MLP regressing the label count m (loss: Eq. 5, ``models.losses``)."""
+"""Label quantity prediction (M3 Sec. III-C): an MLP regressing the label count m
+(loss: Eq. 5, ``models.losses``)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from torch import Tensor, nn
 
 
 class LabelQuantityRegressor(nn.Module):
-    """f -> predicted label count m^ (N,): hidden layers of 512 and 256 units, dropout 0.5 after each."""
+    """f -> predicted label count m^ (N,): hidden layers of 512 and
+    256 units, dropout 0.5 after each."""
 
-    def __init__(self, in_dim: int, hidden: Sequence[int] = (512, 256), dropout: float = 0.5) -> None:
+    def __init__(
+        self, in_dim: int, hidden: Sequence[int] = (512, 256), dropout: float = 0.5
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         for width in hidden:

@@ -25,21 +25,28 @@ def conv_bn_relu(c_in: int, c_out: int, kernel_size: int, stride: int) -> nn.Seq
 
 
 class FusionBlock(nn.Module):
-    """F_l(.) = psi_l2(psi_l1(.)) (Eq. 3, Fig. 3): 3x3 stride-2 conv to Ml's size, 1x1 conv to Ml's channels."""
+    """One fusion block of M3 (Eq. 2-3, Fig. 3): M~l = Ml + F_l(M~l-1), F_l = psi_l2(psi_l1(.)).
+
+    psi_l1, a 3x3 stride-2 conv, brings the previous fused map to Ml's height and width; psi_l2, a
+    1x1 conv, to Ml's channels, so that it can be added to Ml.
+    """
 
     def __init__(self, c_prev: int, c_next: int) -> None:
         super().__init__()
         self.psi1 = conv_bn_relu(c_prev, c_prev, kernel_size=3, stride=2)  # halves height and width
         self.psi2 = conv_bn_relu(c_prev, c_next, kernel_size=1, stride=1)  # matches Ml's channels
 
-    def forward(self, fused_prev: Tensor) -> Tensor:
-        return self.psi2(self.psi1(fused_prev))  # Eq. 3
+    def forward(self, fused_prev: Tensor, scale_map: Tensor) -> Tensor:
+        """M~l from the previous fused map M~l-1 and the ResNet's map Ml."""
+        return scale_map + self.psi2(self.psi1(fused_prev))  # Eq. 2, F_l of Eq. 3
 
 
 def fusion_parameter_count(channels: Sequence[int]) -> int:
-    """Fusion-block parameters for scale channels c1..cK: per block 9c_prev^2 + c_prev*c_next + 2c_prev + 2c_next."""
+    """Fusion-block parameters for scale channels c1..cK: per block
+    9c_prev^2 + c_prev*c_next + 2c_prev + 2c_next."""
+    # conv weights, then the BN affine parameters (gamma, beta) of both convs
     return sum(
-        9 * c_prev**2 + c_prev * c_next + 2 * c_prev + 2 * c_next  # conv weights + BN affine (gamma, beta)
+        9 * c_prev**2 + c_prev * c_next + 2 * c_prev + 2 * c_next
         for c_prev, c_next in zip(channels[:-1], channels[1:])
     )
 
@@ -51,15 +58,21 @@ class MultiScaleCNN(nn.Module):
         super().__init__()
         self.backbone = backbone  # its own fc, if any, is not used here
         c = backbone.channels
-        self.fusion = nn.ModuleList(FusionBlock(c[level - 1], c[level]) for level in range(1, len(c)))  # F_2..F_5
+        # F_2..F_5
+        self.fusion = nn.ModuleList(
+            FusionBlock(c[level - 1], c[level]) for level in range(1, len(c))
+        )
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.feature_dim = backbone.feature_dim
         self.fc = nn.Linear(self.feature_dim, num_classes)
         self.backbone_frozen = False
 
     @classmethod
-    def from_finetuned_cnn(cls, cnn: ResNetBackbone, num_classes: int | None = None) -> MultiScaleCNN:
-        """MS-CNN initialised from the stage-1 CNN (Algorithm 1, step 2): a copy of its ResNet and of its fc.
+    def from_finetuned_cnn(
+        cls, cnn: ResNetBackbone, num_classes: int | None = None
+    ) -> MultiScaleCNN:
+        """MS-CNN initialised from the stage-1 CNN (Algorithm 1, step 2):
+        a copy of its ResNet and of its fc.
 
         The fc is copied too (the paper only says "initialize ... with the finetuned CNN"), so
         training starts from the CNN's classifier; the fusion blocks start from PyTorch's default
@@ -69,7 +82,9 @@ class MultiScaleCNN(nn.Module):
             raise ValueError("the fine-tuned CNN has no fc head to initialise from")
         num_classes = cnn.fc.out_features if num_classes is None else num_classes
         if num_classes != cnn.fc.out_features:
-            raise ValueError(f"CNN has {cnn.fc.out_features} classes, MS-CNN asked for {num_classes}")
+            raise ValueError(
+                f"CNN has {cnn.fc.out_features} classes, MS-CNN asked for {num_classes}"
+            )
         backbone = copy.deepcopy(cnn)
         fc_state = backbone.fc.state_dict()
         backbone.fc = None  # MS-CNN classifies f_v with its own fc
@@ -81,8 +96,8 @@ class MultiScaleCNN(nn.Module):
         """M~1..M~5: M~1 = M1, M~l = Ml + F_l(M~l-1) (Eq. 2)."""
         maps = self.backbone.scale_maps(images)
         fused = [maps[0]]
-        for m, fuse in zip(maps[1:], self.fusion):
-            fused.append(m + fuse(fused[-1]))  # Eq. 2
+        for scale_map, block in zip(maps[1:], self.fusion):
+            fused.append(block(fused[-1], scale_map))
         return fused
 
     def features(self, images: Tensor) -> Tensor:
@@ -94,7 +109,8 @@ class MultiScaleCNN(nn.Module):
         return self.fc(self.features(images))
 
     def freeze_backbone(self) -> MultiScaleCNN:
-        """Fix the ResNet (Sec. III-D: "fix the parameters of ResNet and train the multi-scale blocks")."""
+        """Fix the ResNet (Sec. III-D: "fix the parameters of ResNet
+        and train the multi-scale blocks")."""
         self.backbone.requires_grad_(False)
         self.backbone_frozen = True
         self.backbone.eval()
@@ -114,8 +130,14 @@ class MultiScaleCNN(nn.Module):
 
 
 def build_mscnn(
-    depth: str | int, num_classes: int, pretrained: bool = False, weights_path: str | Path | None = None
+    depth: str | int,
+    num_classes: int,
+    pretrained: bool = False,
+    weights_path: str | Path | None = None,
 ) -> MultiScaleCNN:
-    """MS-CNN on a fresh ResNet of `depth` (for stage 3 use MultiScaleCNN.from_finetuned_cnn instead)."""
-    backbone = ResNetBackbone(depth, num_classes=None, pretrained=pretrained, weights_path=weights_path)
+    """MS-CNN on a fresh ResNet of `depth` (for stage 3 use
+    MultiScaleCNN.from_finetuned_cnn instead)."""
+    backbone = ResNetBackbone(
+        depth, num_classes=None, pretrained=pretrained, weights_path=weights_path
+    )
     return MultiScaleCNN(backbone, num_classes)

@@ -8,18 +8,18 @@ a learned projection; then at every step the decoder reads the embedding of the 
     h_t, c_t = LSTM(x_t, h_{t-1}, c_{t-1})                   H = 512 cells     (Eq. 2)
     ŷ_t = W h_t + b                                                            (Eq. 3)
 
-Column C of E is a learned START input for t = 1. ŝ enters only through the initial state,
-not through the output layer (Eq. 3 has no ŝ term). The Multi-order RNN
-(``annokit.models.multi_order_rnn``) reads ŷ_t as C sigmoid logits. The fixed-order CNN-RNN baselines
-(Table 1) use the same decoder as a sequence model: C + 1 softmax outputs (the labels and END),
-teacher forcing in training, and ``greedy_decode`` / ``beam_decode`` at test time, which never
+Column C of E is a learned START input for t = 1. ŝ enters only through the initial state, not
+through the output layer (Eq. 3 has no ŝ term). The Multi-order RNN
+(``annokit.models.multi_order_rnn``) reads ŷ_t as C sigmoid logits. The fixed-order CNN-RNN
+baselines (Table 1) use the same decoder as a sequence model: C + 1 softmax outputs (the labels and
+END), teacher forcing in training, and ``greedy_decode`` / ``beam_decode`` at test time, which never
 emit a label twice and stop at END or after ``max_length`` labels.
 
 ``ReleasedLabelDecoder`` is the decoder of the authors' release (``model/lstm/sem_multi_order.py``,
 run with ``prev2out=False``), which differs from the text in three places::
 
-    ŝ ← BN(ŝ)                                        batch norm, decay 0.95, epsilon 1e-3 (``_batch_norm``)
-    ŷ_t = W_out tanh(W_h h_t + b_h) + b_out          W_h: 256 x H, W_out: C x 256   (``_decode_lstm``)
+    ŝ ← BN(ŝ)                                 batch norm, decay 0.95, epsilon 1e-3 (``_batch_norm``)
+    ŷ_t = W_out tanh(W_h h_t + b_h) + b_out   W_h: 256 x H, W_out: C x 256 (``_decode_lstm``)
     E ~ U(-1, 1); W_* Xavier-uniform; biases 0; LSTM forget-gate bias 1 (TF's BasicLSTMCell)
 """
 
@@ -37,9 +37,12 @@ IGNORE = -100  # target of padded steps (``F.cross_entropy``'s ignore_index)
 
 
 class LabelDecoder(nn.Module):
-    """LSTM over label embeddings, started from the CNN scores ŝ (Eq. 1-3); ``end_token`` adds the END output."""
+    """LSTM over label embeddings, started from the CNN scores ŝ (Eq. 1-3);
+    ``end_token`` adds the END output."""
 
-    def __init__(self, num_labels: int, hidden: int = 512, embedding: int = 256, end_token: bool = False) -> None:
+    def __init__(
+        self, num_labels: int, hidden: int = 512, embedding: int = 256, end_token: bool = False
+    ) -> None:
         super().__init__()
         self.num_labels = num_labels
         self.num_outputs = num_labels + int(end_token)
@@ -58,8 +61,11 @@ class LabelDecoder(nn.Module):
     def start_tokens(self, n: int, device: torch.device) -> Tensor:
         return torch.full((n,), self.start, dtype=torch.long, device=device)
 
-    def step(self, previous: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """One step: previous label indices (N,) -> logits ŷ_t (N, outputs) and the new state (Eq. 1-3)."""
+    def step(
+        self, previous: Tensor, state: tuple[Tensor, Tensor]
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """One step: previous label indices (N,) -> logits ŷ_t (N,
+        outputs) and the new state (Eq. 1-3)."""
         out, state = self.lstm(self.embedding(previous)[:, None], state)
         return self.output(out[:, 0]), state
 
@@ -70,11 +76,12 @@ class LabelDecoder(nn.Module):
 
 
 class ReleasedBatchNorm(nn.BatchNorm1d):
-    """BN of ŝ as the release's ``tf.contrib.layers.batch_norm``: the moving variance follows the biased batch
-    variance, and a batch of one image normalises to β instead of failing."""
+    """BN of ŝ as the release's ``tf.contrib.layers.batch_norm``: the moving variance follows the
+    biased batch variance, and a batch of one image normalises to β instead of failing."""
 
     def __init__(self, num_features: int, decay: float = 0.95, eps: float = 1e-3) -> None:
-        super().__init__(num_features, eps=eps, momentum=1.0 - decay)  # PyTorch's momentum = 1 - TF's decay
+        # PyTorch's momentum = 1 - TF's decay
+        super().__init__(num_features, eps=eps, momentum=1.0 - decay)
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.training:
@@ -88,29 +95,42 @@ class ReleasedBatchNorm(nn.BatchNorm1d):
 
 
 class ReleasedLabelDecoder(LabelDecoder):
-    """The decoder of the authors' release (``model/lstm/sem_multi_order.py``): BN on ŝ, a tanh layer before the logits."""
+    """The decoder of the authors' release (``model/lstm/sem_multi_order.py``): BN on
+    ŝ, a tanh layer before the logits."""
 
-    def __init__(self, num_labels: int, hidden: int = 512, embedding: int = 256, end_token: bool = False) -> None:
+    def __init__(
+        self, num_labels: int, hidden: int = 512, embedding: int = 256, end_token: bool = False
+    ) -> None:
         super().__init__(num_labels, hidden, embedding, end_token)
         self.norm = ReleasedBatchNorm(num_labels)
-        # W_h (256 x H), b_h, then W_out (C x 256), b_out: ``_decode_lstm`` with prev2out=False, ctx2out=False
-        self.output = nn.Sequential(nn.Linear(hidden, embedding), nn.Tanh(), nn.Linear(embedding, self.num_outputs))
+        # W_h (256 x H), b_h, then W_out (C x 256), b_out: ``_decode_lstm``
+        # with prev2out=False, ctx2out=False
+        self.output = nn.Sequential(
+            nn.Linear(hidden, embedding), nn.Tanh(), nn.Linear(embedding, self.num_outputs)
+        )
         released_initialisation(self)
 
     def initial_state(self, s_hat: Tensor) -> tuple[Tensor, Tensor]:
-        """(h_0, c_0) = tanh of a linear map of BN(ŝ) (``build_model``: ``_batch_norm`` then ``_get_initial_lstm``)."""
+        """(h_0, c_0) = tanh of a linear map of BN(ŝ) (``build_model``:
+        ``_batch_norm`` then ``_get_initial_lstm``)."""
         return super().initial_state(self.norm(s_hat))
 
 
 @torch.no_grad()
 def released_initialisation(decoder: LabelDecoder) -> None:
-    """The release's initialisers: E ~ U(-1, 1), every matrix Xavier-uniform, biases 0 (``CaptionGenerator.__init__``).
+    """The release's initialisers: E ~ U(-1, 1), every matrix Xavier-uniform,
+    biases 0 (``CaptionGenerator.__init__``).
 
-    TF's BasicLSTMCell keeps one (input + H) x 4H kernel, Xavier over that shape, and adds a constant 1 to
-    the forget gate; PyTorch's two LSTM matrices get that shape's bound, and the forget-gate bias starts at 1.
+    TF's BasicLSTMCell keeps one (input + H) x 4H kernel, Xavier over that shape, and adds
+    a constant 1 to the forget gate; PyTorch's two LSTM matrices get that shape's bound,
+    and the forget-gate bias starts at 1.
     """
     nn.init.uniform_(decoder.embedding.weight, -1.0, 1.0)
-    for layer in [decoder.init_h, decoder.init_c, *(m for m in decoder.output.modules() if isinstance(m, nn.Linear))]:
+    for layer in [
+        decoder.init_h,
+        decoder.init_c,
+        *(m for m in decoder.output.modules() if isinstance(m, nn.Linear)),
+    ]:
         nn.init.xavier_uniform_(layer.weight)
         nn.init.zeros_(layer.bias)
     lstm = decoder.lstm
@@ -119,7 +139,8 @@ def released_initialisation(decoder: LabelDecoder) -> None:
         nn.init.uniform_(weight, -bound, bound)
     nn.init.zeros_(lstm.bias_ih_l0)
     nn.init.zeros_(lstm.bias_hh_l0)
-    lstm.bias_ih_l0[lstm.hidden_size:2 * lstm.hidden_size] = 1.0  # PyTorch's gate order i, f, g, o
+    # PyTorch's gate order i, f, g, o
+    lstm.bias_ih_l0[lstm.hidden_size : 2 * lstm.hidden_size] = 1.0
 
 
 # Fixed-order sequence training (the CNN-RNN baselines).
@@ -135,15 +156,18 @@ def teacher_forcing(sequences: list[np.ndarray], num_labels: int) -> tuple[np.nd
     inputs = np.full((len(sequences), length), num_labels, dtype=np.int64)
     targets = np.full((len(sequences), length), IGNORE, dtype=np.int64)
     for i, seq in enumerate(sequences):
-        inputs[i, 1:len(seq) + 1] = seq
-        targets[i, :len(seq)] = seq
+        inputs[i, 1 : len(seq) + 1] = seq
+        targets[i, : len(seq)] = seq
         targets[i, len(seq)] = num_labels  # END
     return inputs, targets
 
 
 def sequence_loss(logits: Tensor, targets: Tensor) -> Tensor:
-    """Softmax cross-entropy over the C labels + END, summed over an image's steps, averaged over images."""
-    losses = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="none")
+    """Softmax cross-entropy over the C labels + END, summed over an
+    image's steps, averaged over images."""
+    losses = F.cross_entropy(
+        logits.flatten(0, 1), targets.flatten(), ignore_index=IGNORE, reduction="none"
+    )
     return losses.view(targets.shape).sum(dim=1).mean()
 
 
@@ -183,7 +207,8 @@ def _masked_log_probs(logits: Tensor, emitted: Tensor) -> Tensor:
 
 @torch.no_grad()
 def greedy_decode(decoder: LabelDecoder, s_hat: Tensor, max_length: int) -> Decoded:
-    """Pick the most probable unseen label (or END) at each step, until END or ``max_length`` labels."""
+    """Pick the most probable unseen label (or END) at each step,
+    until END or ``max_length`` labels."""
     n, c = s_hat.shape[0], decoder.num_labels
     state = decoder.initial_state(s_hat)
     previous = decoder.start_tokens(n, s_hat.device)
@@ -200,7 +225,8 @@ def greedy_decode(decoder: LabelDecoder, s_hat: Tensor, max_length: int) -> Deco
         sequences[:, t] = torch.where(is_label, choice, -1)
         emitted[is_label, choice[is_label]] = True
         done |= choice == decoder.end
-        previous = torch.where(is_label, choice, decoder.start)  # finished rows: any input, output unused
+        # finished rows: any input, output unused
+        previous = torch.where(is_label, choice, decoder.start)
         if done.all():
             break
     return Decoded(sequences.cpu().numpy(), step_scores.cpu().numpy())
@@ -208,7 +234,8 @@ def greedy_decode(decoder: LabelDecoder, s_hat: Tensor, max_length: int) -> Deco
 
 @torch.no_grad()
 def beam_decode(decoder: LabelDecoder, s_hat: Tensor, beam_size: int, max_length: int) -> Decoded:
-    """Beam search over label paths (sum of log-probabilities, no length normalisation); a path ends at END.
+    """Beam search over label paths (sum of log-probabilities, no length
+    normalisation); a path ends at END.
 
     Every path masks its own emitted labels; ``beam_size=1`` is ``greedy_decode``.
     """
@@ -216,7 +243,8 @@ def beam_decode(decoder: LabelDecoder, s_hat: Tensor, beam_size: int, max_length
     device = s_hat.device
     end = decoder.end
     h, cell = decoder.initial_state(s_hat)
-    state = (h.repeat_interleave(b, dim=1), cell.repeat_interleave(b, dim=1))  # (1, N*B, H), image-major
+    # (1, N*B, H), image-major
+    state = (h.repeat_interleave(b, dim=1), cell.repeat_interleave(b, dim=1))
     previous = decoder.start_tokens(n * b, device)
     emitted = torch.zeros(n * b, c + 1, dtype=torch.bool, device=device)
     done = torch.zeros(n * b, dtype=torch.bool, device=device)
@@ -250,15 +278,30 @@ def beam_decode(decoder: LabelDecoder, s_hat: Tensor, beam_size: int, max_length
     return Decoded(sequences[best].cpu().numpy(), step_scores[best].cpu().numpy())
 
 
-def decode(decoder: LabelDecoder, s_hat: Tensor, max_length: int, beam_size: int = 1, batch_size: int = 1024) -> Decoded:
+def decode(
+    decoder: LabelDecoder,
+    s_hat: Tensor,
+    max_length: int,
+    beam_size: int = 1,
+    batch_size: int = 1024,
+) -> Decoded:
     """Greedy (``beam_size=1``) or beam decoding of many images, a batch at a time."""
     if decoder.end is None:
-        raise ValueError("sequence decoding needs a decoder with an END output (LabelDecoder(..., end_token=True))")
+        raise ValueError(
+            "sequence decoding needs a decoder with an END output (LabelDecoder(..., "
+            "end_token=True))"
+        )
     if max_length < 1 or beam_size < 1:
-        raise ValueError(f"need max_length >= 1 and beam_size >= 1, got {max_length} and {beam_size}")
+        raise ValueError(
+            f"need max_length >= 1 and beam_size >= 1, got {max_length} and {beam_size}"
+        )
     decoder.eval()
     parts = [
-        greedy_decode(decoder, chunk, max_length) if beam_size == 1 else beam_decode(decoder, chunk, beam_size, max_length)
+        greedy_decode(decoder, chunk, max_length)
+        if beam_size == 1
+        else beam_decode(decoder, chunk, beam_size, max_length)
         for chunk in s_hat.split(batch_size)
     ]
-    return Decoded(np.concatenate([p.sequences for p in parts]), np.concatenate([p.step_scores for p in parts]))
+    return Decoded(
+        np.concatenate([p.sequences for p in parts]), np.concatenate([p.step_scores for p in parts])
+    )

@@ -6,14 +6,17 @@ from torch import Tensor, nn
 
 
 class TagsMLP(nn.Module):
-    """Noisy-tag vector t (N, T) -> f_t via two hidden layers, plus an fc head for its own training (Alg. 1 step 4).
+    """Noisy-tag vector t (N, T) -> f_t via two hidden layers, plus an fc head
+    for its own training (Alg. 1 step 4).
 
     The paper's two hidden layers have 2,048 units and dim f_t = dim f_v. With ResNet-101
     (f_v of 2048) both hold; for ResNet-18/34 (f_v of 512) we keep the first layer at `hidden`
     = 2048 and make the second, f_t, `feature_dim` = 512 wide, so f_t still matches f_v.
     """
 
-    def __init__(self, num_tags: int, num_classes: int, hidden: int = 2048, feature_dim: int = 2048) -> None:
+    def __init__(
+        self, num_tags: int, num_classes: int, hidden: int = 2048, feature_dim: int = 2048
+    ) -> None:
         super().__init__()
         self.feature_dim = feature_dim
         self.encoder = nn.Sequential(

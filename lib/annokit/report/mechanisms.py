@@ -1,8 +1,8 @@
-"""Why a component helps: each paper claim measured through the mechanism it names, on the test split.
+"""Why a component helps: each paper claim measured through the
+mechanism it names, on the test split.
 
-- Object size (M3: the MS-CNN's fine scales help small objects): ``object_sizes`` reads the COCO
-  instance annotations (the demo writes them for both layouts), ``size_bins`` and
-  ``recall_by_object_size`` give the recall of each size bin.
+- Object size (M3: the MS-CNN's fine scales help small objects): ``recall_by_size_table`` over
+  the measures of ``annokit.report.size_recall``.
 - Label quantity (M3's LQP): ``quantity_accuracy_by_count`` and ``f1_by_count`` by true label count.
 - Label dependencies (Dutta et al.): ``generator_rules`` and ``dependency_agreement``.
 - Partial labels (Durand et al.): ``partial_bce_gap`` from notebook 06's sweep table.
@@ -13,8 +13,7 @@ files (every seed, ``<model>@seed<k>``) and give the mean and standard deviation
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,114 +25,38 @@ from annokit.artifacts.stamps import check_matches_index
 from annokit.data.annotation_table import TEST
 from annokit.data.index import PreparedIndex
 from annokit.demo.sampling import EXCLUSIVE, REQUIRES_ALL, REQUIRES_ANY
-from annokit.demo.truth import TRUTH_STRINGS
 from annokit.evaluation.decision import predicted_quantity, top_k
 from annokit.evaluation.scoring import true_labels
+from annokit.report.size_recall import (
+    SIZE_THRESHOLDS,
+    has_object_sizes,  # noqa: F401 (notebook 08 reads it here)
+    is_demo,  # noqa: F401 (notebook 08 reads it here)
+    object_sizes,
+    recall_by_object_size,
+    size_bins,
+)
 from annokit.report.tables import seed_files
-
-# Relative areas (instance area / image area). The demo's 64-px scenes have no object as small as COCO's
-# "small" (< 32² px of a ~640×480 image, 0.33 %), so the bins are the demo's own: "large" fills at least a
-# quarter of the image, one cell of the last ResNet map (stride 32: 2×2 cells at 64 px); "small" is under
-# 1/32, a square under 11 px at 64 px. On the demo's test split this gives about 25 / 33 / 42 % of the
-# positive labels: small = birds, signs, flags, flowers, sun, moon, cars; large = sky and ground regions.
-SIZE_THRESHOLDS = (1 / 32, 1 / 4)
-COCO_SIZE_THRESHOLDS = (32**2 / (640 * 480), 96**2 / (640 * 480))  # COCO's own bins, for a typical 640×480 image
-SIZE_BINS = ("small", "medium", "large")
-COCO_FOLDERS = ("train2014", "val2014")
-
-
-# Object sizes.
-
-
-def largest_instances(coco_root: Path, folders: Iterable[str] = COCO_FOLDERS) -> pd.DataFrame:
-    """Per (image file, category name): the area fraction of its largest instance, from ``instances_<folder>.json``."""
-    rows = []
-    for folder in folders:
-        data = json.loads((Path(coco_root) / "annotations" / f"instances_{folder}.json").read_text(encoding="utf-8"))
-        images = {im["id"]: (f"{folder}/{im['file_name']}", im["width"] * im["height"]) for im in data["images"]}
-        names = {c["id"]: c["name"] for c in data["categories"]}
-        for ann in data["annotations"]:
-            file, pixels = images[ann["image_id"]]
-            area = ann.get("area", ann["bbox"][2] * ann["bbox"][3])  # COCO's own size measure
-            rows.append((file, names[ann["category_id"]], area / pixels))
-    frame = pd.DataFrame(rows, columns=["file", "label", "area_fraction"])
-    return frame.groupby(["file", "label"], as_index=False)["area_fraction"].max()
-
-
-def is_demo(index: PreparedIndex, data_root: Path | None = None) -> bool:
-    """Whether the run reads the demo: the generator's truth lies beside its data root (either layout)."""
-    return (Path(data_root or index.meta["data_root"]).parent / TRUTH_STRINGS).is_file()
-
-
-def has_object_sizes(index: PreparedIndex) -> bool:
-    """Whether ``object_sizes`` can read the run's instance annotations: a COCO run, or the demo in either layout."""
-    return index.meta.get("dataset") == "coco2014" or is_demo(index)
-
-
-def coco_files(index: PreparedIndex, rows: np.ndarray, data_root: Path | None = None) -> tuple[Path, np.ndarray]:
-    """The COCO root and COCO file of each row: the index's own paths (COCO) or, for the demo's NUS-WIDE layout,
-    the same image's COCO file through the generator's truth (``nuswide_paths`` -> ``coco_files``)."""
-    root = Path(data_root or index.meta["data_root"])
-    paths = index.frame["path"].to_numpy()[rows].astype(str)
-    if index.meta.get("dataset") == "coco2014":
-        return root, paths
-    truth = root.parent / TRUTH_STRINGS
-    if not is_demo(index, root):
-        raise ValueError(f"{root} is NUS-WIDE without the demo's {TRUTH_STRINGS} beside it: NUS-WIDE has no object "
-                         "annotations, so object sizes exist only for COCO and the demo")
-    strings = json.loads(truth.read_text(encoding="utf-8"))
-    coco_of = dict(zip(strings["nuswide_paths"], strings["coco_files"]))
-    unknown = [p for p in paths if p not in coco_of]
-    if unknown:
-        raise ValueError(f"{len(unknown)} image(s) of the index are not in {truth}, first {unknown[0]}: prepare the run again")
-    return root.parent / "coco", np.array([coco_of[p] for p in paths])
-
-
-def object_sizes(index: PreparedIndex, rows: np.ndarray | None = None, data_root: Path | None = None) -> np.ndarray:
-    """(rows, C) area fraction of each label's largest instance in each image, NaN where it has none (rows: the test split)."""
-    rows = index.rows(TEST) if rows is None else np.asarray(rows, dtype=np.int64)
-    coco_root, files = coco_files(index, rows, data_root)
-    largest = largest_instances(coco_root, sorted({f.split("/", 1)[0] for f in files}))
-    position = pd.Series(np.arange(len(files)), index=files)
-    column = {name: j for j, name in enumerate(index.label_names)}
-    largest = largest[largest["file"].isin(position.index) & largest["label"].isin(column)]
-    sizes = np.full((len(rows), len(index.label_names)), np.nan)
-    sizes[position[largest["file"]].to_numpy(), largest["label"].map(column).to_numpy()] = largest["area_fraction"].to_numpy()
-    return sizes
-
-
-def size_bins(areas: np.ndarray, thresholds: Sequence[float] = SIZE_THRESHOLDS) -> np.ndarray:
-    """Bin of each area fraction: 0 below thresholds[0], 1 below thresholds[1], ..., -1 where NaN (no instance)."""
-    edges = np.asarray(thresholds, dtype=float)
-    if edges.ndim != 1 or not (np.diff(edges) > 0).all() or not ((edges > 0) & (edges <= 1)).all():
-        raise ValueError(f"thresholds must increase within (0, 1], got {list(thresholds)}")
-    areas = np.asarray(areas, dtype=float)
-    return np.where(np.isnan(areas), -1, np.searchsorted(edges, areas, side="right"))
-
-
-def recall_by_object_size(y_true: np.ndarray, annotation: np.ndarray, size_bin: np.ndarray,
-                          names: Sequence[str] = SIZE_BINS) -> pd.DataFrame:
-    """Per size bin: true labels whose largest instance falls in it, how many the annotation has, and the recall (%)."""
-    truth, chosen, bins = np.asarray(y_true, bool), np.asarray(annotation, bool), np.asarray(size_bin)
-    if not truth.shape == chosen.shape == bins.shape:
-        raise ValueError(f"y_true {truth.shape}, annotation {chosen.shape} and size_bin {bins.shape} must have one shape")
-    if (truth & (bins < 0)).any():
-        raise ValueError(f"{int((truth & (bins < 0)).sum())} true label(s) have no instance, so no size")
-    positives = np.array([(truth & (bins == b)).sum() for b in range(len(names))])
-    recalled = np.array([(truth & chosen & (bins == b)).sum() for b in range(len(names))])
-    recall = np.divide(100.0 * recalled, positives, out=np.full(len(names), np.nan), where=positives > 0)
-    return pd.DataFrame({"positives": positives, "recalled": recalled, "recall": recall}, index=pd.Index(names, name="size"))
-
 
 # Label quantity.
 
 
 def quantity_accuracy_by_count(true_counts: np.ndarray, m_hat: np.ndarray) -> pd.DataFrame:
-    """Per true label count m: images, share with m̂ = m, m̂ < m and m̂ > m (%), and the mean m̂: where LQP errs."""
+    """Per true label count m: images, share with m̂ = m, m̂ < m and m̂ > m (%),
+    and the mean m̂: where LQP errs."""
     m, guess = np.asarray(true_counts, dtype=np.int64), np.asarray(m_hat)
     if m.shape != guess.shape or m.ndim != 1:
-        raise ValueError(f"need one true count and one m̂ per image, got shapes {m.shape} and {guess.shape}")
-    frame = pd.DataFrame({"true count": m, "right": guess == m, "too few": guess < m, "too many": guess > m, "mean m̂": guess})
+        raise ValueError(
+            f"need one true count and one m̂ per image, got shapes {m.shape} and {guess.shape}"
+        )
+    frame = pd.DataFrame(
+        {
+            "true count": m,
+            "right": guess == m,
+            "too few": guess < m,
+            "too many": guess > m,
+            "mean m̂": guess,
+        }
+    )
     grouped = frame.groupby("true count")
     out = 100 * grouped[["right", "too few", "too many"]].mean()
     out.columns = ["accuracy", "too few", "too many"]
@@ -141,20 +64,31 @@ def quantity_accuracy_by_count(true_counts: np.ndarray, m_hat: np.ndarray) -> pd
 
 
 def image_f1(y_true: np.ndarray, annotation: np.ndarray) -> np.ndarray:
-    """F1 of each image's label set (0 when it has no true or no predicted label, as ``metrics`` counts it)."""
+    """F1 of each image's label set (0 when it has no true or no predicted
+    label, as ``metrics`` counts it)."""
     truth, chosen = np.asarray(y_true, bool), np.asarray(annotation, bool)
     both = 2.0 * (truth & chosen).sum(axis=1)
     sizes = truth.sum(axis=1) + chosen.sum(axis=1)
     return np.divide(both, sizes, out=np.zeros(len(truth)), where=(both > 0))
 
 
-def f1_by_count(y_true: np.ndarray, top_m_hat_annotation: np.ndarray, top3_annotation: np.ndarray) -> pd.DataFrame:
-    """Per true label count: images, mean per-image F1 (%) of top-m̂ and of top-3, and the gain: where LQP pays."""
+def f1_by_count(
+    y_true: np.ndarray, top_m_hat_annotation: np.ndarray, top3_annotation: np.ndarray
+) -> pd.DataFrame:
+    """Per true label count: images, mean per-image F1 (%) of top-m̂ and of
+    top-3, and the gain: where LQP pays."""
     truth = np.asarray(y_true, bool)
-    frame = pd.DataFrame({"true count": truth.sum(axis=1), "F1 top-m̂": 100 * image_f1(truth, top_m_hat_annotation),
-                          "F1 top-3": 100 * image_f1(truth, top3_annotation)})
+    frame = pd.DataFrame(
+        {
+            "true count": truth.sum(axis=1),
+            "F1 top-m̂": 100 * image_f1(truth, top_m_hat_annotation),
+            "F1 top-3": 100 * image_f1(truth, top3_annotation),
+        }
+    )
     grouped = frame.groupby("true count")
-    out = pd.concat([grouped.size().rename("images"), grouped[["F1 top-m̂", "F1 top-3"]].mean()], axis=1)
+    out = pd.concat(
+        [grouped.size().rename("images"), grouped[["F1 top-m̂", "F1 top-3"]].mean()], axis=1
+    )
     return out.assign(gain=out["F1 top-m̂"] - out["F1 top-3"])
 
 
@@ -163,7 +97,8 @@ def f1_by_count(y_true: np.ndarray, top_m_hat_annotation: np.ndarray, top3_annot
 
 @dataclass(frozen=True)
 class LabelRule:
-    """A hard rule of the demo generator: ``label`` needs ``others`` (all, or any one), or excludes them."""
+    """A hard rule of the demo generator: ``label`` needs ``others``
+    (all, or any one), or excludes them."""
 
     kind: str  # "needs", "needs any" or "excludes"
     label: str
@@ -171,26 +106,44 @@ class LabelRule:
 
     def __str__(self) -> str:
         joined = " or ".join(self.others) if self.kind == "needs any" else " and ".join(self.others)
-        return f"not both {self.label} and {joined}" if self.kind == "excludes" else f"{self.label} ⇒ {joined}"
+        return (
+            f"not both {self.label} and {joined}"
+            if self.kind == "excludes"
+            else f"{self.label} ⇒ {joined}"
+        )
 
 
 def generator_rules(label_names: Sequence[str] | None = None) -> list[LabelRule]:
-    """The demo's hard label rules (``annokit.demo.sampling``: REQUIRES_ALL, REQUIRES_ANY, EXCLUSIVE), one per pair.
+    """The demo's hard label rules (``annokit.demo.sampling``: REQUIRES_ALL,
+    REQUIRES_ANY, EXCLUSIVE), one per pair.
 
-    Every sampled label set obeys them (sun needs sky, boats need ocean or water, no sun with moon ...);
-    the scenes' co-occurrence weights are soft and not rules. Rules naming a label outside ``label_names`` are left out.
+    Every sampled label set obeys them (sun needs sky, boats need ocean or water, no sun with
+    moon ...); the scenes' co-occurrence weights are soft and not rules. Rules naming a label
+    outside ``label_names`` are left out.
     """
-    rules = [LabelRule("needs", label, (other,)) for label, others in REQUIRES_ALL.items() for other in others]
-    rules += [LabelRule("needs any", label, tuple(others)) for label, others in REQUIRES_ANY.items()]
+    rules = [
+        LabelRule("needs", label, (other,))
+        for label, others in REQUIRES_ALL.items()
+        for other in others
+    ]
+    rules += [
+        LabelRule("needs any", label, tuple(others)) for label, others in REQUIRES_ANY.items()
+    ]
     rules += [LabelRule("excludes", a, (b,)) for a, b in EXCLUSIVE]
     known = set(label_names) if label_names is not None else None
     return [r for r in rules if known is None or {r.label, *r.others} <= known]
 
 
-def rule_checks(annotation: np.ndarray, rules: Sequence[LabelRule], label_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(images, rules) masks: the set triggers the rule (has its label; either label for "excludes"), and breaks it."""
+def rule_checks(
+    annotation: np.ndarray, rules: Sequence[LabelRule], label_names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(images, rules) masks: the set triggers the rule (has its label; either
+    label for "excludes"), and breaks it."""
     chosen, column = np.asarray(annotation, bool), {name: j for j, name in enumerate(label_names)}
-    applies, broken = np.zeros((len(chosen), len(rules)), bool), np.zeros((len(chosen), len(rules)), bool)
+    applies, broken = (
+        np.zeros((len(chosen), len(rules)), bool),
+        np.zeros((len(chosen), len(rules)), bool),
+    )
     for r, rule in enumerate(rules):
         has, others = chosen[:, column[rule.label]], chosen[:, [column[o] for o in rule.others]]
         if rule.kind == "excludes":
@@ -199,70 +152,115 @@ def rule_checks(annotation: np.ndarray, rules: Sequence[LabelRule], label_names:
             met = others.all(axis=1) if rule.kind == "needs" else others.any(axis=1)
             applies[:, r], broken[:, r] = has, has & ~met
         else:
-            raise ValueError(f"unknown rule kind {rule.kind!r}: choose needs, needs any or excludes")
+            raise ValueError(
+                f"unknown rule kind {rule.kind!r}: choose needs, needs any or excludes"
+            )
     return applies, broken
 
 
-def dependency_agreement(annotation: np.ndarray, rules: Sequence[LabelRule], label_names: Sequence[str]) -> pd.DataFrame:
-    """Per rule, then "all rules": predicted sets it applies to, sets breaking it, and the share following it (%).
+def dependency_agreement(
+    annotation: np.ndarray, rules: Sequence[LabelRule], label_names: Sequence[str]
+) -> pd.DataFrame:
+    """Per rule, then "all rules": predicted sets it applies to, sets breaking
+    it, and the share following it (%).
 
-    The "all rules" row counts a set once: it applies when any rule does, and follows when it breaks none;
-    conditioning on the sets a rule applies to keeps a model that predicts fewer labels from scoring higher.
+    The "all rules" row counts a set once: it applies when any rule does, and follows
+    when it breaks none; conditioning on the sets a rule applies to keeps a model that
+    predicts fewer labels from scoring higher.
     """
     applies, broken = rule_checks(annotation, rules, label_names)
     applicable = np.r_[applies.sum(axis=0), applies.any(axis=1).sum()]
     breaking = np.r_[broken.sum(axis=0), broken.any(axis=1).sum()]
-    followed = np.divide(100.0 * (applicable - breaking), applicable, out=np.full(len(applicable), np.nan), where=applicable > 0)
-    return pd.DataFrame({"applicable": applicable, "broken": breaking, "followed": followed},
-                        index=pd.Index([str(r) for r in rules] + ["all rules"], name="rule"))
+    followed = np.divide(
+        100.0 * (applicable - breaking),
+        applicable,
+        out=np.full(len(applicable), np.nan),
+        where=applicable > 0,
+    )
+    return pd.DataFrame(
+        {"applicable": applicable, "broken": breaking, "followed": followed},
+        index=pd.Index([str(r) for r in rules] + ["all rules"], name="rule"),
+    )
 
 
 # Partial labels.
 
 
-def partial_bce_gap(sweep_table: pd.DataFrame, metric: str = "mAP", loss: str = "partial_bce",
-                    baselines: Sequence[str] = ("bce_negative", "bce_ignore"), scale: float = 100.0) -> pd.DataFrame:
-    """``loss`` minus each plain BCE at each proportion (points; the sweep holds fractions), paired by seed: mean, std, seeds.
+def partial_bce_gap(
+    sweep_table: pd.DataFrame,
+    metric: str = "mAP",
+    loss: str = "partial_bce",
+    baselines: Sequence[str] = ("bce_negative", "bce_ignore"),
+    scale: float = 100.0,
+) -> pd.DataFrame:
+    """``loss`` minus each plain BCE at each proportion (points; the sweep holds
+    fractions), paired by seed: mean, std, seeds.
 
     A table without a ``seed`` column, or with one seed, gives std NaN.
     """
     table = sweep_table if "seed" in sweep_table.columns else sweep_table.assign(seed=0)
-    wide = table.assign(proportion=table["proportion"].round(6)).pivot_table(index=["seed", "proportion"], columns="loss",
-                                                                              values=metric, aggfunc="mean")
+    wide = table.assign(proportion=table["proportion"].round(6)).pivot_table(
+        index=["seed", "proportion"], columns="loss", values=metric, aggfunc="mean"
+    )
     if loss not in wide.columns:
         raise ValueError(f"the sweep table has no {loss!r} rows (losses: {sorted(wide.columns)})")
     frames = []
     for baseline in (b for b in baselines if b in wide.columns):
-        gap = (scale * (wide[loss] - wide[baseline])).dropna().groupby(level="proportion").agg(["mean", "std", "count"])
-        frames.append(gap.rename(columns={"mean": "gap", "count": "seeds"}).reset_index().assign(baseline=baseline))
+        gap = (
+            (scale * (wide[loss] - wide[baseline]))
+            .dropna()
+            .groupby(level="proportion")
+            .agg(["mean", "std", "count"])
+        )
+        frames.append(
+            gap.rename(columns={"mean": "gap", "count": "seeds"})
+            .reset_index()
+            .assign(baseline=baseline)
+        )
     columns = ["baseline", "proportion", "gap", "std", "seeds"]
-    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    return (
+        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    )
 
 
 # Over a run's seed files.
 
 
 def seed_predictions(run_dir: Path, index: PreparedIndex, model: str) -> dict[str, Predictions]:
-    """A model's prediction files by seed suffix ("" for the profile seed, "@seed<k>"), each checked against ``index``."""
+    """A model's prediction files by seed suffix ("" for the profile seed,
+    "@seed<k>"), each checked against ``index``."""
     found = {}
     for name in seed_files(run_dir, model):
         predictions = load_predictions(prediction_path(run_dir, name))
         check_matches_index(predictions, index)
-        found[name[len(model):]] = predictions
+        found[name[len(model) :]] = predictions
     return found
 
 
-def over_seeds(index: PreparedIndex, run_dir: Path, models: Sequence[str],
-               measure: Callable[[Predictions, np.ndarray], pd.DataFrame], value: str) -> pd.DataFrame:
-    """``measure(file, its truth)`` for every seed file of each model: every column's mean over seeds, ``value``'s std, the seeds."""
+def over_seeds(
+    index: PreparedIndex,
+    run_dir: Path,
+    models: Sequence[str],
+    measure: Callable[[Predictions, np.ndarray], pd.DataFrame],
+    value: str,
+) -> pd.DataFrame:
+    """``measure(file, its truth)`` for every seed file of each model: every column's mean over
+    seeds, ``value``'s std, the seeds."""
     frames = []
     for model in models:
-        per_seed = [measure(p, true_labels(index, p)) for p in seed_predictions(run_dir, index, model).values()]
+        per_seed = [
+            measure(p, true_labels(index, p))
+            for p in seed_predictions(run_dir, index, model).values()
+        ]
         if not per_seed:
             continue
         grouped = pd.concat(per_seed).groupby(level=0, sort=False)
         frame = grouped.mean().assign(std=grouped[value].std(ddof=1), seeds=len(per_seed))
-        counts = [c for c in per_seed[0].columns if per_seed[0][c].dtype.kind in "iu" and (frame[c] % 1 == 0).all()]
+        counts = [
+            c
+            for c in per_seed[0].columns
+            if per_seed[0][c].dtype.kind in "iu" and (frame[c] % 1 == 0).all()
+        ]
         frame[counts] = frame[counts].astype(np.int64)  # counts equal in every seed stay counts
         frames.append(frame.reset_index().assign(model=model))
     if not frames:
@@ -271,33 +269,72 @@ def over_seeds(index: PreparedIndex, run_dir: Path, models: Sequence[str],
     return out[["model"] + [c for c in out.columns if c != "model"]]
 
 
-def recall_by_size_table(index: PreparedIndex, run_dir: Path, models: Sequence[str] = ("cnn", "mscnn"),
-                         thresholds: Sequence[float] = SIZE_THRESHOLDS, sizes: np.ndarray | None = None) -> pd.DataFrame:
-    """Recall by object size of each model (mean, std over seeds); ``sizes``: ``object_sizes`` of the test rows, read when None."""
+def recall_by_size_table(
+    index: PreparedIndex,
+    run_dir: Path,
+    models: Sequence[str] = ("cnn", "mscnn"),
+    thresholds: Sequence[float] = SIZE_THRESHOLDS,
+    sizes: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Recall by object size of each model (mean, std over seeds); ``sizes``: ``object_sizes``
+    of the test rows, read when None."""
     test_rows = index.rows(TEST)
     bins = size_bins(object_sizes(index, test_rows) if sizes is None else sizes, thresholds)
     at = pd.Series(np.arange(len(test_rows)), index=test_rows)
-    return over_seeds(index, run_dir, models, lambda p, y: recall_by_object_size(y, p.annotation, bins[at[p.rows].to_numpy()]),
-                      "recall")
+    return over_seeds(
+        index,
+        run_dir,
+        models,
+        lambda p, y: recall_by_object_size(y, p.annotation, bins[at[p.rows].to_numpy()]),
+        "recall",
+    )
 
 
-def quantity_accuracy_table(index: PreparedIndex, run_dir: Path, models: Sequence[str] = ("mscnn_lqp", "mscnn_tags_lqp")) -> pd.DataFrame:
+def quantity_accuracy_table(
+    index: PreparedIndex, run_dir: Path, models: Sequence[str] = ("mscnn_lqp", "mscnn_tags_lqp")
+) -> pd.DataFrame:
     """LQP accuracy by true label count of each LQP model (mean, std over seeds)."""
+
     def measure(p: Predictions, y: np.ndarray) -> pd.DataFrame:
         return quantity_accuracy_by_count(y.sum(axis=1), predicted_quantity(p.counts, y.shape[1]))
+
     return over_seeds(index, run_dir, models, measure, "accuracy")
 
 
-def f1_by_count_table(index: PreparedIndex, run_dir: Path, models: Sequence[str] = ("mscnn_lqp", "mscnn_tags_lqp"),
-                      k: int = 3) -> pd.DataFrame:
-    """Per-image F1 by true count of each LQP model's top-m̂ against top-k of the same scores; the gain's mean, std over seeds."""
-    return over_seeds(index, run_dir, models, lambda p, y: f1_by_count(y, p.annotation, top_k(p.scores, k)), "gain")
+def f1_by_count_table(
+    index: PreparedIndex,
+    run_dir: Path,
+    models: Sequence[str] = ("mscnn_lqp", "mscnn_tags_lqp"),
+    k: int = 3,
+) -> pd.DataFrame:
+    """Per-image F1 by true count of each LQP model's top-m̂ against top-k of the same scores;
+    the gain's mean, std over seeds."""
+    return over_seeds(
+        index,
+        run_dir,
+        models,
+        lambda p, y: f1_by_count(y, p.annotation, top_k(p.scores, k)),
+        "gain",
+    )
 
 
-def dependency_table(index: PreparedIndex, run_dir: Path, models: Sequence[str] = ("multi_order_rnn", "cnn_threshold"),
-                     rules: Sequence[LabelRule] | None = None) -> pd.DataFrame:
-    """Share of predicted sets following each generator rule, per model (mean, std over seeds), and of the truth."""
+def dependency_table(
+    index: PreparedIndex,
+    run_dir: Path,
+    models: Sequence[str] = ("multi_order_rnn", "cnn_threshold"),
+    rules: Sequence[LabelRule] | None = None,
+) -> pd.DataFrame:
+    """Share of predicted sets following each generator rule, per model (mean,
+    std over seeds), and of the truth."""
     rules = generator_rules(index.label_names) if rules is None else rules
-    table = over_seeds(index, run_dir, models, lambda p, y: dependency_agreement(p.annotation, rules, index.label_names), "followed")
+    table = over_seeds(
+        index,
+        run_dir,
+        models,
+        lambda p, y: dependency_agreement(p.annotation, rules, index.label_names),
+        "followed",
+    )
     truth = dependency_agreement(index.label_matrix(TEST), rules, index.label_names).reset_index()
-    return pd.concat([table, truth.assign(model="ground truth", std=np.nan, seeds=1)], ignore_index=True)
+    return pd.concat(
+        [table, truth.assign(model="ground truth", std=np.nan, seeds=1)], ignore_index=True
+    )

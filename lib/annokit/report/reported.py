@@ -1,10 +1,10 @@
 """The papers' own result tables, transcribed to CSV under ``results/reported/``.
 
 One CSV per printed table (M3 Tables I-VI, Multi-order RNN Tables 1-4) plus
-``summaries_benchmarks.csv`` for the benchmark rows of the CNN-RNN and partial-label seed
-summaries. Metric columns are named by the kit's keys (see ``annokit.evaluation.metrics``); what each
-paper prints instead is kept in ``REPORTED_TABLES[name].columns`` so that a notebook can
-label the columns as the paper does (M3's I-P is our O-P, Dutta's P_I is our S-P).
+``summaries_benchmarks.csv`` for the benchmark rows of the CNN-RNN and partial-label seed summaries.
+Metric columns are named by the kit's keys (see ``annokit.evaluation.metrics``); what each paper
+prints instead is kept in ``REPORTED_TABLES[name].columns`` so that a notebook can label the columns
+as the paper does (M3's I-P is our O-P, Dutta's P_I is our S-P).
 
 Values are exactly as printed (percent where the paper gives percent). Nothing is fixed
 here: ``arithmetic_flags`` lists the rows whose F1 / H-F1 disagree with their own P and R
@@ -21,8 +21,14 @@ import pandas as pd
 
 from annokit.paths import reported_dir
 
-M3 = "Niu et al. 2019, Multi-modal multi-scale deep learning for large-scale image annotation (M3), IEEE TIP"
-MULTI_ORDER = "Dutta, Verma, Jawahar 2020, Recurrent image annotation with explicit inter-label dependencies (Multi-order RNN)"
+M3 = (
+    "Niu et al. 2019, Multi-modal multi-scale deep learning for large-scale image annotation (M3), "
+    "IEEE TIP"
+)
+MULTI_ORDER = (
+    "Dutta, Verma, Jawahar 2020, Recurrent image annotation with explicit inter-label dependencies "
+    "(Multi-order RNN)"
+)
 SUMMARIES = "Seed summaries: Wang et al. 2016 (CNN-RNN) and Durand et al. 2019 (partial labels)"
 
 
@@ -39,7 +45,8 @@ class ReportedTable(NamedTuple):
 _M3_COMPONENT_COLUMNS = {
     "method": "Models",
     "multi_modal": "Multi-Modal",
-    # printed "Quality Prediction"; the text and the yes/no pattern make it label *quantity* prediction
+    # printed "Quality Prediction"; the text and the yes/no pattern
+    # make it label *quantity* prediction
     "quantity_prediction": "Quality Prediction",
     "C-P": "C-P",
     "C-R": "C-R",
@@ -63,65 +70,104 @@ _MULTI_ORDER_COLUMNS = {
 
 REPORTED_TABLES: dict[str, ReportedTable] = {
     "m3_table1": ReportedTable(
-        "m3_table1_nuswide_components.csv", M3, "I",
+        "m3_table1_nuswide_components.csv",
+        M3,
+        "I",
         "Effectiveness evaluation for the main components of our model on the NUS-WIDE dataset.",
         _M3_COMPONENT_COLUMNS,
     ),
     "m3_table2": ReportedTable(
-        "m3_table2_coco_components.csv", M3, "II",
+        "m3_table2_coco_components.csv",
+        M3,
+        "II",
         "Effectiveness evaluation for the main components of our model on the MSCOCO dataset.",
         _M3_COMPONENT_COLUMNS,
     ),
     "m3_table3": ReportedTable(
-        "m3_table3_nuswide_sota.csv", M3, "III",
+        "m3_table3_nuswide_sota.csv",
+        M3,
+        "III",
         "Comparison to the state-of-the-art on the NUS-WIDE dataset.",
         _M3_SOTA_COLUMNS,
     ),
     "m3_table4": ReportedTable(
-        "m3_table4_coco_sota.csv", M3, "IV",
+        "m3_table4_coco_sota.csv",
+        M3,
+        "IV",
         "Comparison to the state-of-the-art on the MSCOCO dataset.",
         _M3_SOTA_COLUMNS,
     ),
     "m3_table5": ReportedTable(
-        "m3_table5_nuswide_lqp.csv", M3, "V",
-        "Results of label quantity prediction (LQP) with different groups of features on the NUS-WIDE dataset.",
+        "m3_table5_nuswide_lqp.csv",
+        M3,
+        "V",
+        "Results of label quantity prediction (LQP) with different groups of features on the "
+        "NUS-WIDE dataset.",
         _M3_LQP_COLUMNS,
     ),
     "m3_table6": ReportedTable(
-        "m3_table6_coco_lqp.csv", M3, "VI",
-        "Results of label quantity prediction with different groups of features on the MSCOCO dataset.",
+        "m3_table6_coco_lqp.csv",
+        M3,
+        "VI",
+        "Results of label quantity prediction with different groups of features on the MSCOCO "
+        "dataset.",
         _M3_LQP_COLUMNS,
     ),
     "multi_order_table1": ReportedTable(
-        "multi_order_table1_coco_baselines.csv", MULTI_ORDER, "1",
-        "Comparison of the proposed approach with a vanilla CNN using binary cross-entropy loss, and "
-        "CNN-RNN models trained with different label-ordering methods on the MS-COCO dataset",
+        "multi_order_table1_coco_baselines.csv",
+        MULTI_ORDER,
+        "1",
+        "Comparison of the proposed approach with a vanilla CNN using binary cross-entropy loss, "
+        "and CNN-RNN models trained with different label-ordering methods on the MS-COCO dataset",
         _MULTI_ORDER_COLUMNS,
     ),
     "multi_order_table2": ReportedTable(
-        "multi_order_table2_coco_sota.csv", MULTI_ORDER, "2",
-        "Comparison of the proposed approach with the state-of-the-art methods on the MS-COCO dataset",
+        "multi_order_table2_coco_sota.csv",
+        MULTI_ORDER,
+        "2",
+        "Comparison of the proposed approach with the state-of-the-art methods on the MS-COCO "
+        "dataset",
         {**_MULTI_ORDER_COLUMNS, "type": "(row group: CNN based / CNN-RNN based)"},
     ),
     "multi_order_table3": ReportedTable(
-        "multi_order_table3_nuswide_sota.csv", MULTI_ORDER, "3",
-        "Comparison of the proposed approach with the state-of-the-art methods on the NUS-WIDE dataset",
+        "multi_order_table3_nuswide_sota.csv",
+        MULTI_ORDER,
+        "3",
+        "Comparison of the proposed approach with the state-of-the-art methods on the NUS-WIDE "
+        "dataset",
         {**_MULTI_ORDER_COLUMNS, "type": "(row group: CNN based / CNN-RNN based)"},
     ),
     "multi_order_table4": ReportedTable(
-        "multi_order_table4_top1.csv", MULTI_ORDER, "4",
-        "Comparison between SR-CNN-RNN [31] and the proposed Multi-order RNN approach based on top-1 accuracy",
-        {"method": "(column header)", "dataset": "(column group: NUS-WIDE / MS-COCO)", "top1": "top-1 accuracy"},
+        "multi_order_table4_top1.csv",
+        MULTI_ORDER,
+        "4",
+        "Comparison between SR-CNN-RNN [31] and the proposed Multi-order RNN approach based on "
+        "top-1 accuracy",
+        {
+            "method": "(column header)",
+            "dataset": "(column group: NUS-WIDE / MS-COCO)",
+            "top1": "top-1 accuracy",
+        },
     ),
     "summaries_benchmarks": ReportedTable(
-        "summaries_benchmarks.csv", SUMMARIES, None,
+        "summaries_benchmarks.csv",
+        SUMMARIES,
+        None,
         "Related benchmarks (rows naming a dataset, a metric and a value)",
         {"task": "Task", "dataset": "Dataset", "metric": "(metric label)", "value": "Result"},
     ),
     "durand2019_partial_labels": ReportedTable(
-        "durand2019_partial_labels.csv", SUMMARIES, None,
-        "Partial labels (Durand et al. 2019): the summary's benchmark rows, shown beside notebook 06's sweep",
-        {"dataset": "Dataset", "metric": "(metric label)", "value": "Result", "known_labels": "known labels"},
+        "durand2019_partial_labels.csv",
+        SUMMARIES,
+        None,
+        "Partial labels (Durand et al. 2019): the summary's benchmark rows, shown beside notebook "
+        "06's sweep",
+        {
+            "dataset": "Dataset",
+            "metric": "(metric label)",
+            "value": "Result",
+            "known_labels": "known labels",
+        },
     ),
 }
 
@@ -142,14 +188,27 @@ REPORTED_DATASETS: dict[str, str | None] = {
 }
 
 # Columns that identify a row within a table.
-ROW_KEYS: dict[str, tuple[str, ...]] = {
-    name: ("method",) for name in REPORTED_TABLES
-} | {"multi_order_table4": ("method", "dataset"), "summaries_benchmarks": ("paper", "task", "dataset", "metric"),
-   "durand2019_partial_labels": ("dataset", "metric", "value")}
+ROW_KEYS: dict[str, tuple[str, ...]] = {name: ("method",) for name in REPORTED_TABLES} | {
+    "multi_order_table4": ("method", "dataset"),
+    "summaries_benchmarks": ("paper", "task", "dataset", "metric"),
+    "durand2019_partial_labels": ("dataset", "metric", "value"),
+}
 
 METRIC_COLUMNS = (
-    "C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "S-P", "S-R", "S-F1", "H-F1",
-    "mAP", "LQP-accuracy", "LQP-MSE", "top1",
+    "C-P",
+    "C-R",
+    "C-F1",
+    "O-P",
+    "O-R",
+    "O-F1",
+    "S-P",
+    "S-R",
+    "S-F1",
+    "H-F1",
+    "mAP",
+    "LQP-accuracy",
+    "LQP-MSE",
+    "top1",
 )
 PERCENT_COLUMNS = tuple(c for c in METRIC_COLUMNS if c != "LQP-MSE")
 
@@ -162,7 +221,16 @@ HARMONIC_CHECKS: tuple[tuple[str, str, str], ...] = (
     ("H-F1", "C-F1", "O-F1"),
 )
 
-FLAG_COLUMNS = ("table", "method", "check", "printed", "recomputed", "difference", "consistent_low", "consistent_high")
+FLAG_COLUMNS = (
+    "table",
+    "method",
+    "check",
+    "printed",
+    "recomputed",
+    "difference",
+    "consistent_low",
+    "consistent_high",
+)
 
 
 def load_reported(name: str) -> pd.DataFrame:
@@ -170,12 +238,16 @@ def load_reported(name: str) -> pd.DataFrame:
     try:
         spec = REPORTED_TABLES[name]
     except KeyError:
-        raise KeyError(f"unknown reported table {name!r}; known: {sorted(REPORTED_TABLES)}") from None
+        raise KeyError(
+            f"unknown reported table {name!r}; known: {sorted(REPORTED_TABLES)}"
+        ) from None
     frame = pd.read_csv(reported_dir() / spec.csv, keep_default_na=False, na_values=[""])
     for column in METRIC_COLUMNS:
         if column in frame.columns:
             frame[column] = frame[column].astype(float)
-    frame.attrs.update(table=name, csv=spec.csv, paper=spec.paper, table_number=spec.table, caption=spec.caption)
+    frame.attrs.update(
+        table=name, csv=spec.csv, paper=spec.paper, table_number=spec.table, caption=spec.caption
+    )
     return frame
 
 
@@ -208,7 +280,9 @@ def _half_unit(*values: float) -> float:
     return 0.5 * 10.0 ** (-max(_decimals(v) for v in values))
 
 
-def arithmetic_flags(frame: pd.DataFrame, tolerance: float = 0.015, table: str | None = None) -> pd.DataFrame:
+def arithmetic_flags(
+    frame: pd.DataFrame, tolerance: float = 0.015, table: str | None = None
+) -> pd.DataFrame:
     """Rows whose F1 (or H-F1) cannot follow from their own printed P and R (or C-F1 and O-F1).
 
     The printed inputs are rounded, so the true P lies in [P - u, P + u] (u = half a unit of

@@ -1,9 +1,10 @@
-"""The viewer's logic without a screen: which images are listed, in what order, and what each one shows.
+"""The viewer's logic without a screen: which images are listed, in
+what order, and what each one shows.
 
 A ``Browser`` holds the state the controls change (selected model, its decision rule, the filter,
 the sort, the place in the list) and answers with plain data: the list of test images and, for
 one image, an ``ImagePanel`` with every shown model's labels marked correct, extra (a false
-positive) or missed (a false negative). ``render`` turns a panel into HTML and ``widget`` binds
+positive) or missed (a false negative). ``html`` turns a panel into HTML and ``widget`` binds
 ipywidgets to a browser; tests drive the browser, or the widgets, without a browser window.
 """
 
@@ -14,109 +15,21 @@ from pathlib import Path
 
 import numpy as np
 
-from annokit.evaluation import decision
+from annokit.viewer.criteria import (
+    OUTCOMES,
+    SORTS,
+    Filter,
+    ImageStats,
+    Rule,
+    image_f1,
+    image_stats,
+)
 from annokit.viewer.store import ModelOutput, ViewerData, is_main_model
 
 CORRECT, EXTRA, MISSED = "correct", "extra", "missed"
-RULES = {"own": "the model's own rule", "threshold": "threshold t", "top_k": "top-k"}
-OUTCOMES = {
-    "any": "any outcome",
-    "all_correct": "all correct",
-    "missed": "has missed labels",
-    "extra": "has extra labels",
-    "count_wrong": "label count wrong",
-}
-SORTS = {"test_order": "test-split order", "f1_worst": "per-image F1, worst first", "f1_best": "per-image F1, best first"}
-PREFERRED_MODELS = ("mscnn_tags_lqp", "multi_order_rnn")  # selected at start when present: M3, then the Multi-order RNN
+# selected at start when present: M3, then the Multi-order RNN
+PREFERRED_MODELS = ("mscnn_tags_lqp", "multi_order_rnn")
 TOP_PER_STEP = 5  # labels listed per time step, as in Dutta et al. Fig. 3
-
-
-@dataclass(frozen=True)
-class Rule:
-    """How the selected model's scores become labels: its own stored annotation, a threshold t, or the top k."""
-
-    kind: str = "own"
-    threshold: float = 0.5
-    k: int = 3
-
-    def __post_init__(self) -> None:
-        if self.kind not in RULES:
-            raise ValueError(f"rule kind must be one of {list(RULES)}, not {self.kind!r}")
-
-    def apply(self, model: ModelOutput, positions: np.ndarray) -> np.ndarray:
-        """(len(positions), C) boolean annotation of those images."""
-        if self.kind == "own":
-            return model.take("annotation", positions).astype(bool)
-        scores = model.take("scores", positions)
-        if self.kind == "threshold":
-            return decision.threshold(scores, self.threshold)
-        return decision.top_k(scores, self.k)
-
-    def describe(self, model: ModelOutput) -> str:
-        if self.kind == "threshold":
-            return f"threshold {self.threshold:.2f} (own rule: {model.rule})"
-        if self.kind == "top_k":
-            return f"top-{self.k} (own rule: {model.rule})"
-        return model.rule
-
-
-@dataclass(frozen=True)
-class Filter:
-    """Which test images are listed: those with ``label`` (in the truth or in the selected model's
-    annotation) and a given outcome of the selected model; None and "any" keep everything."""
-
-    label: str | None = None
-    label_in: str = "truth"
-    outcome: str = "any"
-
-    def __post_init__(self) -> None:
-        if self.label_in not in ("truth", "prediction"):
-            raise ValueError(f"label_in must be 'truth' or 'prediction', not {self.label_in!r}")
-        if self.outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {list(OUTCOMES)}, not {self.outcome!r}")
-
-    @property
-    def needs_predictions(self) -> bool:
-        return self.outcome != "any" or (self.label is not None and self.label_in == "prediction")
-
-
-@dataclass(frozen=True)
-class ImageStats:
-    """Per-image counts of one model under one rule, over the whole test split (for filters and sorting)."""
-
-    annotation: np.ndarray
-    correct: np.ndarray
-    extra: np.ndarray
-    missed: np.ndarray
-    predicted_count: np.ndarray
-    true_count: np.ndarray
-    f1: np.ndarray
-    covered: np.ndarray
-
-    def outcome_mask(self, outcome: str) -> np.ndarray:
-        tests = {
-            "any": np.ones_like(self.covered),
-            "all_correct": (self.extra == 0) & (self.missed == 0),
-            "missed": self.missed > 0,
-            "extra": self.extra > 0,
-            "count_wrong": self.predicted_count != self.true_count,
-        }
-        return tests[outcome] & (self.covered if outcome != "any" else True)
-
-
-def image_f1(correct: np.ndarray, predicted: np.ndarray, true: np.ndarray) -> np.ndarray:
-    """F1 of each image, 2·|P∩T| / (|P|+|T|): the harmonic mean of its P and R, 0 when both are empty
-    (the zero-division convention of ``annokit.evaluation.metrics``)."""
-    denominator = np.asarray(predicted + true, dtype=np.float64)
-    return np.divide(2.0 * correct, denominator, out=np.zeros_like(denominator), where=denominator > 0)
-
-
-def image_stats(truth: np.ndarray, predicted: np.ndarray, covered: np.ndarray) -> ImageStats:
-    """Counts and F1 of every image from its boolean truth and prediction rows."""
-    correct = (truth & predicted).sum(axis=1)
-    predicted_count, true_count = predicted.sum(axis=1), truth.sum(axis=1)
-    return ImageStats(predicted, correct, predicted_count - correct, true_count - correct, predicted_count,
-                      true_count, image_f1(correct, predicted_count, true_count), covered)
 
 
 @dataclass(frozen=True)
@@ -136,7 +49,8 @@ class StepLabel:
     probability: float
     true: bool
     picked: bool  # the label the decoder took at this step (fed back to the next)
-    pooled: bool  # this step holds the label's max over steps, the value max-pooling keeps ("*" in Fig. 3)
+    # this step holds the label's max over steps, the value max-pooling keeps ("*" in Fig. 3)
+    pooled: bool
 
 
 @dataclass(frozen=True)
@@ -177,10 +91,14 @@ class ImagePanel:
 class Browser:
     """The state behind the controls and the answers it gives; no widget, no browser."""
 
-    def __init__(self, data: ViewerData, model: str | None = None, shown: tuple[str, ...] | None = None):
+    def __init__(
+        self, data: ViewerData, model: str | None = None, shown: tuple[str, ...] | None = None
+    ):
         self.data = data
         if not data.models:
-            raise ValueError(f"no prediction files for profile {data.profile!r}: run notebooks 01-07 first")
+            raise ValueError(
+                f"no prediction files for profile {data.profile!r}: run notebooks 01-07 first"
+            )
         names = list(data.models)
         if model is not None and model not in data.models:
             raise KeyError(f"no prediction file for {model!r}; the run has {names}")
@@ -196,12 +114,15 @@ class Browser:
     def from_run(cls, run, **kwargs) -> Browser:
         return cls(ViewerData.from_run(run), **kwargs)
 
-    # State changes: each recomputes the list; a new filter or sort starts at its top, a new model or
-    # rule stays on the image shown (so moving the threshold slider changes what it shows, not which).
+    # State changes: each recomputes the list; a new filter or sort starts at its top,
+    # a new model or rule stays on the image shown (so moving the threshold slider
+    # changes what it shows, not which).
 
     def select_model(self, model: str) -> None:
         if model not in self.data.models:
-            raise KeyError(f"no prediction file for {model!r}; the run has {list(self.data.models)}")
+            raise KeyError(
+                f"no prediction file for {model!r}; the run has {list(self.data.models)}"
+            )
         self.model = model
         if model not in self.shown:
             self.shown = tuple(m for m in self.data.models if m in self.shown or m == model)
@@ -255,10 +176,11 @@ class Browser:
     def page(self, size: int) -> np.ndarray:
         """The grid page holding the current image: ``size`` listed positions."""
         start = self.cursor // size * size
-        return self._order[start:start + size]
+        return self._order[start : start + size]
 
     def stats(self, model: str | None = None, rule: Rule | None = None) -> ImageStats:
-        """Per-image counts and F1 of a model (default: the selected one and its current rule), cached."""
+        """Per-image counts and F1 of a model (default: the selected
+        one and its current rule), cached."""
         model = model or self.model
         key = (model, rule or (self.rule if model == self.model else Rule()))
         if key not in self._stats:
@@ -278,13 +200,16 @@ class Browser:
         mask = np.ones(len(self.data), dtype=bool)
         if self.filter.label is not None:
             j = self.data.label_names.index(self.filter.label)
-            mask &= self.data.truth[:, j] if self.filter.label_in == "truth" else stats.annotation[:, j]
+            mask &= (
+                self.data.truth[:, j] if self.filter.label_in == "truth" else stats.annotation[:, j]
+            )
         if self.filter.outcome != "any":
             mask &= stats.outcome_mask(self.filter.outcome)
         positions = np.flatnonzero(mask)
         if self.sort != "test_order":
             f1 = stats.f1[positions] if self.sort == "f1_worst" else -stats.f1[positions]
-            key = np.where(stats.covered[positions], f1, np.inf)  # images the model does not cover go last
+            # images the model does not cover go last
+            key = np.where(stats.covered[positions], f1, np.inf)
             positions = positions[np.argsort(key, kind="stable")]  # ties stay in test order
         self._order = positions
         places = np.flatnonzero(positions == shown) if keep_image and shown is not None else []
@@ -301,9 +226,16 @@ class Browser:
         names = self.data.label_names
         rows = tuple(self._model_row(m, position, truth) for m in self.shown)
         places = np.flatnonzero(self._order == position)
-        return ImagePanel(position, int(places[0]) if len(places) else None, len(self._order),
-                          self.data.image_id(position), self.data.image_path(position),
-                          tuple(names[j] for j in truth), tuple(self.data.tags(position)), rows)
+        return ImagePanel(
+            position,
+            int(places[0]) if len(places) else None,
+            len(self._order),
+            self.data.image_id(position),
+            self.data.image_path(position),
+            tuple(names[j] for j in truth),
+            tuple(self.data.tags(position)),
+            rows,
+        )
 
     def _model_row(self, model: str, position: int, truth: np.ndarray) -> ModelRow:
         output = self.data.models[model]
@@ -316,16 +248,36 @@ class Browser:
         predicted = np.flatnonzero(rule.apply(output, np.array([position]))[0])
         true = set(truth.tolist())
         by_score = lambda labels: sorted(labels, key=lambda j: (-scores[j], j))  # noqa: E731
-        marks = [LabelMark(names[j], float(scores[j]), CORRECT if j in true else EXTRA) for j in by_score(predicted)]
-        marks += [LabelMark(names[j], float(scores[j]), MISSED) for j in by_score(true - set(predicted.tolist()))]
+        marks = [
+            LabelMark(names[j], float(scores[j]), CORRECT if j in true else EXTRA)
+            for j in by_score(predicted)
+        ]
+        marks += [
+            LabelMark(names[j], float(scores[j]), MISSED)
+            for j in by_score(true - set(predicted.tolist()))
+        ]
         correct = sum(m.outcome == CORRECT for m in marks)
         precision = correct / len(predicted) if len(predicted) else 0.0
         recall = correct / len(true) if true else 0.0
         f1 = float(image_f1(np.array(correct), np.array(len(predicted)), np.array(len(true))))
-        return ModelRow(model, output.name, rule.describe(output), selected, True, tuple(marks), precision, recall,
-                        f1, output.quantity(position), len(true), self._steps(output, position, true))
+        return ModelRow(
+            model,
+            output.name,
+            rule.describe(output),
+            selected,
+            True,
+            tuple(marks),
+            precision,
+            recall,
+            f1,
+            output.quantity(position),
+            len(true),
+            self._steps(output, position, true),
+        )
 
-    def _steps(self, output: ModelOutput, position: int, true: set[int]) -> tuple[tuple[StepLabel, ...], ...] | None:
+    def _steps(
+        self, output: ModelOutput, position: int, true: set[int]
+    ) -> tuple[tuple[StepLabel, ...], ...] | None:
         """The top labels with their probabilities at each decoder step (Dutta et al. Fig. 3)."""
         steps = output.take("step_scores", position)
         if steps is None:
@@ -335,23 +287,38 @@ class Browser:
         pooled = steps.max(axis=0)
         names, table = self.data.label_names, []
         for t, probabilities in enumerate(steps):
-            if not probabilities.any():  # after END: a decoder that stopped has no distribution left
+            if (
+                not probabilities.any()
+            ):  # after END: a decoder that stopped has no distribution left
                 break
             top = np.argsort(-probabilities, kind="stable")[:TOP_PER_STEP]
             picked = int(sequence[t]) if sequence is not None and t < len(sequence) else -1
-            table.append(tuple(StepLabel(names[c], float(probabilities[c]), c in true, c == picked,
-                                         bool(probabilities[c] == pooled[c])) for c in top))
+            table.append(
+                tuple(
+                    StepLabel(
+                        names[c],
+                        float(probabilities[c]),
+                        c in true,
+                        c == picked,
+                        bool(probabilities[c] == pooled[c]),
+                    )
+                    for c in top
+                )
+            )
         return tuple(table)
 
     def describe_list(self) -> str:
         """One line on what is listed, for the status bar."""
         parts = [f"{len(self._order):,} of {len(self.data):,} test images"]
         if self.filter.label is not None:
-            where = "truth" if self.filter.label_in == "truth" else f"{self.data.models[self.model].name}'s labels"
+            where = (
+                "truth"
+                if self.filter.label_in == "truth"
+                else f"{self.data.models[self.model].name}'s labels"
+            )
             parts.append(f"with {self.filter.label!r} in the {where}")
         if self.filter.outcome != "any":
             parts.append(f"{OUTCOMES[self.filter.outcome]} ({self.data.models[self.model].name})")
         if self.sort != "test_order":
             parts.append(f"sorted by {SORTS[self.sort]}")
         return ", ".join(parts)
-

@@ -1,11 +1,11 @@
 """What the viewer reads from a run, and only when it is shown: memory-mapped prediction files.
 
-A prediction file (``annokit.artifacts.predictions``) is an uncompressed ``.npz``, a zip archive whose
-members are ``.npy`` files stored as they are. Each member is therefore a plain array at a known
-offset of the file, and ``np.memmap`` maps it without reading it: opening the files of eleven
-models on 50,000 test images costs milliseconds, and showing one image reads one row of each.
-A compressed member (someone else's ``np.savez_compressed``) is read whole on first use instead.
-A file is checked when opened: a damaged one, or one made on another prepared index (or listing rows
+A prediction file (``annokit.artifacts.predictions``) is an uncompressed ``.npz``, a zip archive
+whose members are ``.npy`` files stored as they are. Each member is therefore a plain array at a
+known offset of the file, and ``np.memmap`` maps it without reading it: opening the files of eleven
+models on 50,000 test images costs milliseconds, and showing one image reads one row of each. A
+compressed member (someone else's ``np.savez_compressed``) is read whole on first use instead. A
+file is checked when opened: a damaged one, or one made on another prepared index (or listing rows
 outside its test split), is refused with a ``RunFileError`` naming it and the notebook to rerun.
 """
 
@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
-import zipfile
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -24,13 +21,15 @@ import numpy as np
 import pandas as pd
 
 from annokit.artifacts.predictions import OPTIONAL, available_predictions, prediction_path
-from annokit.artifacts.stamps import RunFileError, check_matches_index, rerun_hint
+from annokit.artifacts.stamps import check_matches_index
 from annokit.data.annotation_table import TEST
 from annokit.data.index import PreparedIndex
 from annokit.evaluation.decision import predicted_quantity
 from annokit.methods.baselines.registry import METHODS
+from annokit.viewer.mapped_npz import NpzArrays, damaged
 
-# Display names, in the order the papers' tables list the models (M3 Tables I/II, then Dutta Table 1).
+# Display names, in the order the papers' tables list the models (M3
+# Tables I/II, then Dutta Table 1).
 DISPLAY_NAMES = {
     "cnn": "CNN",
     "mscnn": "MS-CNN",
@@ -45,10 +44,13 @@ DISPLAY_NAMES = {
     "cnn_rnn_lexicographic": "CNN-RNN (lexicographic)",
     **{method.file: f"{method.name} (reproduced baseline)" for method in METHODS.values()},
 }
-PARTIAL_LOSSES = {"bce_negative": "BCE, unknown = negative", "bce_ignore": "BCE, unknown ignored", "partial_bce": "partial-BCE"}
+PARTIAL_LOSSES = {
+    "bce_negative": "BCE, unknown = negative",
+    "bce_ignore": "BCE, unknown ignored",
+    "partial_bce": "partial-BCE",
+}
 _SEED = re.compile(r"^(?P<base>.+)@seed(?P<seed>\d+)$")
 _PARTIAL = re.compile(r"^partial_(?P<loss>.+)_p(?P<percent>\d+)$")
-_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # zip local file header: signature … name length, extra length
 
 
 def display_name(model: str) -> str:
@@ -62,7 +64,8 @@ def display_name(model: str) -> str:
 
 
 def model_order(models: list[str]) -> list[str]:
-    """The papers' order first (extra seeds right after their model), then partial-label runs, then the rest by name."""
+    """The papers' order first (extra seeds right after their model), then
+    partial-label runs, then the rest by name."""
     known = list(DISPLAY_NAMES)
 
     def key(model: str) -> tuple:
@@ -76,73 +79,9 @@ def model_order(models: list[str]) -> list[str]:
 
 
 def is_main_model(model: str) -> bool:
-    """One of the papers' models at the profile's own seed (shown by default; the others, reproduced baselines
-    included, on request)."""
+    """One of the papers' models at the profile's own seed (shown by default; the others, reproduced
+    baselines included, on request)."""
     return model in DISPLAY_NAMES and not model.startswith("baseline_")
-
-
-class NpzArrays(Mapping):
-    """The arrays of an ``.npz`` file, each opened on first access (memory-mapped when stored uncompressed)."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        try:
-            with zipfile.ZipFile(self.path) as archive:
-                self._members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-        except (OSError, zipfile.BadZipFile) as error:
-            raise _damaged(self.path, f"not a readable .npz: {error}") from error
-        self._opened: dict[str, np.ndarray] = {}
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._opened:
-            info = self._members[name]  # KeyError for a missing member, as a Mapping should
-            try:
-                mapped = _memmap_member(self.path, info) if info.compress_type == zipfile.ZIP_STORED else None
-                if mapped is None:
-                    with np.load(self.path, allow_pickle=False) as data:
-                        mapped = data[name]
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-                raise _damaged(self.path, f"its array {name!r} cannot be read: {error}") from error
-            self._opened[name] = mapped
-        return self._opened[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._members)
-
-    def __len__(self) -> int:
-        return len(self._members)
-
-    def is_mapped(self, name: str) -> bool:
-        """Whether ``name`` is served from the file's pages rather than a copy in memory."""
-        return isinstance(self[name], np.memmap)
-
-
-def _damaged(path: Path, problem: str) -> RunFileError:
-    """The error for a prediction file the viewer cannot use: the file, what is wrong, and the fix."""
-    return RunFileError(f"prediction file {path} is damaged ({problem}): delete it and {rerun_hint(Path(path).stem)}")
-
-
-def _memmap_member(path: Path, info: zipfile.ZipInfo) -> np.ndarray | None:
-    """Map an uncompressed ``.npy`` member in place; None when its header is not one ``np.memmap`` can take."""
-    with open(path, "rb") as f:
-        f.seek(info.header_offset)
-        header = _LOCAL_HEADER.unpack(f.read(_LOCAL_HEADER.size))
-        if header[0] != b"PK\x03\x04":
-            return None
-        f.seek(info.header_offset + _LOCAL_HEADER.size + header[-2] + header[-1])  # skip the name and extra field
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            return None
-        offset = f.tell()
-    if dtype.hasobject or len(shape) == 0:
-        return None
-    if 0 in shape:
-        return np.empty(shape, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C", offset=offset)
 
 
 @dataclass
@@ -169,20 +108,37 @@ class ModelOutput:
         try:
             return json.loads(str(self.arrays["meta"]))
         except (KeyError, ValueError) as error:
-            raise _damaged(self.path, f"no readable meta: {error}") from error
+            raise damaged(self.path, f"no readable meta: {error}") from error
 
     def check(self, index: PreparedIndex) -> None:
-        """Refuse a file whose arrays are missing or disagree in shape, or that was made on another index than ``index``."""
-        missing = [name for name in ("rows", "scores", "annotation", "meta") if name not in set(self.arrays)]
+        """Refuse a file whose arrays are missing or disagree in shape, or that was made
+        on another index than ``index``."""
+        missing = [
+            name
+            for name in ("rows", "scores", "annotation", "meta")
+            if name not in set(self.arrays)
+        ]
         if missing:
-            raise _damaged(self.path, f"no {', '.join(missing)} array")
+            raise damaged(self.path, f"no {', '.join(missing)} array")
         n, scores = len(self.arrays["rows"]), self.arrays["scores"]
-        if self.arrays["rows"].ndim != 1 or scores.shape != (n, len(index.label_names)) or self.arrays["annotation"].shape != scores.shape:
-            raise _damaged(self.path, f"rows {self.arrays['rows'].shape}, scores {scores.shape}, annotation {self.arrays['annotation'].shape} "
-                                     f"do not fit {n} images and {len(index.label_names)} labels")
+        if (
+            self.arrays["rows"].ndim != 1
+            or scores.shape != (n, len(index.label_names))
+            or self.arrays["annotation"].shape != scores.shape
+        ):
+            raise damaged(
+                self.path,
+                f"rows {self.arrays['rows'].shape}, scores {scores.shape}, annotation "
+                f"{self.arrays['annotation'].shape} do not fit {n} images and "
+                f"{len(index.label_names)} labels",
+            )
         for name in OPTIONAL:
-            if name in set(self.arrays) and (self.arrays[name].ndim == 0 or len(self.arrays[name]) != n):
-                raise _damaged(self.path, f"{name} {self.arrays[name].shape} does not fit {n} images")
+            if name in set(self.arrays) and (
+                self.arrays[name].ndim == 0 or len(self.arrays[name]) != n
+            ):
+                raise damaged(
+                    self.path, f"{name} {self.arrays[name].shape} does not fit {n} images"
+                )
         check_matches_index(self.meta, index, self.path, rows={"rows": self.arrays["rows"]})
 
     @property
@@ -203,11 +159,14 @@ class ModelOutput:
 
     @cached_property
     def _file_rows(self) -> np.ndarray | None:
-        """File row of each viewer image (-1: not covered); None when the file lists exactly the test split."""
+        """File row of each viewer image (-1: not covered); None when the
+        file lists exactly the test split."""
         rows = np.asarray(self.arrays["rows"])
         if np.array_equal(rows, self.test_rows):
             return None
-        where = np.full(int(max(rows.max(initial=-1), self.test_rows.max(initial=-1))) + 1, -1, dtype=np.int64)
+        where = np.full(
+            int(max(rows.max(initial=-1), self.test_rows.max(initial=-1))) + 1, -1, dtype=np.int64
+        )
         where[rows] = np.arange(len(rows))
         return where[self.test_rows]
 
@@ -222,19 +181,22 @@ class ModelOutput:
         return self._file_rows is None or self._file_rows[position] >= 0
 
     def take(self, name: str, positions: np.ndarray | int) -> np.ndarray | None:
-        """Rows of one array for the given viewer images (zeros where the file has no prediction); None if absent."""
+        """Rows of one array for the given viewer images (zeros where the file
+        has no prediction); None if absent."""
         if name not in self.arrays:
             return None
         array = self.arrays[name]
         if self._file_rows is None:
             return np.asarray(array[positions])
         file_rows = self._file_rows[positions]
-        out = np.array(array[np.maximum(file_rows, 0)])  # a copy: zeros go in where nothing was predicted
+        # a copy: zeros go in where nothing was predicted
+        out = np.array(array[np.maximum(file_rows, 0)])
         out[np.asarray(file_rows) < 0] = 0
         return out
 
     def quantity(self, position: int) -> tuple[int, float] | None:
-        """LQP models: m̂ (the rounded, clamped prediction of M3 Algorithm 2) and the raw regressor output."""
+        """LQP models: m̂ (the rounded, clamped prediction of M3 Algorithm
+        2) and the raw regressor output."""
         raw = self.take("counts", position)
         if raw is None:
             return None
@@ -243,21 +205,26 @@ class ModelOutput:
 
 @dataclass
 class ViewerData:
-    """A run as the viewer sees it: the test split of the prepared index, its images, every model's file."""
+    """A run as the viewer sees it: the test split of the prepared
+    index, its images, every model's file."""
 
     profile: str
     index: PreparedIndex
     data_root: Path
     models: dict[str, ModelOutput]
-    test_rows: np.ndarray = field(repr=False)  # index row of each viewer image: a viewer position is a place here
+    # index row of each viewer image: a viewer position is a place here
+    test_rows: np.ndarray = field(repr=False)
 
     @classmethod
     def from_run(cls, run) -> ViewerData:
-        """Everything under ``run.run_dir``: the index already loaded, prediction files opened lazily."""
+        """Everything under ``run.run_dir``: the index already
+        loaded, prediction files opened lazily."""
         return cls.from_folder(run.profile.name, run.index, run.data_root, run.run_dir)
 
     @classmethod
-    def from_folder(cls, profile: str, index: PreparedIndex, data_root: Path, run_dir: Path) -> ViewerData:
+    def from_folder(
+        cls, profile: str, index: PreparedIndex, data_root: Path, run_dir: Path
+    ) -> ViewerData:
         test_rows = index.rows(TEST)
         names = model_order(available_predictions(run_dir))
         models = {m: ModelOutput(m, prediction_path(run_dir, m), test_rows) for m in names}
@@ -270,8 +237,18 @@ class ViewerData:
 
     def summary(self) -> pd.DataFrame:
         """One row per prediction file: display name, decision rule, and what extra it carries."""
-        columns = ["model", "shown as", "rule", "images", "label counts (LQP)", "per-step scores (RNN)"]
-        rows = [(m, o.name, o.rule, int(o.covered.sum()), o.has_counts, o.has_steps) for m, o in self.models.items()]
+        columns = [
+            "model",
+            "shown as",
+            "rule",
+            "images",
+            "label counts (LQP)",
+            "per-step scores (RNN)",
+        ]
+        rows = [
+            (m, o.name, o.rule, int(o.covered.sum()), o.has_counts, o.has_steps)
+            for m, o in self.models.items()
+        ]
         return pd.DataFrame(rows, columns=columns).set_index("model")
 
     @property
@@ -280,14 +257,19 @@ class ViewerData:
 
     @cached_property
     def truth(self) -> np.ndarray:
-        """(N, C) boolean ground truth of the test split (built on first use: filters and sorting need it)."""
+        """(N, C) boolean ground truth of the test split (built on first
+        use: filters and sorting need it)."""
         return self.index.label_matrix(TEST)
 
     def true_labels(self, position: int) -> np.ndarray:
-        return np.sort(np.asarray(self.index.frame["labels"].iat[self.test_rows[position]], dtype=np.int64))
+        return np.sort(
+            np.asarray(self.index.frame["labels"].iat[self.test_rows[position]], dtype=np.int64)
+        )
 
     def tags(self, position: int) -> list[str]:
-        return [self.index.tag_names[t] for t in self.index.frame["tags"].iat[self.test_rows[position]]]
+        return [
+            self.index.tag_names[t] for t in self.index.frame["tags"].iat[self.test_rows[position]]
+        ]
 
     def image_id(self, position: int) -> str:
         return str(self.index.frame["image_id"].iat[self.test_rows[position]])

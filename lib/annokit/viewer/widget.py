@@ -11,7 +11,8 @@ from contextlib import contextmanager
 
 import ipywidgets as w
 
-from annokit.viewer.browse import OUTCOMES, RULES, SORTS, Browser, Filter, Rule
+from annokit.viewer.browse import Browser
+from annokit.viewer.criteria import OUTCOMES, RULES, SORTS, Filter, Rule
 from annokit.viewer.html import grid_html, legend_html, panel_html
 
 GRID_SIZE = 12  # images per grid page
@@ -26,34 +27,94 @@ class AnnotationViewer:
         data = browser.data
         self._quiet_depth = 0
         short = {"description_width": "initial"}
-        self.previous_button = w.Button(description="◀ previous", tooltip="previous image (or page, in the grid)")
-        self.next_button = w.Button(description="next ▶", tooltip="next image (or page, in the grid)")
-        self.jump = w.BoundedIntText(value=1, min=1, max=max(len(browser.order), 1), description="image #", style=short,
-                                     layout=w.Layout(width="150px"), tooltip="jump to the n-th image of the list")
-        self.mode = w.ToggleButtons(options=[("single", "single"), ("grid", "grid")], value="single",
-                                    style={"button_width": "60px"})
+        self.previous_button = w.Button(
+            description="◀ previous", tooltip="previous image (or page, in the grid)"
+        )
+        self.next_button = w.Button(
+            description="next ▶", tooltip="next image (or page, in the grid)"
+        )
+        self.jump = w.BoundedIntText(
+            value=1,
+            min=1,
+            max=max(len(browser.order), 1),
+            description="image #",
+            style=short,
+            layout=w.Layout(width="150px"),
+            tooltip="jump to the n-th image of the list",
+        )
+        self.mode = w.ToggleButtons(
+            options=[("single", "single"), ("grid", "grid")],
+            value="single",
+            style={"button_width": "60px"},
+        )
         self.status = w.HTML()
-        self.model = w.Dropdown(options=[(m.name, k) for k, m in data.models.items()], value=browser.model,
-                                description="model", style=short, layout=w.Layout(width="300px"))
-        self.rule = w.ToggleButtons(options=[("own rule", "own"), ("threshold t", "threshold"), ("top-k", "top_k")],
-                                    value=browser.rule.kind, tooltips=list(RULES.values()), style={"button_width": "105px"})
-        self.threshold = w.FloatSlider(value=browser.rule.threshold, min=0.0, max=1.0, step=0.01, description="t",
-                                       continuous_update=False, readout_format=".2f", style=short,
-                                       layout=w.Layout(width="220px"))
-        self.top_k = w.BoundedIntText(value=browser.rule.k, min=1, max=len(data.label_names), description="k",
-                                      style=short, layout=w.Layout(width="90px"))
-        self.label = w.Dropdown(options=[("any label", ANY_LABEL)] + [(n, n) for n in data.label_names], value=ANY_LABEL,
-                                description="label", style=short, layout=w.Layout(width="220px"))
-        self.label_in = w.ToggleButtons(options=[("in truth", "truth"), ("in prediction", "prediction")], value="truth",
-                                        tooltips=["the ground truth has it", "the selected model predicts it"],
-                                        style={"button_width": "115px"})
-        self.outcome = w.Dropdown(options=[(t, k) for k, t in OUTCOMES.items()], value="any", description="outcome",
-                                  style=short, layout=w.Layout(width="250px"))
-        self.sort = w.Dropdown(options=[(t, k) for k, t in SORTS.items()], value=browser.sort, description="sort",
-                               style=short, layout=w.Layout(width="270px"))
-        self.shown = w.SelectMultiple(options=[(m.name, k) for k, m in data.models.items()], value=browser.shown,
-                                      description="models shown", rows=min(len(data.models), 5), style=short,
-                                      layout=w.Layout(width="420px"))
+        self.model = w.Dropdown(
+            options=[(m.name, k) for k, m in data.models.items()],
+            value=browser.model,
+            description="model",
+            style=short,
+            layout=w.Layout(width="300px"),
+        )
+        self.rule = w.ToggleButtons(
+            options=[("own rule", "own"), ("threshold t", "threshold"), ("top-k", "top_k")],
+            value=browser.rule.kind,
+            tooltips=list(RULES.values()),
+            style={"button_width": "105px"},
+        )
+        self.threshold = w.FloatSlider(
+            value=browser.rule.threshold,
+            min=0.0,
+            max=1.0,
+            step=0.01,
+            description="t",
+            continuous_update=False,
+            readout_format=".2f",
+            style=short,
+            layout=w.Layout(width="220px"),
+        )
+        self.top_k = w.BoundedIntText(
+            value=browser.rule.k,
+            min=1,
+            max=len(data.label_names),
+            description="k",
+            style=short,
+            layout=w.Layout(width="90px"),
+        )
+        self.label = w.Dropdown(
+            options=[("any label", ANY_LABEL)] + [(n, n) for n in data.label_names],
+            value=ANY_LABEL,
+            description="label",
+            style=short,
+            layout=w.Layout(width="220px"),
+        )
+        self.label_in = w.ToggleButtons(
+            options=[("in truth", "truth"), ("in prediction", "prediction")],
+            value="truth",
+            tooltips=["the ground truth has it", "the selected model predicts it"],
+            style={"button_width": "115px"},
+        )
+        self.outcome = w.Dropdown(
+            options=[(t, k) for k, t in OUTCOMES.items()],
+            value="any",
+            description="outcome",
+            style=short,
+            layout=w.Layout(width="250px"),
+        )
+        self.sort = w.Dropdown(
+            options=[(t, k) for k, t in SORTS.items()],
+            value=browser.sort,
+            description="sort",
+            style=short,
+            layout=w.Layout(width="270px"),
+        )
+        self.shown = w.SelectMultiple(
+            options=[(m.name, k) for k, m in data.models.items()],
+            value=browser.shown,
+            description="models shown",
+            rows=min(len(data.models), 5),
+            style=short,
+            layout=w.Layout(width="420px"),
+        )
         self.legend = w.HTML(legend_html())
         self.view = w.HTML()
 
@@ -69,15 +130,19 @@ class AnnotationViewer:
         self.sort.observe(self._on_sort, "value")
         self.shown.observe(self._on_shown, "value")
 
-        row = lambda *children: w.HBox(list(children), layout=w.Layout(flex_flow="row wrap", align_items="center"))  # noqa: E731
-        self.widget = w.VBox([
-            row(self.previous_button, self.next_button, self.jump, self.mode, self.status),
-            row(self.model, self.rule, self.threshold, self.top_k),
-            row(self.label, self.label_in, self.outcome),
-            row(self.sort, self.shown),
-            self.legend,
-            self.view,
-        ])
+        row = lambda *children: w.HBox(
+            list(children), layout=w.Layout(flex_flow="row wrap", align_items="center")
+        )  # noqa: E731
+        self.widget = w.VBox(
+            [
+                row(self.previous_button, self.next_button, self.jump, self.mode, self.status),
+                row(self.model, self.rule, self.threshold, self.top_k),
+                row(self.label, self.label_in, self.outcome),
+                row(self.sort, self.shown),
+                self.legend,
+                self.view,
+            ]
+        )
         self.refresh()
 
     def _repr_mimebundle_(self, **kwargs):
@@ -109,8 +174,11 @@ class AnnotationViewer:
     def _on_rule(self, change) -> None:
         if self._quiet_depth:
             return
-        # Moving the slider or the k box switches to that rule: the control touched is the one wanted.
-        kind = {id(self.threshold): "threshold", id(self.top_k): "top_k"}.get(id(change["owner"]), self.rule.value)
+        # Moving the slider or the k box switches to that rule: the
+        # control touched is the one wanted.
+        kind = {id(self.threshold): "threshold", id(self.top_k): "top_k"}.get(
+            id(change["owner"]), self.rule.value
+        )
         with self._quiet():
             self.rule.value = kind
         self.browser.set_rule(Rule(kind, float(self.threshold.value), int(self.top_k.value)))
@@ -118,7 +186,9 @@ class AnnotationViewer:
 
     def _on_filter(self, _) -> None:
         if not self._quiet_depth:
-            self.browser.set_filter(Filter(self.label.value or None, self.label_in.value, self.outcome.value))
+            self.browser.set_filter(
+                Filter(self.label.value or None, self.label_in.value, self.outcome.value)
+            )
             self.refresh()
 
     def _on_sort(self, change) -> None:
@@ -151,5 +221,6 @@ class AnnotationViewer:
 
 
 def open_viewer(run, **kwargs) -> AnnotationViewer:
-    """The viewer of a run (``annokit.artifacts.run.open_run``): its test split and every prediction file in it."""
+    """The viewer of a run (``annokit.artifacts.run.open_run``): its test split
+    and every prediction file in it."""
     return AnnotationViewer(Browser.from_run(run, **kwargs))
