@@ -19,7 +19,7 @@ from annokit.data.cache_record import (
     sidecar_of,
 )
 from annokit.data.dataset import AnnotationDataset
-from annokit.data.image_cache import CachedImageDataset, image_dataset
+from annokit.data.image_cache import CacheBuild, CachedImageDataset, image_dataset
 from annokit.profile import ImageCacheSettings
 
 SIZE = 24
@@ -39,9 +39,9 @@ def small_chunks(monkeypatch):
     monkeypatch.setattr(image_cache, "DECODE_BATCH", 2)
 
 
-def build(index, data_root, work, **options):
+def build(index, data_root, work, workers=0):
     return image_dataset(
-        index, data_root, TRAIN, SIZE, ON, work, workers=0, progress=False, **options
+        index, data_root, TRAIN, SIZE, ON, work, CacheBuild(workers=workers, progress=False)
     )
 
 

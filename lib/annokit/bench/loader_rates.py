@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from annokit.bench.timing import Budget, Rate, measure
 from annokit.data.annotation_table import TRAIN
 from annokit.data.dataset import AnnotationDataset
-from annokit.data.image_cache import image_dataset
+from annokit.data.image_cache import CacheBuild, image_dataset
 from annokit.data.index import PreparedIndex
 from annokit.profile import ImageCacheSettings
 
@@ -76,7 +76,6 @@ def cached_dataset(
         TRAIN,
         image_size,
         ImageCacheSettings(enabled=True, folder=str(folder)),
-        workers=workers,
-        progress=False,
+        build=CacheBuild(workers=workers, progress=False),
     )
     return dataset, Rate(images=len(dataset), seconds=time.perf_counter() - start, steps=1)

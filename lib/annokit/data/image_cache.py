@@ -19,6 +19,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -257,6 +258,15 @@ class CachedImageDataset(AnnotationDataset):
         return normalised(pixels, self.table), self.tags[i], self.labels[i], int(self.rows[i])
 
 
+@dataclass(frozen=True)
+class CacheBuild:
+    """How a missing cache is built: ``workers`` decoding processes (None: the ``[loader]`` rule,
+    one per spare core on a GPU machine, none on the CPU) and whether a progress bar is shown."""
+
+    workers: int | None = None
+    progress: bool = True
+
+
 def image_dataset(
     index: PreparedIndex,
     data_root: Path,
@@ -264,17 +274,14 @@ def image_dataset(
     image_size: int,
     cache: ImageCacheSettings | None = None,
     work_dir: Path | None = None,
-    *,
-    workers: int | None = None,
-    progress: bool = True,
+    build: CacheBuild = CacheBuild(),
 ) -> AnnotationDataset:
     """The images of a split for every image stage: from the cache when ``cache.enabled``
     (built on first use), else the JPEGs.
 
     ``work_dir``: the work folder (default ``paths.work_dir()``); the cache goes to
     ``<work>/cache/<profile>/``, or under ``cache.folder`` (relative: inside the work folder);
-    ``workers``: decoding processes of a build (None: the ``[loader]`` rule, one per spare core
-    on a GPU machine, none on the CPU).
+    ``build``: how a missing cache is built.
     """
     jpeg = AnnotationDataset(index, data_root, split=split, image_size=image_size)
     if cache is None or not cache.enabled or len(jpeg) == 0:
@@ -284,7 +291,8 @@ def image_dataset(
     folder = work / Path(cache.folder).expanduser() if cache.folder else work / "cache"
     data = cache_file(folder, str(index.meta.get("profile", "default")), split, image_size)
     identity = cache_identity(index, data_root, split, image_size)
+    workers = build.workers
     if workers is None:
         workers = LoaderSettings().worker_count("cuda" if torch.cuda.is_available() else "cpu")
-    ensure_image_cache(jpeg, identity, data, workers=workers, progress=progress)
+    ensure_image_cache(jpeg, identity, data, workers=workers, progress=build.progress)
     return CachedImageDataset(index, data_root, split, image_size, data, identity)
