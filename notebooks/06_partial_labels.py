@@ -7,80 +7,80 @@
 # on the test split against the proportion of known training labels (10 % … 100 %), one curve per
 # loss, and tries their curriculum strategy (the model labels the unknown entries it is sure of).
 #
-# - **Reads:** the prepared index `<work>/runs/<profile>/index/` and the pretrained weights the profile names
-#   (ImageNet, or the demo's stand-in `<work>/weights/resnet18-standin.pth`, both from notebook 00), and the images.
-#   Not notebook 01's CNN: it was fine-tuned on every label, the hidden ones included.
-# - **Writes:** the maps of the frozen layers `<work>/runs/<profile>/features/partial_inputs.npz` (demo),
-#   one model per point in `<work>/runs/<profile>/partial/`, predictions
+# - **Reads:** the prepared index `<work>/runs/<profile>/index/` and the pretrained weights the
+#   profile names (ImageNet, or the demo's stand-in `<work>/weights/resnet18-standin.pth`, both
+#   from notebook 00), and the images. Not notebook 01's CNN: it was fine-tuned on every label, the
+#   hidden ones included.
+# - **Writes:** the maps of the frozen layers `<work>/runs/<profile>/features/partial_inputs.npz`
+#   (demo), one model per point in `<work>/runs/<profile>/partial/`, predictions
 #   `<work>/runs/<profile>/predictions/partial_<loss>_p<percent>.npz`, the tables
 #   `results/<profile>/tables/partial_labels.csv` and `partial_labels_curriculum.csv`, the figures
 #   `results/<profile>/figures/partial_labels_map.png` and `partial_labels_f1.png`.
-# - **Time:** about 90 s on the demo profile (2 CPU cores): the frozen layers once over every image,
-#   then 27 fine-tunings of the last block (3 proportions × 3 losses × 3 seeds). A second run reuses them.
+# - **Time:** about 90 s on the demo profile (2 CPU cores): the frozen layers once over every
+#   image, then 27 fine-tunings of the last block (3 proportions × 3 losses × 3 seeds). A second
+#   run reuses them.
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
-profile = "demo"            # a name from lib/annokit/profiles/
-data_root = ""              # real data: root of your dataset copy (empty: the one notebook 00 verified)
-work_dir = ""               # empty: $ANNOKIT_WORK, else <repo>/.work
-device = "auto"             # auto: CUDA when there is a GPU, else cpu
-seed = None                 # the profile's own seed (None: the profile's); the [partial] seeds give the spread
-epochs = None               # override of the partial stage epochs (None: the profile value)
+profile = "demo"  # a name from lib/annokit/profiles/
+data_root = ""  # real data: root of your dataset copy (empty: the one notebook 00 verified)
+work_dir = ""  # empty: $ANNOKIT_WORK, else <repo>/.work
+device = "auto"  # auto: CUDA when there is a GPU, else cpu
+seed = None  # the profile's own seed (None: the profile's); the [partial] seeds give the spread
+epochs = None  # override of the partial stage epochs (None: the profile value)
 losses = ["bce_negative", "bce_ignore", "partial_bce"]
-curriculum_proportion = 0.1 # curriculum learning at this proportion of known labels
-curriculum_rounds = 2       # labelling rounds after the first training (0 skips the curriculum)
-curriculum_theta = 0.9      # unknown labels with probability theta or more become positive, 1 minus theta or less negative
-retrain = False             # delete the models of this notebook and train them again
+curriculum_proportion = 0.1  # curriculum learning at this proportion of known labels
+curriculum_rounds = 2  # labelling rounds after the first training (0 skips the curriculum)
+curriculum_theta = 0.9  # unknown labels: positive at probability ≥ theta, negative at ≤ 1 - theta
+retrain = False  # delete the models of this notebook and train them again
 
 # %% [markdown]
 # ## Partial labels and the model
 #
-# An image has labels $y \in \{-1, 0, 1\}^C$: $1$ positive, $-1$ negative, $0$ **unknown**; $p_y$ is
-# the proportion of its $C$ labels that are known. The paper fine-tunes an ImageNet-pretrained
-# ResNet-101 end to end on such labels, once per proportion. What matters is that the representation
-# never sees a hidden label: a classifier on the features of notebook 01's CNN would not do, since that
-# CNN was fine-tuned on **every** training label, so the labels hidden at $p = 10\,\%$ would already have
-# shaped its features.
+# An image has labels $y \in \{-1, 0, 1\}^C$: $1$ positive, $-1$ negative, $0$ **unknown**; $p_y$
+# is the proportion of its $C$ labels that are known. The paper fine-tunes an ImageNet-pretrained
+# ResNet-101 end to end on such labels, once per proportion. What matters is that the
+# representation never sees a hidden label: a classifier on the features of notebook 01's CNN
+# would not do, since that CNN was fine-tuned on **every** training label, so the labels hidden at
+# $p = 10\,\%$ would already have shaped its features.
 #
-# Every model here therefore starts from the **pretrained** weights the profile names and learns from the
-# partial labels only. The paper profiles (`[partial] finetune = "all"`) fine-tune the whole network on the
-# images, as the paper does. The demo (`"last_block"`) fine-tunes the last residual block of its stand-in
-# ResNet-18 and a new fully connected layer; the layers below stay as pretrained, so the maps that enter the
-# last block are computed once per image and cached, and each of the 27 trainings costs seconds on a CPU.
-# Models train on the training images minus the validation images held out for every stage; the test
-# split is scored once per model.
+# Every model here therefore starts from the **pretrained** weights the profile names and learns
+# from the partial labels only. The paper profiles (`[partial] finetune = "all"`) fine-tune the
+# whole network on the images, as the paper does. The demo (`"last_block"`) fine-tunes the last
+# residual block of its stand-in ResNet-18 and a new fully connected layer; the layers below stay
+# as pretrained, so the maps that enter the last block are computed once per image and cached, and
+# each of the 27 trainings costs seconds on a CPU. Models train on the training images minus the
+# validation images held out for every stage; the test split is scored once per model.
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
+import torch
+import torch.nn.functional as F
 from IPython.display import display
-from torch.utils.data import Subset
 
-from annokit.artifacts.predictions import Predictions, save_predictions
 from annokit.artifacts.run import open_stage
-from annokit.data.annotation_table import TEST, TRAIN
+from annokit.methods import partial_curriculum as pc
 from annokit.methods import partial_finetune as pf
 from annokit.methods import partial_labels as pl
-from annokit.methods.m3 import image_splits
+from annokit.methods import partial_sweep as ps
+from annokit.models.losses import partial_bce, partial_bce_coefficients
 from annokit.report.plots import plot_against_proportion, plot_normalisation, save_figure
 from annokit.training.config import fit_config
-from annokit.training.validation import validation_positions
 
-run = open_stage(profile, data_root, work_dir, device, seed=seed)
-run_dir, seed, stage = run.run_dir, run.profile.seed, run.profile.partial.with_epochs(epochs)
-fit_positions, _ = validation_positions(run.profile, run.index)
-labels = run.index.label_matrix()
-test_rows = run.index.rows(TEST)
-train_labels, test_labels = labels[run.index.rows(TRAIN)][fit_positions], labels[test_rows]
-
-backbone = pf.pretrained_backbone(run.profile)
-inputs = pf.inputs_of(stage.finetune, backbone, image_splits(run), run.device, cache=run_dir / "features" / "partial_inputs.npz",
-                      source=pf.weights_source(run.profile, run.index.meta["fingerprint"]))
-train_inputs = inputs[TRAIN][fit_positions] if isinstance(inputs[TRAIN], np.ndarray) else Subset(inputs[TRAIN], fit_positions.tolist())
-make_model = pf.model_factory(stage.finetune, backbone, labels.shape[1])
-what = "the last block and a new fc on the cached maps entering it" if stage.finetune == "last_block" else "the whole network"
-print(f"{profile}: {len(train_labels)} training / {len(test_labels)} test images, C = {labels.shape[1]} labels; "
-      f"fine-tuning {what}, from {run.profile.cnn.weights_path or 'ImageNet'}")
+# %%
+run = open_stage(profile, data_root=data_root, work_dir=work_dir, device=device, seed=seed)
+stage = run.profile.partial.with_epochs(epochs)
+tuning = pf.fine_tuning(run, part=stage.finetune)  # the inputs and a fresh copy of the part
+data = tuning.data
+if stage.finetune == "last_block":
+    what = "the last block and a new fc on the cached maps entering it"
+else:
+    what = "the whole network"
+print(
+    f"{profile}: {len(data.train_labels)} training / {len(data.test_labels)} test images, "
+    f"C = {data.train_labels.shape[1]} labels; fine-tuning {what}, "
+    f"from {run.profile.cnn.weights_path or 'ImageNet'}"
+)
 
 # %% [markdown]
 # ## Hiding labels
@@ -89,28 +89,65 @@ print(f"{profile}: {len(train_labels)} training / {len(test_labels)} test images
 # its labels, positives and negatives alike, in the same proportion $p$ for all images. The kit's
 # rule (`pl.mask_labels`): image $i$ keeps $k_i = \lfloor pC + u_i \rfloor$ labels with
 # $u_i \sim U[0, 1)$, chosen uniformly among its $C$ labels. $k_i$ is $\lfloor pC \rfloor$ or
-# $\lceil pC \rceil$, and its mean is exactly $pC$ (with 25 labels and $p = 10\,\%$, half the images
-# keep 2 labels and half keep 3). The draws depend only on the seed, so the same seed gives the
-# same masks, and the known labels at 30 % include those at 10 %.
+# $\lceil pC \rceil$, and its mean is exactly $pC$ (with 25 labels and $p = 10\,\%$, half the
+# images keep 2 labels and half keep 3). The draws depend only on the seed, so the same seed gives
+# the same masks, and the known labels at 30 % include those at 10 %.
 
 # %%
+all_positives = max(data.train_labels.sum(), 1)
 for p in stage.proportions:
-    targets = pl.mask_labels(train_labels, p, seed)
+    targets = pl.mask_labels(data.train_labels, proportion=p, seed=run.profile.seed)
     kept = (targets != 0).sum(axis=1)
-    print(f"p = {p:4.0%}: known labels per image {kept.min()} to {kept.max()}, mean share {pl.known_proportion(targets).mean():.3f}, "
-          f"known positives {(targets == 1).sum() / max(train_labels.sum(), 1):.1%} of all positives")
+    print(
+        f"p = {p:4.0%}: known labels per image {kept.min()} to {kept.max()}, "
+        f"mean share {pl.known_proportion(targets).mean():.3f}, "
+        f"known positives {(targets == 1).sum() / all_positives:.1%} of all positives"
+    )
 
 # %% [markdown]
 # ## Three losses
 #
-# With $x \in \mathbb{R}^C$ the scores of an image and $\sigma$ the sigmoid, the paper's loss is
+# With $x \in \mathbb{R}^C$ the scores of an image and $\sigma$ the sigmoid, the paper's loss
+# (Eq. 1-2) is
 #
-# $$\ell(x, y) = -\frac{g(p_y)}{C} \sum_{c=1}^{C} \Big[\mathbb{1}[y_c = 1] \log \sigma(x_c) + \mathbb{1}[y_c = -1] \log\big(1 - \sigma(x_c)\big)\Big],
-# \qquad g(p) = \alpha p^\gamma + \beta .$$
+# $$\ell(x, y) = -\frac{g(p_y)}{C} \sum_{c=1}^{C} \Big[\mathbb{1}[y_c = 1] \log \sigma(x_c)
+# + \mathbb{1}[y_c = -1] \log\big(1 - \sigma(x_c)\big)\Big], \qquad
+# g(p) = \alpha p^\gamma + \beta .$$
 #
 # Unknown labels contribute nothing. $g$ is fixed by $g(1) = 1$ (with all labels known this is
 # ordinary binary cross-entropy) and $g(0.1) = 5$; the paper uses $\gamma = 1$, which gives
-# $\alpha = -40/9 \approx -4.44$, $\beta = 49/9 \approx 5.44$. The two baselines:
+# $\alpha = -40/9 \approx -4.44$, $\beta = 49/9 \approx 5.44$. Written out for a batch of images:
+
+
+# %%
+def partial_bce_by_hand(x, y, alpha=-40 / 9, beta=49 / 9, gamma=1.0):
+    """Durand et al. Eq. 1-2 for scores x (N, C) and partial labels y in {1, 0, -1} (N, C)."""
+    num_labels = y.shape[1]
+    p_y = (y != 0).float().mean(dim=1)  # the proportion of known labels of each image
+    g = alpha * p_y**gamma + beta  # Eq. 2: g(1) = 1, g(0.1) = 5
+    positive = (y == 1) * F.logsigmoid(x)  # log σ(x_c) where y_c = 1
+    negative = (y == -1) * F.logsigmoid(-x)  # log(1 - σ(x_c)) where y_c = -1
+    per_image = -g / num_labels * (positive + negative).sum(dim=1)  # Eq. 1; unknown labels add 0
+    return per_image.mean()  # the mean over the images of the batch
+
+
+# %% [markdown]
+# The library's version is `annokit.models.losses.partial_bce` (in
+# `lib/annokit/models/losses.py`), with $g$ from `partial_bce_normalisation` and the paper's
+# $\alpha$, $\beta$ from `partial_bce_coefficients`. The two agree on a hand-made batch: three
+# images with 2, 4 and 5 of their 5 labels known.
+
+# %%
+x = torch.tensor([[2.0, -1.0, 0.5, 3.0, -2.0], [0.1, 0.2, -0.3, 1.5, -4.0], [1.0] * 5])
+y = torch.tensor([[1, -1, 0, 0, 0], [1, 0, -1, -1, 1], [1, -1, 1, -1, 1]], dtype=torch.int8)
+alpha, beta = partial_bce_coefficients()  # the library's g: g(1) = 1, g(0.1) = 5, γ = 1
+assert abs(alpha + 40 / 9) < 1e-12 and abs(beta - 49 / 9) < 1e-12
+shown, library = partial_bce_by_hand(x, y), partial_bce(x, y)
+torch.testing.assert_close(shown, library)
+print(f"partial_bce_by_hand {shown:.6f} = annokit.models.losses.partial_bce {library:.6f}")
+
+# %% [markdown]
+# The two baselines:
 #
 # - **BCE, unknown = negative** (`bce_negative`): every unknown label is taken as absent, the naive
 #   way to use a partially labelled set with an ordinary loss.
@@ -128,30 +165,39 @@ fig = plot_normalisation()
 # %% [markdown]
 # ## The sweep: proportions × losses × seeds
 #
-# Each point fine-tunes a fresh copy of the pretrained part with the profile's `[partial]` settings (SGD
-# with momentum 0.9), the **same settings for every proportion**, which is the situation partial-BCE is made
-# for. With seed $s$, every loss at a given $p$ sees the same mask and starts from the same fc; the seeds
-# (`[partial] seeds`) redraw both, and notebook 08 reports the spread. Scores on the test split: mAP
-# (ranking, no threshold) and the per-class and overall F1 of the labels with probability above 0.5. A
-# second run reuses the trained models; if the inputs or the settings changed, training stops with a
-# message naming the folder: rerun with `retrain = True`.
+# Each point fine-tunes a fresh copy of the pretrained part with the profile's `[partial]` settings
+# (SGD with momentum 0.9), the **same settings for every proportion**, which is the situation
+# partial-BCE is made for. With seed $s$, every loss at a given $p$ sees the same mask and starts
+# from the same fc; the seeds (`[partial] seeds`) redraw both, and notebook 08 reports the spread.
+# Scores on the test split: mAP (ranking, no threshold) and the per-class and overall F1 of the
+# labels with probability above 0.5. A second run reuses the trained models; if the inputs or the
+# settings changed, training stops with a message naming the folder: rerun with `retrain = True`.
 
 # %%
-config = fit_config(stage, seed)
+config = fit_config(stage, seed=run.profile.seed)
 print(config)
-result = pl.sweep(train_inputs, train_labels, inputs[TEST], test_labels, stage.proportions, losses, config,
-                  run_dir / "partial", seed=seed, seeds=run.profile.seeds("partial"), make_model=make_model, device=run.device,
-                  retrain=retrain, threads=None)
-table = result.table.assign(profile=profile, finetune=stage.finetune, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr)
+training = pl.ClassifierTraining(
+    config=config, device=run.device, make_model=tuning.make_model, threads=None
+)
+grid = ps.SweepGrid(
+    proportions=stage.proportions, losses=tuple(losses), seeds=tuple(run.profile.seeds("partial"))
+)
+result = ps.sweep(run, data, grid=grid, training=training, retrain=retrain)
+table = result.table.assign(
+    profile=profile,
+    finetune=stage.finetune,
+    epochs=config.epochs,
+    batch_size=config.batch_size,
+    lr=config.lr,
+)
 run.save_table(table, "partial_labels", index=False, float_format=None)
-display((100 * table.groupby(["proportion", "loss"])["mAP"].agg(["mean", "std"]).unstack("loss")).round(1))
+by_loss = table.groupby(["proportion", "loss"])["mAP"].agg(["mean", "std"]).unstack("loss")
+display((100 * by_loss).round(1))
 
 # %%
-for name, scores in result.probabilities.items():
-    save_predictions(Predictions(model=name, rows=test_rows, scores=scores, annotation=scores > 0.5, rule="threshold 0.5",
-                                 meta={"profile": profile, "paper": "Durand et al. 2019", "finetune": stage.finetune,
-                                       "fit": vars(config)}), run_dir)
-print(f"{len(result.probabilities)} prediction files in {run_dir / 'predictions'}")
+meta = {"profile": profile, "paper": "Durand et al. 2019", "finetune": stage.finetune}
+files = ps.save_sweep(run, result, data=data, training=training, meta=meta)
+print(f"{len(files)} prediction files in {run.run_dir / 'predictions'}")
 
 # %% [markdown]
 # ## mAP against the proportion of known labels
@@ -168,15 +214,18 @@ print(f"{len(result.probabilities)} prediction files in {run_dir / 'predictions'
 #   towards the observed positive rate, and the thresholded F1 below collapses at small $p$.
 
 # %%
-fig = plot_against_proportion(table, "mAP", title=f"Partial labels, fine-tuned from pretrained weights ({profile})")
+title = f"Partial labels, fine-tuned from pretrained weights ({profile})"
+fig = plot_against_proportion(table, metric="mAP", title=title)
 save_figure(fig, run.figure("partial_labels_map"));
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for ax, metric in zip(axes, ("C-F1", "O-F1")):
-    plot_against_proportion(table, metric, ax=ax, title=f"{metric} against the proportion of known labels")
+    title = f"{metric} against the proportion of known labels"
+    plot_against_proportion(table, metric=metric, ax=ax, title=title)
 save_figure(fig, run.figure("partial_labels_f1"))
-display((100 * table.groupby(["proportion", "loss"])["C-F1"].mean().unstack("loss")[losses]).round(1))
+c_f1 = table.groupby(["proportion", "loss"])["C-F1"].mean().unstack("loss")[losses]
+display((100 * c_f1).round(1))
 
 # %% [markdown]
 # ## Curriculum learning: let the model fill in labels
@@ -192,13 +241,12 @@ display((100 * table.groupby(["proportion", "loss"])["C-F1"].mean().unstack("los
 
 # %%
 if curriculum_rounds > 0:
-    start = pl.mask_labels(train_labels, curriculum_proportion, seed)
-    curriculum = pl.train_with_curriculum(train_inputs, start, "partial_bce", config,
-                                          run_dir / "partial" / f"curriculum_p{round(100 * curriculum_proportion):03d}",
-                                          rounds=curriculum_rounds, theta=curriculum_theta, device=run.device, retrain=retrain,
-                                          make_model=make_model, threads=None)
-    curriculum_table = pl.curriculum_summary(curriculum, start, train_labels, inputs[TEST], test_labels, run.device)
-    curriculum_table = curriculum_table.assign(proportion=curriculum_proportion, theta=curriculum_theta)
+    curriculum = pc.Curriculum(
+        rounds=curriculum_rounds, theta=curriculum_theta, proportion=curriculum_proportion
+    )
+    curriculum_table = pc.run_curriculum(
+        run, data, curriculum=curriculum, training=training, retrain=retrain
+    )
     run.save_table(curriculum_table, "partial_labels_curriculum", index=False, float_format=None)
     display(curriculum_table.round(3))
 
@@ -210,9 +258,9 @@ if curriculum_rounds > 0:
 # with the demo's synthetic scenes, only set beside them. The paper's own experiments are on MS
 # COCO, NUS-WIDE and Open Images; rows such as VG-200 and the averages over proportions look like
 # partial-BCE rerun as a baseline by later papers, collected by the summary's aggregator (the
-# `source` column keeps the aggregator's wording). Our column takes partial-BCE at the
-# same proportion where the row names one (10 %, or the mean over our proportions below 100 % for
-# an average), and at 100 % where it does not.
+# `source` column keeps the aggregator's wording). Our column takes partial-BCE at the same
+# proportion where the row names one (10 %, or the mean over our proportions below 100 % for an
+# average), and at 100 % where it does not.
 
 # %%
-display(pl.beside_reported(table, pl.reported_results()))
+display(ps.beside_reported(table, reported=ps.reported_results()))

@@ -1,4 +1,5 @@
-"""Notebook 06 (partial labels) runs end to end on a tiny prepared run, fine-tuning from the stand-in, never from notebook 01."""
+"""Notebook 06 (partial labels) runs end to end on a tiny prepared run, fine-tuning from the
+stand-in, never from notebook 01."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ import torch
 from annokit import paths
 from annokit.data.annotation_table import TRAIN
 from annokit.methods.m3 import image_split
-from annokit.methods.partial_finetune import LastBlockClassifier, below_last_block, inputs_of, weights_source
+from annokit.methods.partial_finetune import (
+    LastBlockClassifier,
+    below_last_block,
+    inputs_of,
+    weights_source,
+)
 from annokit.models import build_backbone
 from annokit.profile import load_profile
 from annokit.training.validation import validation_positions
@@ -22,29 +28,41 @@ PROFILE = "demo"
 
 
 @pytest.mark.slow
-def test_notebook_06_fine_tunes_from_the_pretrained_weights_on_partial_labels_only(make_tiny_run, tmp_path, monkeypatch):
+def test_notebook_06_fine_tunes_from_the_pretrained_weights_on_partial_labels_only(
+    make_tiny_run, tmp_path, monkeypatch
+):
     work, results = tmp_path / "work", tmp_path / "results"
     run_dir, index = make_tiny_run(work, PROFILE)
-    assert not (run_dir / "features" / "cnn_features.npz").exists()  # notebook 01's features are not needed
-    monkeypatch.setenv("ANNOKIT_WORK", str(work))  # the kernel inherits both: nothing lands in the repository
+    # notebook 01's features are not needed
+    assert not (run_dir / "features" / "cnn_features.npz").exists()
+    # the kernel inherits both: nothing lands in the repository
+    monkeypatch.setenv("ANNOKIT_WORK", str(work))
     monkeypatch.setenv("ANNOKIT_RESULTS", str(results))
     output = tmp_path / "06_partial_labels.ipynb"
-    pm.execute_notebook(str(paths.repo_root() / "notebooks" / "06_partial_labels.ipynb"), str(output),
-                        parameters={"profile": PROFILE, "work_dir": str(work), "epochs": 1, "curriculum_rounds": 1},
-                        kernel_name="python3", cwd=str(paths.repo_root() / "notebooks"), progress_bar=False)
+    pm.execute_notebook(
+        str(paths.repo_root() / "notebooks" / "06_partial_labels.ipynb"),
+        str(output),
+        parameters={"profile": PROFILE, "work_dir": str(work), "epochs": 1, "curriculum_rounds": 1},
+        kernel_name="python3",
+        cwd=str(paths.repo_root() / "notebooks"),
+        progress_bar=False,
+    )
 
     out = results / PROFILE
     table = pd.read_csv(out / "tables" / "partial_labels.csv")
     settings = load_profile(PROFILE).partial
     assert len(table) == 3 * len(settings.proportions) * len(settings.seeds)
-    assert set(table["loss"]) == {"bce_negative", "bce_ignore", "partial_bce"} and sorted(table["seed"].unique()) == [0, 1, 2]
+    assert set(table["loss"]) == {"bce_negative", "bce_ignore", "partial_bce"}
+    assert sorted(table["seed"].unique()) == [0, 1, 2]
     assert sorted(table["proportion"].unique()) == list(settings.proportions)
     assert (table["finetune"] == "last_block").all() and (table["epochs"] == 1).all()
     assert table["mAP"].between(0, 1, inclusive="right").all()
     full = table[table["proportion"] == 1.0]
     for _, same_seed in full.groupby("seed"):
-        assert np.allclose(same_seed["mAP"], same_seed["mAP"].iloc[0])  # every label known: the three losses are one loss
-    assert table.groupby("proportion")["known_share"].first().round(1).tolist() == list(settings.proportions)
+        # every label known: the three losses are one loss
+        assert np.allclose(same_seed["mAP"], same_seed["mAP"].iloc[0])
+    known = table.groupby("proportion")["known_share"].first().round(1)
+    assert known.tolist() == list(settings.proportions)
 
     for figure in ("partial_labels_map", "partial_labels_f1"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 1000
@@ -55,13 +73,21 @@ def test_notebook_06_fine_tunes_from_the_pretrained_weights_on_partial_labels_on
     cells = json.dumps(json.loads(output.read_text())["cells"])
     assert "47.4" in cells  # the paper's rows are shown beside ours
 
-    # The cached maps are the stand-in's frozen layers on the training images (no label involved), and the
-    # trained block started from the stand-in's last block.
+    # The cached maps are the stand-in's frozen layers on the training images (no label involved),
+    # and the trained block started from the stand-in's last block.
     profile = load_profile(PROFILE)
-    standin = build_backbone("resnet18", None, weights_path=paths.weights_dir() / "resnet18-standin.pth")
+    standin = build_backbone(
+        "resnet18", None, weights_path=paths.weights_dir() / "resnet18-standin.pth"
+    )
     train = image_split(index, index.meta["data_root"], TRAIN, profile.image_size)
-    maps = inputs_of("last_block", standin, {TRAIN: train}, "cpu", cache=run_dir / "features" / "partial_inputs.npz",
-                     source=weights_source(profile, index.meta["fingerprint"]))[TRAIN]
+    maps = inputs_of(
+        "last_block",
+        standin,
+        {TRAIN: train},
+        "cpu",
+        cache=run_dir / "features" / "partial_inputs.npz",
+        source=weights_source(profile, index.meta["fingerprint"]),
+    )[TRAIN]
     with torch.no_grad():
         first = below_last_block(standin.eval(), torch.stack([train[0][0], train[1][0]]))
     np.testing.assert_allclose(maps[:2], first.numpy(), rtol=1e-4, atol=1e-5)

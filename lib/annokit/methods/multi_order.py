@@ -1,14 +1,16 @@
-"""Multi-order RNN stages (Dutta et al. 2020): training on cached CNN scores, prediction files, Tables 1 and 4.
+"""Multi-order RNN stages (Dutta et al. 2020): training on cached CNN scores, prediction files,
+Tables 1 and 4.
 
 The model and its loss are in ``annokit.models.multi_order_rnn``; the fixed-order CNN-RNN baselines
 (Wang et al. 2016) share its decoder (``annokit.models.rnn_decoder``). Every function here trains
-with ``annokit.training.fit.fit`` on the profile's ``[rnn]`` settings, so a run resumes and a finished one
-is reused; notebook 05 calls them.
+with ``annokit.training.fit.fit`` on the profile's ``[rnn]`` settings, so a run resumes and a
+finished one is reused. ``annokit.methods.decoder_jobs`` trains every decoder of Table 1 with every
+seed; notebook 05 calls it.
 
-The ``[rnn]`` ``variant`` picks the model: ``"released-code"`` (the authors' release, whose numbers the
-paper reports; prediction file and run folder ``multi_order_rnn``) or ``"paper-text"`` (Sec. 3 as
-printed; ``multi_order_rnn_paper_text``). ``variant_settings`` gives the other variant's settings, so
-one profile trains both.
+The ``[rnn]`` ``variant`` picks the model: ``"released-code"`` (the authors' release, whose numbers
+the paper reports; prediction file and run folder ``multi_order_rnn``) or ``"paper-text"`` (Sec. 3
+as printed; ``multi_order_rnn_paper_text``). ``variant_settings`` gives the other variant's
+settings, so one profile trains both.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ from annokit.training.fit import SMALL_MODEL_THREADS, FitOptions, History, fit, 
 from annokit.training.validation import curve_subset
 
 # Prediction file names and the rows of Table 1, in the paper's order. The CNN row thresholds ŝ at
-# 0.5; "cnn" is notebook 01's file with M3's top-3 rule, so this one is "cnn_threshold". The released
-# code keeps the plain name: the paper's "Multi-order RNN (Proposed)" rows are its numbers.
+# 0.5; "cnn" is notebook 01's file with M3's top-3 rule, so this one is "cnn_threshold". The
+# released code keeps the plain name: the paper's "Multi-order RNN (Proposed)" rows are its numbers.
 CNN = "cnn_threshold"
 MULTI_ORDER = "multi_order_rnn"
 MULTI_ORDER_PAPER_TEXT = "multi_order_rnn_paper_text"
@@ -60,12 +62,15 @@ TABLE1_ROWS = {
     MULTI_ORDER: "Multi-order RNN (released code)",
     MULTI_ORDER_PAPER_TEXT: "Multi-order RNN (paper text)",
 }
-# The optimiser of each variant when a profile of the other variant trains it too (and of the baselines,
-# which train like the paper text): RMSProp, lr 1e-4, momentum 0.9, no weight decay (Sec. 4.3; config.py),
-# with the release's decay 0.9 and epsilon 1.0 (config.py rmsprop_decay, opt_epsilon) or PyTorch's defaults.
+# The optimiser of each variant when a profile of the other variant trains it too (and of the
+# baselines, which train like the paper text): RMSProp, lr 1e-4, momentum 0.9, no weight decay
+# (Sec. 4.3; config.py), with the release's decay 0.9 and epsilon 1.0 (config.py rmsprop_decay,
+# opt_epsilon) or PyTorch's defaults.
 _RMSPROP = {"optimizer": "rmsprop", "lr": 1e-4, "momentum": 0.9, "weight_decay": 0.0}
-VARIANT_OPTIMIZER = {RELEASED_CODE: {**_RMSPROP, "rmsprop_alpha": 0.9, "rmsprop_eps": 1.0},
-                     PAPER_TEXT: {**_RMSPROP, "rmsprop_alpha": 0.99, "rmsprop_eps": 1e-8}}
+VARIANT_OPTIMIZER = {
+    RELEASED_CODE: {**_RMSPROP, "rmsprop_alpha": 0.9, "rmsprop_eps": 1.0},
+    PAPER_TEXT: {**_RMSPROP, "rmsprop_alpha": 0.99, "rmsprop_eps": 1e-8},
+}
 TABLE1_COLUMNS = ("C-P", "C-R", "C-F1", "S-P", "S-R", "S-F1", "mAP")
 EVAL_LIMIT = 2000  # validation images of the per-epoch monitoring loss
 
@@ -75,11 +80,47 @@ def _floats(a: np.ndarray) -> Tensor:
 
 
 def variant_settings(settings: RNNSettings, variant: str) -> RNNSettings:
-    """The ``[rnn]`` settings for ``variant``: the profile's own when it is the profile's variant, else the same
-    model settings with that variant's optimiser (``VARIANT_OPTIMIZER``) and the profile seed alone."""
+    """The ``[rnn]`` settings for ``variant``: the profile's own when it is the profile's variant,
+    else the same model settings with that variant's optimiser (``VARIANT_OPTIMIZER``) and the
+    profile seed alone."""
     if variant == settings.variant:
         return settings
     return replace(settings, variant=variant, seeds=(), **VARIANT_OPTIMIZER[variant])
+
+
+def table1_decoders(variant: str) -> list[str]:
+    """The decoders of Table 1: the profile's Multi-order RNN variant, the other one, the orders."""
+    other = PAPER_TEXT if variant == RELEASED_CODE else RELEASED_CODE
+    return [variant, other, *ORDERS]
+
+
+@dataclass(frozen=True)
+class LabelledScores:
+    """Some images: their cached CNN scores ŝ (N, C) and their true labels y (N, C)."""
+
+    s: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class DecoderTraining:
+    """How one decoder trains: its ``[rnn]`` settings (epochs included), its seed, the run folder it
+    lives in (``<run_dir>/rnn/<its file name>``), the device, and whether fit shows batch bars."""
+
+    settings: RNNSettings
+    seed: int
+    run_dir: Path
+    device: str | torch.device = "cpu"
+    progress: bool = True
+
+    def options(self, stage: dict, eval_fn) -> FitOptions:
+        return FitOptions(
+            stage=stage,
+            device=self.device,
+            eval_fn=eval_fn,
+            threads=SMALL_MODEL_THREADS,
+            progress=self.progress,
+        )
 
 
 def _stage(model: str, settings: RNNSettings, num_labels: int, inputs: str, **extra) -> dict:
@@ -89,20 +130,22 @@ def _stage(model: str, settings: RNNSettings, num_labels: int, inputs: str, **ex
     return {"model": model, **record, "num_labels": num_labels, "inputs": inputs, **extra}
 
 
-def train_multi_order(s_train: np.ndarray, y_train: np.ndarray, settings: RNNSettings, seed: int, run_dir: Path, *,
-                      device: str | torch.device = "cpu", s_eval: np.ndarray | None = None,
-                      y_eval: np.ndarray | None = None, epochs: int | None = None,
-                      progress: bool = True) -> tuple[MultiOrderRNN, History]:
-    """Train ``settings.variant`` of the Multi-order RNN on cached CNN scores in ``<run>/rnn/<its file name>``
-    (``MULTI_ORDER_FILES``; resumes, reuses final.pt).
+def train_multi_order(
+    how: DecoderTraining, train: LabelledScores, curve: LabelledScores | None = None
+) -> tuple[MultiOrderRNN, History]:
+    """Train ``how.settings.variant`` of the Multi-order RNN on cached CNN scores in
+    ``<run>/rnn/<its file name>`` (``MULTI_ORDER_FILES``; resumes, reuses final.pt).
 
-    With ``s_eval``/``y_eval`` (validation images) the variant's Eq. 7 loss on at most ``EVAL_LIMIT`` of
-    them is recorded each epoch as ``val_loss``, for the training curve only.
+    With ``curve`` (validation images) the variant's Eq. 7 loss on at most ``EVAL_LIMIT`` of them
+    is recorded each epoch as ``val_loss``, for the training curve only.
     """
-    num_labels, name = y_train.shape[1], MULTI_ORDER_FILES[settings.variant]
-    seed_everything(seed)
-    model = MultiOrderRNN(num_labels, settings.hidden, settings.embedding, settings.steps, variant=settings.variant)
-    data = TensorDataset(_floats(s_train), _floats(y_train))
+    settings, device = how.settings, how.device
+    num_labels, name = train.y.shape[1], MULTI_ORDER_FILES[settings.variant]
+    seed_everything(how.seed)
+    model = MultiOrderRNN(
+        num_labels, settings.hidden, settings.embedding, settings.steps, variant=settings.variant
+    )
+    data = TensorDataset(_floats(train.s), _floats(train.y))
 
     def loss_fn(m: nn.Module, batch) -> Tensor:
         s_hat, y = batch
@@ -110,48 +153,59 @@ def train_multi_order(s_train: np.ndarray, y_train: np.ndarray, settings: RNNSet
         return multi_order_loss(logits, y, picks, settings.variant)
 
     eval_fn = None
-    if s_eval is not None and y_eval is not None:
-        keep = curve_subset(len(s_eval), EVAL_LIMIT)
-        eval_s, eval_y = _floats(s_eval[keep]).to(device), _floats(y_eval[keep]).to(device)
-        eval_fn = lambda m: {"val_loss": loss_fn(m, (eval_s, eval_y))}  # noqa: E731
-    stage = _stage(name, settings, num_labels, array_digest(s_train, y_train))
-    history = fit(model, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / name, FitOptions(stage=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS, progress=progress))
+    if curve is not None:
+        keep = curve_subset(len(curve.s), EVAL_LIMIT)
+        eval_s, eval_y = _floats(curve.s[keep]).to(device), _floats(curve.y[keep]).to(device)
+        eval_fn = lambda m: {"val_loss": loss_fn(m, (eval_s, eval_y))}
+    stage = _stage(name, settings, num_labels, array_digest(train.s, train.y))
+    config = fit_config(settings, how.seed)
+    folder = Path(how.run_dir) / "rnn" / name
+    history = fit(model, data, loss_fn, config, folder, how.options(stage, eval_fn))
     return model, history
 
 
-def train_fixed_order(order: str, s_train: np.ndarray, y_train: np.ndarray, label_names: Sequence[str],
-                      settings: RNNSettings, seed: int, run_dir: Path, *, device: str | torch.device = "cpu",
-                      s_eval: np.ndarray | None = None, y_eval: np.ndarray | None = None,
-                      epochs: int | None = None, progress: bool = True) -> tuple[LabelDecoder, History]:
-    """Train a CNN-RNN baseline on label sequences in ``order`` (teacher forcing) in ``<run>/rnn/cnn_rnn_<order>``.
+def train_fixed_order(
+    how: DecoderTraining,
+    order: str,
+    train: LabelledScores,
+    label_names: Sequence[str],
+    curve: LabelledScores | None = None,
+) -> tuple[LabelDecoder, History]:
+    """Train a CNN-RNN baseline on label sequences in ``order`` (teacher forcing) in
+    ``<run>/rnn/cnn_rnn_<order>``.
 
-    Frequencies for the frequent/rare-first orders come from ``y_train``; ``epochs`` (None: the
-    profile's, as for the Multi-order RNN). The baselines use the paper text's decoder, so they train
-    with the paper-text variant's settings (``variant_settings``) whatever the profile's variant.
+    Frequencies for the frequent/rare-first orders come from ``train.y``. The baselines use the
+    paper text's decoder, so they train with the paper-text variant's settings
+    (``variant_settings``) whatever the profile's variant.
     """
-    settings = variant_settings(settings, PAPER_TEXT)
-    num_labels = y_train.shape[1]
-    seed_everything(seed)
+    settings, device = variant_settings(how.settings, PAPER_TEXT), how.device
+    num_labels = train.y.shape[1]
+    seed_everything(how.seed)
     decoder = LabelDecoder(num_labels, settings.hidden, settings.embedding, end_token=True)
 
     def tensors(labels: np.ndarray) -> tuple[Tensor, Tensor]:
-        inputs, targets = teacher_forcing(label_sequences(order, y_train, labels, label_names), num_labels)
+        sequences = label_sequences(order, train.y, labels, label_names)
+        inputs, targets = teacher_forcing(sequences, num_labels)
         return torch.as_tensor(inputs), torch.as_tensor(targets)
 
-    data = TensorDataset(_floats(s_train), *tensors(y_train))
+    data = TensorDataset(_floats(train.s), *tensors(train.y))
 
     def loss_fn(m: nn.Module, batch) -> Tensor:
         s_hat, inputs, targets = batch
         return sequence_loss(m(s_hat, inputs), targets)
 
     eval_fn = None
-    if s_eval is not None and y_eval is not None:
-        keep = curve_subset(len(s_eval), EVAL_LIMIT)
-        eval_batch = tuple(t.to(device) for t in (_floats(s_eval[keep]), *tensors(np.asarray(y_eval)[keep])))
-        eval_fn = lambda m: {"val_loss": loss_fn(m, eval_batch)}  # noqa: E731
-    stage = _stage(FIXED_ORDER[order], settings, num_labels, array_digest(s_train, y_train), order=order,
-                   label_names=list(label_names))
-    history = fit(decoder, data, loss_fn, fit_config(settings, seed, epochs), Path(run_dir) / "rnn" / FIXED_ORDER[order], FitOptions(stage=stage, device=device, eval_fn=eval_fn, threads=SMALL_MODEL_THREADS, progress=progress))
+    if curve is not None:
+        keep = curve_subset(len(curve.s), EVAL_LIMIT)
+        eval_tensors = (_floats(curve.s[keep]), *tensors(np.asarray(curve.y)[keep]))
+        eval_batch = tuple(t.to(device) for t in eval_tensors)
+        eval_fn = lambda m: {"val_loss": loss_fn(m, eval_batch)}
+    name = FIXED_ORDER[order]
+    inputs = array_digest(train.s, train.y)
+    stage = _stage(name, settings, num_labels, inputs, order=order, label_names=list(label_names))
+    config = fit_config(settings, how.seed)
+    folder = Path(how.run_dir) / "rnn" / name
+    history = fit(decoder, data, loss_fn, config, folder, how.options(stage, eval_fn))
     return decoder, history
 
 
@@ -160,85 +214,82 @@ def train_fixed_order(order: str, s_train: np.ndarray, y_train: np.ndarray, labe
 
 def cnn_predictions(s_test: np.ndarray, rows: np.ndarray, meta: dict | None = None) -> Predictions:
     """Table 1's "CNN (BCE)" row: the fine-tuned CNN's scores ŝ thresholded at 0.5."""
-    return Predictions(CNN, rows, np.asarray(s_test, dtype=np.float32), threshold(s_test, THRESHOLD),
-                       rule="threshold 0.5 on the CNN sigmoid scores", meta=meta or {})
+    return Predictions(
+        CNN,
+        rows,
+        np.asarray(s_test, dtype=np.float32),
+        threshold(s_test, THRESHOLD),
+        rule="threshold 0.5 on the CNN sigmoid scores",
+        meta=meta or {},
+    )
 
 
-def multi_order_predictions(model: MultiOrderRNN, s_test: np.ndarray, rows: np.ndarray, *,
-                            device: str | torch.device = "cpu", meta: dict | None = None) -> Predictions:
-    """Prediction file of a Multi-order RNN variant (``MULTI_ORDER_FILES``): pooled scores, annotation, per-step scores, picks."""
+def multi_order_predictions(
+    model: MultiOrderRNN,
+    s_test: np.ndarray,
+    rows: np.ndarray,
+    *,
+    device: str | torch.device = "cpu",
+    meta: dict | None = None,
+) -> Predictions:
+    """Prediction file of a Multi-order RNN variant (``MULTI_ORDER_FILES``): pooled scores,
+    annotation, per-step scores, picks."""
     out = predict_multi_order(model, s_test, device)
-    picks = (f"labels picked earlier set to {PICKED_LOGIT:g} before the argmax fed back" if model.distinct_at_inference
-             else "the argmax fed back")
-    return Predictions(MULTI_ORDER_FILES[model.variant], rows, out.scores, out.annotation,
-                       rule=f"max-pool over {model.steps} steps, sigmoid, threshold 0.5; {picks}",
-                       step_scores=out.step_scores, sequences=out.sequences, meta={"variant": model.variant, **(meta or {})})
+    picks = (
+        f"labels picked earlier set to {PICKED_LOGIT:g} before the argmax fed back"
+        if model.distinct_at_inference
+        else "the argmax fed back"
+    )
+    return Predictions(
+        MULTI_ORDER_FILES[model.variant],
+        rows,
+        out.scores,
+        out.annotation,
+        rule=f"max-pool over {model.steps} steps, sigmoid, threshold 0.5; {picks}",
+        step_scores=out.step_scores,
+        sequences=out.sequences,
+        meta={"variant": model.variant, **(meta or {})},
+    )
 
 
-def fixed_order_predictions(order: str, decoder: LabelDecoder, s_test: np.ndarray, rows: np.ndarray,
-                            settings: RNNSettings, *, device: str | torch.device = "cpu",
-                            meta: dict | None = None) -> Predictions:
-    """Prediction file of a CNN-RNN baseline: the decoded label set; scores = max over steps of the softmax."""
+def fixed_order_predictions(
+    order: str,
+    decoder: LabelDecoder,
+    s_test: np.ndarray,
+    rows: np.ndarray,
+    settings: RNNSettings,
+    *,
+    device: str | torch.device = "cpu",
+    meta: dict | None = None,
+) -> Predictions:
+    """Prediction file of a CNN-RNN baseline: the decoded label set; scores = max over steps of
+    the softmax."""
     decoder.to(device)
     decoded = decode(decoder, _floats(s_test).to(device), settings.max_length, settings.beam_size)
-    search = "greedy decoding" if settings.beam_size == 1 else f"beam search (beam {settings.beam_size})"
-    rule = (f"{search} until END or {settings.max_length} labels, no label twice; "
-            "scores: per-label max over steps of the softmax probabilities")
-    return Predictions(FIXED_ORDER[order], rows, decoded.scores, decoded.annotation, rule=rule,
-                       step_scores=decoded.step_scores, sequences=decoded.sequences,
-                       meta={"order": order, **(meta or {})})
-
-
-@dataclass(frozen=True)
-class DecoderData:
-    """What every decoder trains and is scored on: cached CNN scores of the fit, validation and test images."""
-
-    s_fit: np.ndarray
-    y_fit: np.ndarray
-    s_val: np.ndarray
-    y_val: np.ndarray
-    s_test: np.ndarray
-    test_rows: np.ndarray
-    label_names: tuple[str, ...]
-
-
-def seed_run_dir(run_dir: Path, seed: int, profile_seed: int) -> Path:
-    """Where a seed's decoders live: the run folder for the profile's seed, ``<run>/seeds/seed<k>`` for the others."""
-    return Path(run_dir) if seed == profile_seed else Path(run_dir) / "seeds" / f"seed{seed}"
-
-
-def train_decoder(model: str, settings: RNNSettings, seed: int, profile_seed: int, data: DecoderData, run_dir: Path,
-                  device: str = "cpu", meta: dict | None = None) -> tuple[Predictions, History]:
-    """Train one decoder of Table 1 with one seed and return its test predictions and training curve.
-
-    ``model``: a Multi-order RNN variant (``RELEASED_CODE``, ``PAPER_TEXT``) or a fixed order (``ORDERS``).
-    Every decoder trains on the same fit images for the same epochs, its curve scored on the validation
-    images; an extra seed's prediction file is ``<name>@seed<k>``. Module-level, so ``parallel.run_jobs`` can
-    run it in another process.
-    """
-    folder, common = seed_run_dir(run_dir, seed, profile_seed), {"device": device, "s_eval": data.s_val,
-                                                                 "y_eval": data.y_val, "progress": False}
-    meta = {**(meta or {}), "seed": seed}
-    if model in MULTI_ORDER_FILES:
-        variant = variant_settings(settings, model)
-        trained, history = train_multi_order(data.s_fit, data.y_fit, variant, seed, folder, **common)
-        predictions = multi_order_predictions(trained, data.s_test, data.test_rows, device=device,
-                                              meta={"settings": stage_settings_dict(variant), **meta})
-    else:
-        decoder, history = train_fixed_order(model, data.s_fit, data.y_fit, data.label_names, settings, seed, folder, **common)
-        text = variant_settings(settings, PAPER_TEXT)
-        predictions = fixed_order_predictions(model, decoder, data.s_test, data.test_rows, text, device=device,
-                                              meta={"settings": stage_settings_dict(text), **meta})
-    if seed != profile_seed:
-        predictions = replace(predictions, model=f"{predictions.model}@seed{seed}")
-    return predictions, history
+    beam = settings.beam_size
+    search = "greedy decoding" if beam == 1 else f"beam search (beam {beam})"
+    rule = (
+        f"{search} until END or {settings.max_length} labels, no label twice; "
+        "scores: per-label max over steps of the softmax probabilities"
+    )
+    return Predictions(
+        FIXED_ORDER[order],
+        rows,
+        decoded.scores,
+        decoded.annotation,
+        rule=rule,
+        step_scores=decoded.step_scores,
+        sequences=decoded.sequences,
+        meta={"order": order, **(meta or {})},
+    )
 
 
 # Tables.
 
 
 def first_labels(predictions: Predictions) -> np.ndarray:
-    """First predicted label per image: step-1 argmax (Multi-order) or first decoded label (CNN-RNN)."""
+    """First predicted label per image: step-1 argmax (Multi-order) or first decoded label
+    (CNN-RNN)."""
     if predictions.sequences is None:
         raise ValueError(f"{predictions.model} has no label sequences, so no first label")
     return np.asarray(predictions.sequences)[:, 0].astype(np.int64)
@@ -253,14 +304,19 @@ def table1(predictions: Sequence[Predictions], y_true: np.ndarray) -> pd.DataFra
 
 
 def table4(predictions: Sequence[Predictions], y_true: np.ndarray) -> pd.DataFrame:
-    """Top-1 accuracy in percent: share of images whose first predicted label is true (Table 4)."""
-    return pd.DataFrame({"top-1": [100 * top1_accuracy(y_true, first_labels(p)) for p in predictions]},
-                        index=pd.Index([TABLE1_ROWS.get(p.model, p.model) for p in predictions], name="method"))
+    """Top-1 accuracy in percent: share of images whose first predicted label is true
+    (Table 4)."""
+    top1 = [100 * top1_accuracy(y_true, first_labels(p)) for p in predictions]
+    names = [TABLE1_ROWS.get(p.model, p.model) for p in predictions]
+    return pd.DataFrame({"top-1": top1}, index=pd.Index(names, name="method"))
 
 
 def example_images(predictions: Predictions, y_true: np.ndarray, count: int = 3) -> np.ndarray:
-    """Test images (positions) worth showing in Fig. 3: several true labels and several distinct picks."""
+    """Test images (positions) worth showing in Fig. 3: several true labels and several distinct
+    picks."""
     truth = np.asarray(y_true, dtype=bool)
-    distinct = np.array([len(set(seq[seq >= 0].tolist())) for seq in np.asarray(predictions.sequences)])
-    ranked = np.lexsort((np.arange(len(truth)), -np.minimum(distinct, 3), -np.minimum(truth.sum(axis=1), 3)))
+    sequences = np.asarray(predictions.sequences)
+    distinct = np.array([len(set(seq[seq >= 0].tolist())) for seq in sequences])
+    true_counts = -np.minimum(truth.sum(axis=1), 3)
+    ranked = np.lexsort((np.arange(len(truth)), -np.minimum(distinct, 3), true_counts))
     return ranked[:count]

@@ -1,30 +1,37 @@
 """Partial-label models whose representation never saw a hidden label (Durand et al. 2019, Sec. 4).
 
-The paper fine-tunes an ImageNet ResNet on the partial labels of each proportion. A classifier on the
-features of notebook 01's CNN would not do: that CNN was fine-tuned on every training label, so the
-labels hidden at p = 10 % already shaped the features. Here every model starts from the pretrained
-weights the profile names (ImageNet, or the demo's stand-in) and trains on the partial labels only:
+The paper fine-tunes an ImageNet ResNet on the partial labels of each proportion. A classifier on
+the features of notebook 01's CNN would not do: that CNN was fine-tuned on every training label, so
+the labels hidden at p = 10 % already shaped the features. Here every model starts from the
+pretrained weights the profile names (ImageNet, or the demo's stand-in) and trains on the partial
+labels only:
 
 - ``"all"`` (the paper profiles): the whole network, end to end, on the images;
-- ``"last_block"`` (the demo): the last residual block and a new fc. The frozen layers below it are the
-  pretrained ones, so their output (the maps entering the last block) is computed once per image and
-  cached; only the block and the fc train, per loss, proportion and seed.
+- ``"last_block"`` (the demo): the last residual block and a new fc. The frozen layers below it are
+  the pretrained ones, so their output (the maps entering the last block) is computed once per image
+  and cached; only the block and the fc train, per loss, proportion and seed.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm.auto import tqdm
 
+from annokit.artifacts.run import Run
 from annokit.atomic import atomic_savez
+from annokit.data.annotation_table import TEST, TRAIN
 from annokit.data.dataset import AnnotationDataset
 from annokit.data.manifest import sha256_of
+from annokit.methods.m3 import image_splits
+from annokit.methods.partial_labels import PartialData
 from annokit.models import ResNetBackbone, build_backbone
 from annokit.profile import Profile
 from annokit.training.weights import read_entry, resolve_weights_path, verify_weights
@@ -34,10 +41,15 @@ EXTRACT_BATCH = 256
 
 
 def pretrained_backbone(profile: Profile, num_classes: int | None = None) -> ResNetBackbone:
-    """The profile's ResNet with the pretrained weights it names (``[cnn] weights_path``, else ImageNet), a new fc."""
+    """The profile's ResNet with the pretrained weights it names (``[cnn] weights_path``, else
+    ImageNet), a new fc."""
     weights = resolve_weights_path(profile.cnn.weights_path)
-    return build_backbone(profile.cnn.backbone, num_classes=num_classes, pretrained=profile.cnn.pretrained,
-                          weights_path=verify_weights(weights) if weights is not None else None)
+    return build_backbone(
+        profile.cnn.backbone,
+        num_classes=num_classes,
+        pretrained=profile.cnn.pretrained,
+        weights_path=verify_weights(weights) if weights is not None else None,
+    )
 
 
 class LastBlockClassifier(nn.Module):
@@ -62,17 +74,25 @@ def below_last_block(backbone: ResNetBackbone, images: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def maps_before_last_block(backbone: ResNetBackbone, dataset: Dataset, device: torch.device | str,
-                           desc: str = "frozen layers") -> np.ndarray:
-    """``below_last_block`` of every image of ``dataset`` (items: image first), as float32 (N, C, H, W)."""
+def maps_before_last_block(
+    backbone: ResNetBackbone,
+    dataset: Dataset,
+    device: torch.device | str,
+    desc: str = "frozen layers",
+) -> np.ndarray:
+    """``below_last_block`` of every image of ``dataset`` (items: image first), as float32
+    (N, C, H, W)."""
     backbone.eval().to(device)
-    out = [below_last_block(backbone, batch[0].to(device)).float().cpu()
-           for batch in tqdm(DataLoader(dataset, batch_size=EXTRACT_BATCH), desc=desc, leave=False)]
+    out = [
+        below_last_block(backbone, batch[0].to(device)).float().cpu()
+        for batch in tqdm(DataLoader(dataset, batch_size=EXTRACT_BATCH), desc=desc, leave=False)
+    ]
     return torch.cat(out).numpy()
 
 
 class WholeNetwork(nn.Module):
-    """The whole pretrained ResNet with a new fc, trained end to end on images (the paper's setting)."""
+    """The whole pretrained ResNet with a new fc, trained end to end on images (the paper's
+    setting)."""
 
     def __init__(self, backbone: ResNetBackbone, num_classes: int, seed: int) -> None:
         super().__init__()
@@ -86,7 +106,8 @@ class WholeNetwork(nn.Module):
 
 
 class ImagesOnly(Dataset):
-    """The images of an ``AnnotationDataset`` without their labels: the partial targets come separately."""
+    """The images of an ``AnnotationDataset`` without their labels: the partial targets come
+    separately."""
 
     def __init__(self, images: AnnotationDataset) -> None:
         self.images = images
@@ -99,7 +120,8 @@ class ImagesOnly(Dataset):
 
 
 def model_factory(part: str, backbone: ResNetBackbone, num_classes: int):
-    """``make(seed)`` building the model that fine-tunes ``part`` from ``backbone`` with a seeded new fc."""
+    """``make(seed)`` building the model that fine-tunes ``part`` from ``backbone`` with a seeded
+    new fc."""
     if part == "last_block":
         return lambda seed: LastBlockClassifier(backbone, num_classes, seed)
     if part == "all":
@@ -107,29 +129,83 @@ def model_factory(part: str, backbone: ResNetBackbone, num_classes: int):
     raise ValueError(f"[partial] finetune = {part!r}: use one of {', '.join(FINETUNE_PARTS)}")
 
 
-def inputs_of(part: str, backbone: ResNetBackbone, images: dict[str, AnnotationDataset], device: torch.device | str,
-              cache: Path | None = None, source: str = "") -> dict[str, np.ndarray | Dataset]:
-    """What the models of ``part`` read per split: cached maps below the last block, or the images themselves.
+def inputs_of(
+    part: str,
+    backbone: ResNetBackbone,
+    images: dict[str, AnnotationDataset],
+    device: torch.device | str,
+    cache: Path | None = None,
+    source: str = "",
+) -> dict[str, np.ndarray | Dataset]:
+    """What the models of ``part`` read per split: cached maps below the last block, or the images
+    themselves.
 
-    ``cache``: a ``.npz`` file for the maps, reused when it was made from the same ``source`` (the weights'
-    checksum and the index fingerprint) and holds every image; else computed again and rewritten.
+    ``cache``: a ``.npz`` file for the maps, reused when it was made from the same ``source`` (the
+    weights' checksum and the index fingerprint) and holds every image; else computed again and
+    rewritten.
     """
     if part == "all":
         return {split: ImagesOnly(data) for split, data in images.items()}
     if cache is not None and Path(cache).exists():
         with np.load(cache, allow_pickle=False) as stored:
-            if str(stored.get("source", "")) == source and all(split in stored and len(stored[split]) == len(images[split])
-                                                                  for split in images):
+            if str(stored.get("source", "")) == source and all(
+                split in stored and len(stored[split]) == len(images[split]) for split in images
+            ):
                 return {split: stored[split] for split in images}
-    maps = {split: maps_before_last_block(backbone, data, device, desc=f"frozen layers on {split}") for split, data in images.items()}
+    maps = {
+        split: maps_before_last_block(backbone, data, device, desc=f"frozen layers on {split}")
+        for split, data in images.items()
+    }
     if cache is not None:
         atomic_savez(Path(cache), source=np.array(source), **maps)
     return maps
 
 
 def weights_source(profile: Profile, fingerprint: str) -> str:
-    """What cached maps below the last block depend on: the pretrained file's checksum and the index."""
+    """What cached maps below the last block depend on: the pretrained file's checksum and the
+    index."""
     weights = resolve_weights_path(profile.cnn.weights_path)
     entry = read_entry(weights) if weights is not None else None
-    checksum = entry["sha256"] if entry else (sha256_of(weights) if weights is not None else f"imagenet-{profile.cnn.backbone}")
+    if entry:
+        checksum = entry["sha256"]
+    elif weights is not None:
+        checksum = sha256_of(weights)
+    else:
+        checksum = f"imagenet-{profile.cnn.backbone}"
     return f"{checksum}:{fingerprint}"
+
+
+@dataclass(frozen=True)
+class FineTuning:
+    """What notebook 06 fine-tunes: the ``part`` of the pretrained network, what its models read
+    (``data``: the training images minus the validation ones, and the test images) and
+    ``make_model(seed)``, a fresh copy of that part with a seeded new fc."""
+
+    part: str
+    data: PartialData
+    make_model: Callable[[int], nn.Module]
+
+
+def fine_tuning(run: Run, part: str) -> FineTuning:
+    """The pretrained weights of the run's profile, and the inputs of ``part`` on its images
+    (the maps below the last block cached in ``<run>/features/partial_inputs.npz``)."""
+    fit_positions, _ = run.validation
+    labels = run.index.label_matrix()
+    test_rows = run.index.rows(TEST)
+    train_labels, test_labels = labels[run.index.rows(TRAIN)][fit_positions], labels[test_rows]
+    backbone = pretrained_backbone(run.profile)
+    inputs = inputs_of(
+        part,
+        backbone,
+        image_splits(run),
+        run.device,
+        cache=run.run_dir / "features" / "partial_inputs.npz",
+        source=weights_source(run.profile, run.index.meta["fingerprint"]),
+    )
+    train = inputs[TRAIN]
+    if isinstance(train, np.ndarray):
+        train = train[fit_positions]
+    else:
+        train = Subset(train, fit_positions.tolist())
+    data = PartialData(train, train_labels, inputs[TEST], test_labels, test_rows)
+    return FineTuning(part, data, model_factory(part, backbone, labels.shape[1]))

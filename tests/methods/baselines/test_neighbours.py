@@ -1,5 +1,5 @@
-"""The neighbour baselines on five hand-placed points (TagProp's vote, 2PKNN's two passes, the tag kNN's vote),
-and the neighbour search against scikit-learn's NearestNeighbors."""
+"""The neighbour baselines on five hand-placed points (TagProp's vote, 2PKNN's two passes, the tag
+kNN's vote), and the neighbour search against scikit-learn's NearestNeighbors."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ from annokit.methods.baselines.two_pass import (
     weighted_vote,
 )
 
-# Five training images on the unit circle at these angles (radians), with three labels, and one query at angle 0.
+# Five training images on the unit circle at these angles (radians), with three labels, and one
+# query at angle 0.
 ANGLES = np.array([0.1, 0.3, 0.6, 1.2, 2.0])
 BASE = np.stack([np.cos(ANGLES), np.sin(ANGLES)], axis=1).astype(np.float32)
 QUERY = np.array([[1.0, 0.0]], dtype=np.float32)
@@ -77,28 +78,49 @@ def test_tagprop_vote_on_five_points():
     d = torch.tensor(D[None], dtype=torch.float32)
     vote_ = model.vote(d, presence(LABELS[None]))[0]
     pi = np.exp(-theta * D) / np.exp(-theta * D).sum()  # π_ij by hand
-    expected = [sum(pi[j] * ((1 - EPSILON) if LABELS[j, w] else EPSILON) for j in range(5)) for w in range(3)]
+    expected = [
+        sum(pi[j] * ((1 - EPSILON) if LABELS[j, w] else EPSILON) for j in range(5))
+        for w in range(3)
+    ]
     assert vote_.tolist() == pytest.approx(expected, rel=1e-5)
-    assert tagprop_probabilities(model, D[None], LABELS[None])[0] == pytest.approx(1 / (1 + np.exp(-np.array(expected))), rel=1e-5)
+    assert tagprop_probabilities(model, D[None], LABELS[None])[0] == pytest.approx(
+        1 / (1 + np.exp(-np.array(expected))), rel=1e-5
+    )
 
 
 def test_tagprop_weights_and_fit():
     y = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
     c = entry_weights(y)
-    assert float(c[y.bool()].sum()) == pytest.approx(1.0) and float(c[~y.bool()].sum()) == pytest.approx(1.0)
+    assert float(c[y.bool()].sum()) == pytest.approx(1.0) and float(
+        c[~y.bool()].sum()
+    ) == pytest.approx(1.0)
     rng = np.random.default_rng(1)  # two clusters, each with its own label
     labels = np.repeat(np.eye(2, dtype=bool), 40, axis=0)
-    features = unit_rows(np.where(labels[:, :1], [3.0, 0.5], [0.5, 3.0]) + rng.normal(0, 0.6, size=(80, 2)))
+    features = unit_rows(
+        np.where(labels[:, :1], [3.0, 0.5], [0.5, 3.0]) + rng.normal(0, 0.6, size=(80, 2))
+    )
     index, distance = nearest(features, features, 10, exclude=np.arange(80))
     model = fit_tagprop(distance, labels[index], labels)
     start = TagProp(2, theta=1.0 / float(distance.mean()))
-    loss = lambda m: float(tagprop_loss(m, torch.tensor(distance), presence(labels[index]), torch.tensor(labels, dtype=torch.float32)).detach())  # noqa: E731
+    # noqa: E731
+    loss = lambda m: float(
+        tagprop_loss(
+            m,
+            torch.tensor(distance),
+            presence(labels[index]),
+            torch.tensor(labels, dtype=torch.float32),
+        ).detach()
+    )
     assert loss(model) < loss(start)  # the fit raises the weighted likelihood
-    assert (tagprop_probabilities(model, distance, labels[index]).argmax(axis=1) == labels.argmax(axis=1)).mean() > 0.9
+    assert (
+        tagprop_probabilities(model, distance, labels[index]).argmax(axis=1)
+        == labels.argmax(axis=1)
+    ).mean() > 0.9
 
 
 def test_two_pass_on_five_points():
-    # Pass 1 with K1 = 1: label 0's nearest carrier is image 0, label 1's is image 1, label 2's is image 3.
+    # Pass 1 with K1 = 1: label 0's nearest carrier is image 0, label 1's is image 1, label 2's is
+    # image 3.
     member = neighbourhood(D[None], LABELS, 1)
     assert np.flatnonzero(member[0]).tolist() == [0, 1, 3]
     # Pass 2: θ = exp(−w d) over {0, 1, 3}; P(y_k) = Σ θ [y_k ∈ Y_I] / Σ θ.
@@ -125,7 +147,9 @@ def test_tag_knn_on_five_points():
     assert sorted(top.tolist()) == [0, 3, 4]
     expected = (by_hand[top, None] * LABELS[top]).sum(axis=0) / by_hand[top].sum()
     assert vote(s[None], LABELS, 3)[0] == pytest.approx(expected, rel=1e-5)
-    assert tag_knn_predict(QUERY, BASE, tags_query, tags_base, LABELS, weight, 3)[0] == pytest.approx(expected, rel=1e-5)
+    assert tag_knn_predict(QUERY, BASE, tags_query, tags_base, LABELS, weight, 3)[
+        0
+    ] == pytest.approx(expected, rel=1e-5)
     only_tags = tag_knn_predict(QUERY, BASE, tags_query, tags_base, LABELS, 1.0, 2)[0]
     assert only_tags == pytest.approx([0.0, 0.5, 1.0])  # λ = 1: images 3 and 4, equal weight
     with pytest.raises(ValueError, match="tag weight"):

@@ -1,5 +1,5 @@
-"""The Order-free RNN's candidate pool: the pool after three hand-made steps, the training pass's targets, and its
-LSTM step against the kit's LabelDecoder."""
+"""The Order-free RNN's candidate pool: the pool after three hand-made steps, the training pass's
+targets, and its LSTM step against the kit's LabelDecoder."""
 
 from __future__ import annotations
 
@@ -12,13 +12,22 @@ END = 5  # five labels, END is output 5
 
 
 def test_the_pool_after_three_steps():
-    pool = torch.tensor([[True, False, True, True, False],   # true labels {0, 2, 3}
-                         [False, True, False, False, False]])  # true label {1}
-    steps = torch.tensor([
-        [[0.1, 3.0, 2.0, 0.5, 0.0, -1.0], [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]],  # image 0: label 1 scores best, not in the pool
-        [[5.0, 0.0, 0.3, 0.4, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0, 3.0]],
-        [[0.0, 0.0, 1.0, 0.0, 0.0, 9.0], [0.0, 9.0, 0.0, 0.0, 0.0, 0.0]],   # END scores best, but label 3 is still in the pool
-    ])
+    # true label {1}
+    pool = torch.tensor(
+        [
+            [True, False, True, True, False],  # true labels {0, 2, 3}
+            [False, True, False, False, False],
+        ]
+    )
+    steps = torch.tensor(
+        [
+            # image 0: label 1 scores best, not in the pool
+            [[0.1, 3.0, 2.0, 0.5, 0.0, -1.0], [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]],
+            [[5.0, 0.0, 0.3, 0.4, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0, 3.0]],
+            # END scores best, but label 3 is still in the pool
+            [[0.0, 0.0, 1.0, 0.0, 0.0, 9.0], [0.0, 9.0, 0.0, 0.0, 0.0, 0.0]],
+        ]
+    )
     targets, pools = [], []
     for logits in steps:
         target, pool = pool_step(pool, logits, END)
@@ -27,11 +36,14 @@ def test_the_pool_after_three_steps():
     assert targets == [[2, 1], [0, END], [3, END]]
     assert pools[0] == [[True, False, False, True, False], [False, False, False, False, False]]
     assert pools[1] == [[False, False, False, True, False], [False, False, False, False, False]]
-    assert pools[2] == [[False] * 5, [False] * 5]  # every true label has left the pool; an empty pool stays empty
+    # every true label has left the pool; an empty pool stays empty
+    assert pools[2] == [[False] * 5, [False] * 5]
 
 
 def test_ties_in_the_pool_go_to_the_lower_label():
-    target, _ = pool_step(torch.tensor([[False, True, True]]), torch.tensor([[9.0, 1.0, 1.0, 0.0]]), end=3)
+    target, _ = pool_step(
+        torch.tensor([[False, True, True]]), torch.tensor([[9.0, 1.0, 1.0, 0.0]]), end=3
+    )
     assert target.tolist() == [1]
 
 
@@ -64,7 +76,11 @@ def test_its_lstm_step_is_the_label_decoders():
     s_hat, previous = torch.rand(3, 4), torch.tensor([4, 0, 2])
     ours, (h, c) = model.step(previous, model.initial_state(s_hat))
     theirs, (h_ref, c_ref) = reference.step(previous, reference.initial_state(s_hat))
-    assert torch.allclose(ours, theirs, atol=1e-6) and torch.allclose(h, h_ref, atol=1e-6) and torch.allclose(c, c_ref, atol=1e-6)
+    assert (
+        torch.allclose(ours, theirs, atol=1e-6)
+        and torch.allclose(h, h_ref, atol=1e-6)
+        and torch.allclose(c, c_ref, atol=1e-6)
+    )
     decoded = decode(model, s_hat, max_length=3)
     assert decoded.sequences.shape == (3, 3) and decoded.step_scores.shape == (3, 3, 4)
     for row in decoded.sequences:

@@ -1,9 +1,10 @@
-"""Nearest neighbours on the CNN features and on the noisy tags, for the kNN baselines (TagProp, 2PKNN, tag kNN).
+"""Nearest neighbours on the CNN features and on the noisy tags, for the kNN baselines (TagProp,
+2PKNN, tag kNN).
 
-Images are compared by the squared Euclidean distance of their L2-normalised CNN features, d = 2 − 2 cos ∈ [0, 4]
-(the scale-free form of the Euclidean distance the kNN papers use), and by the Jaccard similarity of their tag
-sets. Queries are processed in chunks, so a paper-sized split never holds a full query × base matrix.
-Ties go to the lower base index, so every neighbour list is deterministic.
+Images are compared by the squared Euclidean distance of their L2-normalised CNN features, d = 2 − 2
+cos ∈ [0, 4] (the scale-free form of the Euclidean distance the kNN papers use), and by the Jaccard
+similarity of their tag sets. Queries are processed in chunks, so a paper-sized split never holds a
+full query × base matrix. Ties go to the lower base index, so every neighbour list is deterministic.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def unit_rows(features: np.ndarray) -> np.ndarray:
 
 
 def squared_distances(query: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """(nq, nb) squared Euclidean distances of unit rows, 2 − 2 cos, clipped at 0 against rounding."""
+    """(nq, nb) squared Euclidean distances of unit rows, 2 − 2 cos, clipped at 0 (rounding)."""
     return np.maximum(0.0, 2.0 - 2.0 * (query @ base.T)).astype(np.float32)
 
 
@@ -33,10 +34,14 @@ def chunks(n: int, size: int = CHUNK) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
-def nearest(query: np.ndarray, base: np.ndarray, k: int, *, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest base images of every query (unit rows): indices and distances (nq, k), nearest first.
+def nearest(
+    query: np.ndarray, base: np.ndarray, k: int, *, exclude: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest base images of every query (unit rows): indices and distances (nq, k),
+    nearest first.
 
-    ``exclude``: for every query, a base index that is not its neighbour (the image itself: leave-one-out).
+    ``exclude``: for every query, a base index that is not its neighbour (the image itself:
+    leave-one-out).
     """
     available = len(base) - int(exclude is not None)
     if not 1 <= k <= available:
@@ -52,10 +57,12 @@ def nearest(query: np.ndarray, base: np.ndarray, k: int, *, exclude: np.ndarray 
 
 
 def smallest(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column indices and values of the ``k`` smallest entries of every row, ascending, ties to the lower index."""
-    kth = np.partition(values, k - 1, axis=1)[:, k - 1:k]
+    """Column indices and values of the ``k`` smallest entries of every row, ascending, ties to the
+    lower index."""
+    kth = np.partition(values, k - 1, axis=1)[:, k - 1 : k]
     below, tied = values < kth, values == kth
-    fill = k - below.sum(axis=1, keepdims=True)  # how many of the tied entries to take: the lowest indices
+    # how many of the tied entries to take: those of the lowest indices
+    fill = k - below.sum(axis=1, keepdims=True)
     keep = below | (tied & (np.cumsum(tied, axis=1) <= fill))
     candidates = np.nonzero(keep)[1].reshape(len(values), k)
     picked = np.take_along_axis(values, candidates, axis=1)
@@ -65,7 +72,8 @@ def smallest(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def jaccard(query_tags: np.ndarray, base_tags: np.ndarray) -> np.ndarray:
-    """(nq, nb) Jaccard similarity |A ∩ B| / |A ∪ B| of binary tag vectors; 0 where both sets are empty."""
+    """(nq, nb) Jaccard similarity |A ∩ B| / |A ∪ B| of binary tag vectors; 0 where both sets are
+    empty."""
     a, b = np.asarray(query_tags, dtype=np.float32), np.asarray(base_tags, dtype=np.float32)
     common = a @ b.T
     union = a.sum(axis=1)[:, None] + b.sum(axis=1)[None, :] - common

@@ -1,14 +1,17 @@
-"""TagProp (Guillaumin, Mensink, Verbeek, Schmid, ICCV 2009): weighted nearest neighbours, word-specific sigmoids.
+"""TagProp (Guillaumin, Mensink, Verbeek, Schmid, ICCV 2009): weighted nearest neighbours,
+word-specific sigmoids.
 
-The σML variant with one base distance d (the CNN features'): over image i's K nearest training images,
+The σML variant with one base distance d (the CNN features'): over image i's K nearest training
+images,
 
-    π_ij = exp(−θ d_ij) / Σ_j' exp(−θ d_ij')                            distance-based neighbour weights
-    x_iw = Σ_j π_ij p(y_iw = 1 | j),  p(y_iw = 1 | j) = 1 − ε if j has w, else ε     weighted neighbour vote
-    p(y_iw = 1) = σ(α_w x_iw + β_w)                                      word-specific sigmoid modulation
+    π_ij = exp(−θ d_ij) / Σ_j' exp(−θ d_ij')              distance-based neighbour weights
+    x_iw = Σ_j π_ij p(y_iw = 1 | j)                        weighted neighbour vote, with
+           p(y_iw = 1 | j) = 1 − ε if j has w, else ε
+    p(y_iw = 1) = σ(α_w x_iw + β_w)                        word-specific sigmoid modulation
 
-θ, α and β maximise Σ_i Σ_w c_iw log p(y_iw) on the training images, each predicted from its K nearest *other*
-training images (leave-one-out), with c_iw = 1/n₊ for positive and 1/n₋ for negative entries, so both
-kinds weigh the same in total. K itself is chosen on the validation split.
+θ, α and β maximise Σ_i Σ_w c_iw log p(y_iw) on the training images, each predicted from its K
+nearest *other* training images (leave-one-out), with c_iw = 1/n₊ for positive and 1/n₋ for negative
+entries, so both kinds weigh the same in total. K itself is chosen on the validation split.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class TagProp(nn.Module):
         self.beta = nn.Parameter(torch.zeros(num_labels))
 
     def vote(self, distances: Tensor, presence: Tensor) -> Tensor:
-        """x_iw: the π-weighted vote of the neighbours, from (n, K) distances and (n, K, C) ``presence``."""
+        """x_iw: the π-weighted vote of the neighbours, from (n, K) distances and (n, K, C)
+        ``presence``."""
         weights = torch.softmax(-self.log_theta.exp() * distances, dim=1)
         return torch.bmm(weights[:, None, :], presence)[:, 0]
 
@@ -41,7 +45,8 @@ class TagProp(nn.Module):
 
 
 def presence(neighbour_labels: np.ndarray | Tensor) -> Tensor:
-    """p(y_iw = 1 | j) of every neighbour j: 1 − ε where j has label w, ε where it has not (float32 (n, K, C))."""
+    """p(y_iw = 1 | j) of every neighbour j: 1 − ε where j has label w, ε where it has not (float32
+    (n, K, C))."""
     return (1.0 - 2.0 * EPSILON) * torch.as_tensor(neighbour_labels, dtype=torch.float32) + EPSILON
 
 
@@ -52,16 +57,30 @@ def entry_weights(labels: Tensor) -> Tensor:
     return torch.where(positive, 1.0 / n_pos, 1.0 / n_neg).to(torch.float32)
 
 
-def tagprop_loss(model: TagProp, distances: Tensor, neighbour_presence: Tensor, labels: Tensor,
-                 weights: Tensor | None = None) -> Tensor:
-    """−Σ_i Σ_w c_iw log p(y_iw): the negative weighted log-likelihood TagProp maximises (``weights``: c_iw)."""
+def tagprop_loss(
+    model: TagProp,
+    distances: Tensor,
+    neighbour_presence: Tensor,
+    labels: Tensor,
+    weights: Tensor | None = None,
+) -> Tensor:
+    """−Σ_i Σ_w c_iw log p(y_iw): the negative weighted log-likelihood TagProp maximises
+    (``weights``: c_iw)."""
     logits = model(distances, neighbour_presence)
-    per_entry = F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), reduction="none")
+    per_entry = F.binary_cross_entropy_with_logits(
+        logits, labels.to(logits.dtype), reduction="none"
+    )
     return ((entry_weights(labels) if weights is None else weights) * per_entry).sum()
 
 
-def fit_tagprop(distances: np.ndarray, neighbour_labels: np.ndarray, labels: np.ndarray, iterations: int = ITERATIONS) -> TagProp:
-    """θ, α, β fitted by L-BFGS on training images' leave-one-out neighbours (deterministic: full batch, no sampling).
+def fit_tagprop(
+    distances: np.ndarray,
+    neighbour_labels: np.ndarray,
+    labels: np.ndarray,
+    iterations: int = ITERATIONS,
+) -> TagProp:
+    """θ, α, β fitted by L-BFGS on training images' leave-one-out neighbours (deterministic: full
+    batch, no sampling).
 
     θ starts at 1 / (mean neighbour distance), so the first weights are neither uniform nor one-hot.
     """
@@ -70,7 +89,9 @@ def fit_tagprop(distances: np.ndarray, neighbour_labels: np.ndarray, labels: np.
     y = torch.as_tensor(labels, dtype=torch.float32)
     c = entry_weights(y)
     model = TagProp(y.shape[1], theta=1.0 / max(float(d.mean()), 1e-6))
-    optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe")
+    optimizer = torch.optim.LBFGS(
+        model.parameters(), lr=1.0, max_iter=iterations, line_search_fn="strong_wolfe"
+    )
 
     def closure() -> Tensor:
         optimizer.zero_grad()
@@ -83,7 +104,9 @@ def fit_tagprop(distances: np.ndarray, neighbour_labels: np.ndarray, labels: np.
 
 
 @torch.no_grad()
-def tagprop_probabilities(model: TagProp, distances: np.ndarray, neighbour_labels: np.ndarray) -> np.ndarray:
+def tagprop_probabilities(
+    model: TagProp, distances: np.ndarray, neighbour_labels: np.ndarray
+) -> np.ndarray:
     """p(y_iw = 1) of every image and label, float32 (n, C)."""
     logits = model(torch.as_tensor(distances, dtype=torch.float32), presence(neighbour_labels))
     return torch.sigmoid(logits).numpy().astype(np.float32)

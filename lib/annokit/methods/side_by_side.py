@@ -1,0 +1,26 @@
+"""Independent jobs of a stage side by side: one process per CPU core, or in turn with a bar.
+
+``annokit.training.parallel.run_jobs`` starts the processes; ``run_side_by_side`` adds the bar a
+student sees when the jobs run one after another (on a GPU, or on a single core).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from tqdm.auto import tqdm
+
+from annokit.training.parallel import run_jobs
+
+R = TypeVar("R")
+
+
+def run_side_by_side(
+    fn: Callable[..., R], jobs: Sequence[tuple], workers: int, desc: str
+) -> list[R]:
+    """``[fn(*job) for job in jobs]`` in order: on ``workers`` processes (``run_jobs``), or in
+    this process with a progress bar when ``workers`` is 1."""
+    if workers <= 1:
+        return [fn(*job) for job in tqdm(jobs, desc=desc, unit="job")]
+    return run_jobs(fn, jobs, workers)
