@@ -47,7 +47,7 @@ def index_dir(profile: Profile, work_dir: Path | None = None) -> Path:
 
 
 def ensure_demo_data(profile: Profile) -> Path:
-    """Generate the demo dataset (both layouts) for a demo profile unless it is already there."""
+    """Generate the demo dataset (all layouts) for a demo profile unless it is already there."""
     from annokit.demo import DemoConfig, generate_demo
 
     root = profile.resolved_data_root()

@@ -196,6 +196,10 @@ def test_writer_with_its_own_label_names_and_placeholder_images(tmp_path):
     voc = read_voc2007(folder, label_names=names)
     np.testing.assert_array_equal(voc.table.labels, labels)
     assert not voc.difficult_only.any()
+    # The writer names non-VOC classes in labels.txt, which the reader takes by default.
+    assert (folder / "labels.txt").read_text() == "sky\ntree\n"
+    assert read_voc2007(folder).table.label_names == names
+    (folder / "labels.txt").unlink()
     with pytest.raises(ValueError, match="not one of the 20 classes"):
         read_voc2007(folder)
 

@@ -33,6 +33,7 @@ from annokit.data.manifest_file import (
     save_manifest,
 )
 from annokit.data.readers import (
+    LAYOUT_NAMES,
     annotation_files,
     check_root,
     read_dataset,
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     rec = sub.add_parser("record", help="write a manifest describing a root as it is now")
     rec.add_argument("root", type=Path)
-    rec.add_argument("--dataset", choices=("coco2014", "nuswide"), required=True)
+    rec.add_argument("--dataset", choices=tuple(LAYOUT_NAMES), required=True)
     rec.add_argument("--split-rule", choices=SPLIT_RULES, required=True)
     rec.add_argument("--name", required=True)
     rec.add_argument("--source", default="recorded from a local copy")

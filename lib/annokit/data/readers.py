@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from annokit.data.annotation_table import AnnotationTable
+from annokit.data.voc import FOLDER_PREFIXES, LABELS_FILE, find_voc_folder
 
 COCO_ANNOTATIONS = tuple(
     f"annotations/{kind}_{split}2014.json"
@@ -21,22 +24,34 @@ NUSWIDE_LISTS = (
 )
 
 
+# VOC 2007's files, relative to its VOC2007 folder (which may sit below the root, voc.py).
+VOC_IMAGE_SETS = ("ImageSets/Main/trainval.txt", "ImageSets/Main/test.txt")
+VOC_FILE_STARTS = ("ImageSets/", LABELS_FILE)
+DATASETS_HINT = "use 'coco2014', 'nuswide' or 'voc2007'"
+
+
 # Where an annotation file may also be found (NUS-WIDE's ConceptsList.zip unpacks to a folder).
 ALTERNATIVE_LOCATIONS = {"Concepts81.txt": "ConceptsList/Concepts81.txt"}
 
 # Folders holding a dataset's image files (every path of a table starts with one of them).
-IMAGE_FOLDERS = {"coco2014": ("train2014", "val2014"), "nuswide": ("Flickr",)}
+IMAGE_FOLDERS = {
+    "coco2014": ("train2014", "val2014"),
+    "nuswide": ("Flickr",),
+    "voc2007": tuple(f"{prefix}/JPEGImages".lstrip("/") for prefix in FOLDER_PREFIXES),
+}
 
 # How each layout is recognised, how it is described in messages, and
 # the shipped profiles that read it.
-LAYOUT_NAMES = {"coco2014": "MS-COCO 2014", "nuswide": "NUS-WIDE"}
+LAYOUT_NAMES = {"coco2014": "MS-COCO 2014", "nuswide": "NUS-WIDE", "voc2007": "PASCAL VOC 2007"}
 LAYOUT_SIGNS = {
     "coco2014": "annotations/instances_*2014.json",
     "nuswide": "ImageList/, Groundtruth/ or NUS_WID_Tags/",
+    "voc2007": "[VOCdevkit/][VOC2007/]Annotations/ or ImageSets/",
 }
 LAYOUT_PROFILES = {
     "coco2014": ("coco-m3", "coco-multi-order", "demo-coco", "demo-coco-multi-order"),
     "nuswide": ("nuswide-m3", "nuswide-multi-order", "demo", "demo-multi-order", "demo-seeds"),
+    "voc2007": ("demo-voc",),
 }
 
 
@@ -47,11 +62,15 @@ def resolve_file(root: Path, rel: str) -> Path:
         alternative = Path(root) / ALTERNATIVE_LOCATIONS[rel]
         if alternative.exists():
             return alternative
+    if not path.exists() and rel.startswith(VOC_FILE_STARTS):
+        folder = find_voc_folder(Path(root))
+        if folder is not None:
+            return folder / rel
     return path
 
 
 def read_dataset(dataset: str, root: Path, tag_vocab_size: int = 1000) -> AnnotationTable:
-    """Read a dataset root in its real layout ("coco2014" or "nuswide")."""
+    """Read a dataset root in its real layout ("coco2014", "nuswide" or "voc2007")."""
     if dataset == "coco2014":
         from annokit.data.coco import read_coco
 
@@ -60,18 +79,36 @@ def read_dataset(dataset: str, root: Path, tag_vocab_size: int = 1000) -> Annota
         from annokit.data.nuswide import read_nuswide
 
         return read_nuswide(Path(root))
-    raise ValueError(f"unknown dataset {dataset!r}: use 'coco2014' or 'nuswide'")
+    if dataset == "voc2007":
+        return read_voc_table(Path(root))
+    raise ValueError(f"unknown dataset {dataset!r}: {DATASETS_HINT}")
+
+
+def read_voc_table(root: Path) -> AnnotationTable:
+    """VOC 2007 as the kit's table: its paths made relative to ``root`` (the VOC2007 folder may sit
+    below it), labels from ``labels.txt`` or VOC's 20 classes, no tags."""
+    from dataclasses import replace
+
+    from annokit.data.voc import read_voc2007
+
+    voc = read_voc2007(root)
+    prefix = voc.root.relative_to(root).as_posix() if voc.root != root else ""
+    if not prefix:
+        return voc.table
+    return replace(voc.table, paths=np.char.add(f"{prefix}/", voc.table.paths.astype(str)))
 
 
 def detect_layouts(root: Path) -> list[str]:
-    """The datasets whose layout ``root`` holds: "coco2014"
-    and/or "nuswide" (empty when neither)."""
+    """The datasets whose layout ``root`` holds: "coco2014", "nuswide"
+    and/or "voc2007" (empty when none)."""
     root = Path(root)
     found = []
     if any((root / "annotations").glob("instances_*2014.json")):
         found.append("coco2014")
     if any((root / folder).is_dir() for folder in ("ImageList", "Groundtruth", "NUS_WID_Tags")):
         found.append("nuswide")
+    if root.is_dir() and find_voc_folder(root) is not None:
+        found.append("voc2007")
     return found
 
 
@@ -80,7 +117,7 @@ def check_root(root: Path, dataset: str, what: str) -> None:
     layout; ``what`` names who expects it."""
     root = Path(root)
     if dataset not in LAYOUT_NAMES:
-        raise ValueError(f"unknown dataset {dataset!r} in {what}: use 'coco2014' or 'nuswide'")
+        raise ValueError(f"unknown dataset {dataset!r} in {what}: {DATASETS_HINT}")
     expected = LAYOUT_NAMES[dataset]
     if not root.exists():
         raise FileNotFoundError(
@@ -105,7 +142,8 @@ def check_root(root: Path, dataset: str, what: str) -> None:
     if not found:
         raise ValueError(
             f"the dataset root {root} holds neither the MS-COCO 2014 layout "
-            f"({LAYOUT_SIGNS['coco2014']}) nor the NUS-WIDE layout ({LAYOUT_SIGNS['nuswide']}); "
+            f"({LAYOUT_SIGNS['coco2014']}) nor the NUS-WIDE layout ({LAYOUT_SIGNS['nuswide']}) "
+            f"nor the PASCAL VOC 2007 layout ({LAYOUT_SIGNS['voc2007']}); "
             f"{what} expects {expected}: point data_root (--data-root) at the folder that holds "
             f"them{_subfolder_hint(root)}"
         )
@@ -113,17 +151,35 @@ def check_root(root: Path, dataset: str, what: str) -> None:
 
 def _subfolder_hint(root: Path) -> str:
     """ ", e.g. <sub>" when a direct subfolder of root holds a layout (the
-    demo writes coco/ and nuswide/)."""
+    demo writes coco/, nuswide/ and voc2007/)."""
     holders = [str(sub) for sub in sorted(root.iterdir()) if sub.is_dir() and detect_layouts(sub)]
     return f", e.g. {' or '.join(holders[:2])}" if holders else ""
 
 
 def annotation_files(root: Path, dataset: str) -> list[str]:
     """Relative paths of the annotation files a manifest pins (NUS-WIDE:
-    plus every ground-truth file found)."""
+    plus every ground-truth file found; VOC 2007: plus every per-class file and labels.txt)."""
     if dataset == "coco2014":
         return list(COCO_ANNOTATIONS)
+    if dataset == "voc2007":
+        return voc_annotation_files(Path(root))
     groundtruth = sorted(
         p.relative_to(root).as_posix() for p in (Path(root) / "Groundtruth").rglob("Labels_*.txt")
     )
     return list(NUSWIDE_LISTS) + groundtruth
+
+
+def voc_annotation_files(root: Path) -> list[str]:
+    """VOC 2007's image set files, every per-class trainval/test file found, and ``labels.txt``
+    when present, relative to the VOC2007 folder."""
+    folder = find_voc_folder(root)
+    if folder is None:
+        return list(VOC_IMAGE_SETS)
+    main = folder / "ImageSets" / "Main"
+    per_class = sorted(
+        p.relative_to(folder).as_posix()
+        for pattern in ("*_trainval.txt", "*_test.txt")
+        for p in main.glob(pattern)
+    )
+    extra = [LABELS_FILE] if (folder / LABELS_FILE).is_file() else []
+    return list(VOC_IMAGE_SETS) + per_class + extra

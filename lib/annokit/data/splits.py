@@ -9,6 +9,8 @@
 - Multi-order RNN (Dutta et al. 2020, Sec. 4.1). NUS-WIDE: the official lists without the
   images that have no label (125,449 / 83,898). MS-COCO: train2014 / val2014 as they are
   (82,783 / 40,504).
+- Official (PASCAL VOC 2007 and any dataset read as published): the official split as it is,
+  every image kept (VOC 2007: trainval 5,011 is train, test 4,952 is test).
 """
 
 from __future__ import annotations
@@ -22,16 +24,18 @@ M3_COCO_SIZES = {TRAIN: 56_414, TEST: 30_774}
 
 
 def apply_split_rule(table: AnnotationTable, rule: str, seed: int = 0) -> AnnotationTable:
-    """The rows of ``table`` that ``rule`` ("m3" or
-    "multi_order") keeps, in their original order."""
-    if rule == "m3":
+    """The rows of ``table`` that ``rule`` ("m3", "multi_order"
+    or "official") keeps, in their original order."""
+    if rule == "official":
+        keep = np.ones(len(table), dtype=bool)
+    elif rule == "m3":
         keep = _m3_coco_rows(table, seed) if table.dataset == "coco2014" else has_any(table.tags)
     elif rule == "multi_order":
         keep = (
             has_any(table.labels) if table.dataset == "nuswide" else np.ones(len(table), dtype=bool)
         )
     else:
-        raise ValueError(f"unknown split rule {rule!r}: use 'm3' or 'multi_order'")
+        raise ValueError(f"unknown split rule {rule!r}: use 'm3', 'multi_order' or 'official'")
     return table.subset(keep)
 
 

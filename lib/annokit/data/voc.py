@@ -14,6 +14,10 @@ gives its class, and ``VocAnnotations.difficult_only`` marks the labels whose ev
 difficult: VOC's own evaluation leaves those (image, class) entries out of the class's AP
 (neither positive nor negative); the other convention counts them as positives. Image files are
 not opened here; a separate verify step checks them.
+
+The root may also be the folder the archives were unpacked in (holding ``VOCdevkit/``). A tree
+whose classes are not VOC's 20 (the demo's) names them, in column order, one per line in
+``VOC2007/labels.txt``; real VOC has no such file, and its 20 classes are used.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ ARCHIVES = {"trainval": "VOCtrainval_06-Nov-2007.tar", "test": "VOCtest_06-Nov-2
 OFFICIAL_COUNTS = {"trainval": 5011, "test": 4952}
 LAYOUT = "Annotations/, ImageSets/Main/ and JPEGImages/"
 PLACEHOLDER_SIZE = 32  # side of the grey JPEG written when no image is given
+LABELS_FILE = "labels.txt"  # class names of a non-VOC tree (the demo), not in real VOC
+# Where the VOC2007 folder may sit below a root: the root itself, VOCdevkit/, or the unpack folder.
+FOLDER_PREFIXES = ("", "VOC2007", "VOCdevkit/VOC2007")
 
 
 @dataclass(frozen=True)
@@ -62,10 +69,12 @@ class VocAnnotations:
         return VocAnnotations(self.table.subset(rows), self.difficult_only[rows], self.root)
 
 
-def read_voc2007(root: Path, label_names: Sequence[str] = CLASSES) -> VocAnnotations:
-    """Read VOC 2007 under ``root`` (``VOCdevkit/`` or ``VOCdevkit/VOC2007/``): trainval rows then
-    test rows, each in its image set file's order, labels in ``label_names`` order."""
+def read_voc2007(root: Path, label_names: Sequence[str] | None = None) -> VocAnnotations:
+    """Read VOC 2007 under ``root`` (``VOCdevkit/``, ``VOCdevkit/VOC2007/`` or the folder holding
+    ``VOCdevkit/``): trainval rows then test rows, each in its image set file's order, labels in
+    ``label_names`` order (default: ``labels.txt`` when the tree has one, else VOC's 20)."""
     folder = voc_folder(Path(root))
+    label_names = read_label_names(folder) if label_names is None else label_names
     column = {name: j for j, name in enumerate(label_names)}
     ids, splits, seen = [], [], {}
     for split, image_set in IMAGE_SETS:
@@ -105,14 +114,39 @@ def voc_folder(root: Path) -> Path:
             f"the VOC 2007 root {root} is not a folder: point it at VOCdevkit/ or "
             f"VOCdevkit/VOC2007/ after unpacking {ARCHIVES['trainval']} and {ARCHIVES['test']}"
         )
-    for folder in (root, root / "VOC2007"):
+    found = find_voc_folder(root)
+    if found is not None:
+        return found
+    raise FileNotFoundError(
+        f"neither {root} nor {root / 'VOC2007'} nor {root / 'VOCdevkit' / 'VOC2007'} holds the "
+        f"VOC 2007 layout ({LAYOUT}): point the root at VOCdevkit/ or VOCdevkit/VOC2007/ after "
+        f"unpacking {ARCHIVES['trainval']} and {ARCHIVES['test']}"
+    )
+
+
+def find_voc_folder(root: Path) -> Path | None:
+    """The first of ``root``, ``root/VOC2007``, ``root/VOCdevkit/VOC2007`` that holds
+    Annotations/ or ImageSets/, or None: the layout test every caller shares."""
+    for prefix in FOLDER_PREFIXES:
+        folder = Path(root) / prefix if prefix else Path(root)
         if (folder / "Annotations").is_dir() or (folder / "ImageSets").is_dir():
             return folder
-    raise FileNotFoundError(
-        f"neither {root} nor {root / 'VOC2007'} holds the VOC 2007 layout ({LAYOUT}): point the "
-        f"root at VOCdevkit/ or VOCdevkit/VOC2007/ after unpacking {ARCHIVES['trainval']} and "
-        f"{ARCHIVES['test']}"
-    )
+    return None
+
+
+def read_label_names(folder: Path) -> tuple[str, ...]:
+    """The class names of a VOC2007 folder: ``labels.txt`` (one per line) if present, else VOC's."""
+    path = folder / LABELS_FILE
+    if not path.is_file():
+        return CLASSES
+    names = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    names = [name for name in names if name]
+    if not names or len(set(names)) != len(names):
+        raise ValueError(
+            f"{path} must name each class once, one per line ({len(names)} lines, "
+            f"{len(set(names))} distinct): delete it to read VOC's 20 classes, or write it again"
+        )
+    return tuple(names)
 
 
 def read_ids(path: Path, image_set: str) -> list[str]:
@@ -191,7 +225,8 @@ def write_voc2007(
     Each image gets one object per label, its box the whole image, marked difficult where
     ``difficult`` (N, C; within ``labels``) says; ``images`` are JPEG bytes or PIL images (a grey
     placeholder when None). Also written: trainval.txt, test.txt and VOC's per-class files
-    ``<class>_<set>.txt`` (1: a non-difficult object, 0: difficult objects only, -1: none).
+    ``<class>_<set>.txt`` (1: a non-difficult object, 0: difficult objects only, -1: none), and
+    ``labels.txt`` when ``label_names`` are not VOC's 20 classes.
     """
     root = Path(root)
     folder = root if root.name == "VOC2007" else root / "VOC2007"
@@ -212,6 +247,8 @@ def write_voc2007(
         write(
             folder / "Annotations" / f"{image_id}.xml", annotation_xml(image_id, size, names, flags)
         )
+    if tuple(label_names) != CLASSES:
+        write(folder / LABELS_FILE, lines(label_names))
     value = np.where(labels & ~difficult, 1, np.where(labels, 0, -1))
     split = np.asarray(official_split)
     for table_split, image_set in IMAGE_SETS:

@@ -1,9 +1,10 @@
 """The synthetic demo dataset generator: plan from a seed, render, write
-the COCO 2014 and NUS-WIDE layouts."""
+the COCO 2014, NUS-WIDE and PASCAL VOC 2007 layouts."""
 
-# ``generate_demo(root, config)`` writes ``root/coco`` (MS-COCO 2014 layout) and ``root/nuswide``
-# (NUS-WIDE layout) holding the same images and labels, plus what the generator intended
-# (``root/demo_truth.npz`` + ``.json``) so readers can be checked against it.
+# ``generate_demo(root, config)`` writes ``root/coco`` (MS-COCO 2014 layout), ``root/nuswide``
+# (NUS-WIDE layout) and ``root/voc2007`` (VOC 2007 layout, derived from ``coco`` without a
+# random draw: annokit.demo.voc_layout) holding the same images and labels, plus what the
+# generator intended (``root/demo_truth.npz`` + ``.json``) so readers can be checked against it.
 # ``python -m annokit.demo --root DIR`` does the same from the command line.
 
 from annokit.demo.command import main

@@ -21,6 +21,7 @@ from annokit.demo.truth import (
     load_demo_truth,
     save_demo_truth,
 )
+from annokit.demo.voc_layout import VOC_LAYOUT, write_voc_layout
 from annokit.demo.writers import write_coco_layout, write_nuswide_layout
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,9 @@ log = logging.getLogger(__name__)
 # Bump when a change to the generator changes its output, so old folders are not reused.
 GENERATOR_VERSION = 1
 MARKER = "demo_config.json"
-LAYOUTS = ("coco", "nuswide")
+# Rendered layouts; the VOC layout is derived from "coco" afterwards and added to an older demo.
+RENDERED_LAYOUTS = ("coco", "nuswide")
+LAYOUTS = (*RENDERED_LAYOUTS, VOC_LAYOUT)
 
 
 def config_marker(config: DemoConfig) -> dict:
@@ -52,8 +55,8 @@ def existing_marker(root: Path) -> dict | None:
 
 
 def is_complete(root: Path, config: DemoConfig) -> bool:
-    """Whether ``root`` holds a finished demo generated with ``config``."""
-    present = all((root / name).is_dir() for name in LAYOUTS) and all(
+    """Whether ``root`` holds a finished demo generated with ``config`` (its VOC layout aside)."""
+    present = all((root / name).is_dir() for name in RENDERED_LAYOUTS) and all(
         (root / name).is_file() for name in (TRUTH_ARRAYS, TRUTH_STRINGS)
     )
     return present and existing_marker(root) == config_marker(config)
@@ -93,19 +96,23 @@ def remove_demo(root: Path) -> None:
 def generate_demo(
     root: Path, config: DemoConfig | None = None, overwrite: bool = False
 ) -> DemoTruth:
-    """Write the demo in both layouts under ``root`` (skipped when
+    """Write the demo in its three layouts under ``root`` (skipped when
     already there) and return its truth."""
     root, config = Path(root), config or DemoConfig()
     root.mkdir(parents=True, exist_ok=True)
     if is_complete(root, config) and not overwrite:
         log.info("demo data for %s already under %s: not regenerated", config, root)
-        return load_demo_truth(root)
+        truth = load_demo_truth(root)
+        if not (root / VOC_LAYOUT).is_dir():  # a demo written before the VOC layout existed
+            write_voc_layout(root / VOC_LAYOUT, truth, root / "coco")
+        return truth
     check_replaceable(root, config, overwrite)
     remove_demo(root)
     truth = plan_demo(config)
     images, instances = render_demo(truth, config)
     write_coco_layout(root / "coco", truth, images, instances, config.image_size)
     write_nuswide_layout(root / "nuswide", truth, images)
+    write_voc_layout(root / VOC_LAYOUT, truth, root / "coco")
     save_demo_truth(root, truth)
     # last: its presence means the demo is complete
     write_json(root / MARKER, config_marker(config))

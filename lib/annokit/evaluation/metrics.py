@@ -16,7 +16,9 @@ By default every F1 is the harmonic mean of the averaged P and R (as both papers
 it), not the average of per-class or per-image F1; ``annotation_scores(..., f1=...)`` offers
 the latter (ASL's F_C, scikit-learn's macro/samples F1) for comparison. ``H-F1`` is the
 harmonic mean of C-F1 and O-F1 (M3 Eq. 7). ``mean_average_precision(..., interpolation=...)``
-offers Query2Label's VOC-style interpolated AP beside the default non-interpolated one;
+offers Query2Label's VOC-style all-point interpolated AP and VOC 2007's 11-point AP beside the
+default non-interpolated one, and ``ignore=`` leaves (image, class) entries out of a class's
+ranking (VOC 2007's difficult-only labels);
 ``annokit.evaluation.conventions`` tabulates how far each convention moves the numbers.
 
 Zero-division convention (the same as scikit-learn's ``zero_division=0``): a class never
@@ -39,8 +41,10 @@ ANNOTATION_KEYS = ("C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "S-P", "S-R", "S-
 # each class's (image's) own F1 (ASL validate.py's F_C, scikit-learn's macro/samples F1).
 F1_CONVENTIONS = ("of-means", "mean-of-per-class")
 # How AP integrates the precision-recall curve: non-interpolated (default; scikit-learn, ML-GCN,
-# ASL, the Multi-order RNN code) or VOC all-point interpolated (Query2Label's voc_mAP).
-AP_INTERPOLATIONS = ("none", "voc")
+# ASL, the Multi-order RNN code), VOC all-point interpolated (Query2Label's voc_mAP; VOC 2010's
+# devkit) or VOC 2007's 11-point interpolated (the VOC 2007 devkit's VOCevalcls.m).
+AP_INTERPOLATIONS = ("none", "voc", "voc11")
+VOC11_RECALLS = np.linspace(0.0, 1.0, 11)  # 0, 0.1, ..., 1.0
 
 # Column names as printed in each paper's tables -> our keys. M3's "I-" metrics pool all
 # images (our O-), Dutta's "_I" metrics average per image (our S-): same word, two meanings.
@@ -187,31 +191,54 @@ def _average_precision(truth: np.ndarray, score: np.ndarray, interpolation: str 
 
     ``"none"``: P_n as measured (scikit-learn's average_precision_score). ``"voc"``: P_n
     replaced by its envelope max_{m >= n} P_m, the highest precision at any recall >= R_n
-    (the all-point interpolation of Query2Label's lib/utils/metric.py ``voc_ap``).
+    (the all-point interpolation of Query2Label's lib/utils/metric.py ``voc_ap``). ``"voc11"``:
+    the mean over recall levels r = 0, 0.1, ..., 1.0 of the highest precision at any recall >= r
+    (0 where none reaches r), VOC 2007's VOCevalcls.m.
     """
     precision, recall = _operating_points(truth, score)
+    if interpolation == "voc11":
+        reached = recall[None, :] >= VOC11_RECALLS[:, None] - 1e-12
+        return float(np.where(reached, precision[None, :], 0.0).max(axis=1).mean())
     if interpolation == "voc":
         precision = np.maximum.accumulate(precision[::-1])[::-1]
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
+def _ignore_mask(ignore: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """The (N, C) boolean mask of entries left out of their class's ranking (none when None)."""
+    if ignore is None:
+        return np.zeros(shape, dtype=bool)
+    mask = _binary_matrix(ignore, "ignore")
+    if mask.shape != shape:
+        raise ValueError(f"ignore has shape {mask.shape} but y_true has shape {shape}")
+    return mask
+
+
 def average_precision_per_class(
-    y_true: np.ndarray, scores: np.ndarray, interpolation: str = "none"
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    interpolation: str = "none",
+    ignore: np.ndarray | None = None,
 ) -> np.ndarray:
     """Average precision of each class (length C); NaN for a class with no positive image.
 
-    ``interpolation`` is ``"none"`` (default) or ``"voc"``, as in ``mean_average_precision``.
+    ``interpolation`` and ``ignore`` as in ``mean_average_precision``.
     """
     _check_choice(interpolation, AP_INTERPOLATIONS, "interpolation")
     t, s = _score_pair(y_true, scores)
+    kept = ~_ignore_mask(ignore, t.shape)
     ap = np.full(t.shape[1], np.nan)
-    for j in np.flatnonzero(t.any(axis=0)):
-        ap[j] = _average_precision(t[:, j], s[:, j], interpolation)
+    for j in np.flatnonzero((t & kept).any(axis=0)):
+        rows = kept[:, j]
+        ap[j] = _average_precision(t[rows, j], s[rows, j], interpolation)
     return ap
 
 
 def mean_average_precision(
-    y_true: np.ndarray, scores: np.ndarray, interpolation: str = "none"
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    interpolation: str = "none",
+    ignore: np.ndarray | None = None,
 ) -> float:
     """Mean of per-class AP over the classes with at least one positive (AP is undefined otherwise).
 
@@ -221,12 +248,18 @@ def mean_average_precision(
     without merging ties). ``interpolation="voc"``: all-point interpolated AP, precision
     replaced by the best precision at any recall >= it (Query2Label's lib/utils/metric.py,
     which ranks tied images one by one in argsort order instead of merging them).
+    ``interpolation="voc11"``: VOC 2007's 11-point AP, the envelope sampled at recall 0, 0.1,
+    ..., 1.0 and averaged (ties merged as above).
 
-    Zero division, under both: a class with no positive image is left out of the mean
+    ``ignore`` (N, C, optional): entries left out of their class's ranking, neither positive nor
+    negative; VOC 2007's own convention passes ``VocAnnotations.difficult_only`` here. Without it
+    every entry counts (VOC's other convention: difficult labels are positives).
+
+    Zero division, under all: a class with no positive image is left out of the mean
     (ASL and the Multi-order RNN count it as AP 0, Query2Label's mAP becomes NaN, ML-GCN's
     AveragePrecisionMeter divides 0 by 0); a ValueError is raised when no class has a positive.
     """
-    ap = average_precision_per_class(y_true, scores, interpolation)
+    ap = average_precision_per_class(y_true, scores, interpolation, ignore)
     if np.isnan(ap).all():
         raise ValueError("mAP is undefined: no class has a positive image in y_true")
     return float(np.nanmean(ap))

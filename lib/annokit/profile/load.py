@@ -53,6 +53,8 @@ from annokit.profile.strict import (
 )
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
+# The folder of each dataset's layout inside a generated demo (demo/generate.py writes them all).
+DEMO_LAYOUTS = {"coco2014": "coco", "nuswide": "nuswide", "voc2007": "voc2007"}
 MAX_EXTENDS = 8
 
 
@@ -108,8 +110,7 @@ class Profile(Strict):
         if self.data_root is not None:
             return self.data_root
         if self.demo is not None:
-            layout = "coco" if self.dataset == "coco2014" else "nuswide"
-            return paths.demo_data_dir(self.demo.seed) / layout
+            return paths.demo_data_dir(self.demo.seed) / DEMO_LAYOUTS[self.dataset]
         raise ValueError(
             f"profile {self.name!r} needs the dataset root: pass data_root (papermill parameter "
             f"or --data-root) pointing at your {self.dataset} copy, or set data_root in "

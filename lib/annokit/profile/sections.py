@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field
 
-Dataset = Literal["coco2014", "nuswide"]
-SplitRule = Literal["m3", "multi_order"]
+Dataset = Literal["coco2014", "nuswide", "voc2007"]
+# "official": the dataset's published split as it is (PASCAL VOC 2007: trainval / test).
+SplitRule = Literal["m3", "multi_order", "official"]
 Optimizer = Literal["sgd", "rmsprop", "adam"]
 Backbone = Literal["resnet18", "resnet34", "resnet50", "resnet101"]
 LossReduction = Literal["sum", "mean"]
