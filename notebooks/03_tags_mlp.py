@@ -6,17 +6,17 @@
 # same size as $f_v$, so that both modalities weigh alike in the joint feature.
 #
 # - **Reads:** the prepared index (tag and label vectors only, no image).
-# - **Writes:** `<run>/tags_mlp/`, `<run>/features/tags_features.npz` ($f_t$), `<run>/predictions/tags_mlp.npz`,
-#   the figure `m3_tags_mlp_training.png`.
+# - **Writes:** `<run>/tags_mlp/`, `<run>/features/tags_features.npz` ($f_t$),
+#   `<run>/predictions/tags_mlp.npz`, the figure `m3_tags_mlp_training.png`.
 # - **Time:** seconds on the demo profile. This stage is independent of notebooks 01–02.
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
-profile = "demo"     # a name from lib/annokit/profiles/
-data_root = ""       # real data: root of your dataset copy (empty: the one notebook 00 verified)
-work_dir = ""        # empty: $ANNOKIT_WORK, else <repo>/.work
-device = "auto"      # auto: CUDA when there is a GPU, else cpu
-epochs = None        # None: the profile's number of epochs for this stage
+profile = "demo"  # a name from lib/annokit/profiles/
+data_root = ""  # real data: root of your dataset copy (empty: the one notebook 00 verified)
+work_dir = ""  # empty: $ANNOKIT_WORK, else <repo>/.work
+device = "auto"  # auto: CUDA when there is a GPU, else cpu
+epochs = None  # None: the profile's number of epochs for this stage
 
 # %%
 from annokit.artifacts.run import open_stage
@@ -25,18 +25,20 @@ from annokit.methods.m3 import cache_and_annotate, tag_splits, train_tags_mlp
 from annokit.models.backbone import feature_dim_of
 from annokit.report.plots import plot_history, save_figure
 
-run = open_stage(profile, data_root, work_dir, device)
+run = open_stage(profile, data_root=data_root, work_dir=work_dir, device=device)
 feature_dim = feature_dim_of(run.profile.cnn.backbone)
-print(f"{len(run.index.tag_names)} tags -> {run.profile.tags_mlp.hidden} -> {feature_dim} (= dim f_v)")
+tags, hidden = len(run.index.tag_names), run.profile.tags_mlp.hidden
+print(f"{tags} tags -> {hidden} -> {feature_dim} (= dim f_v)")
 
 # %% [markdown]
 # ## The MLP
 #
-# $t \in \{0,1\}^T \rightarrow$ 2,048 units (ReLU; `hidden` in the profile's `[tags_mlp]`) $\rightarrow$ $f_t$ (ReLU) $\rightarrow$ fc + sigmoid,
-# trained with Eq. 4 on the ground-truth labels. Once trained, only $f_t$ is kept.
+# $t \in \{0,1\}^T \rightarrow$ 2,048 units (ReLU; `hidden` in the profile's `[tags_mlp]`)
+# $\rightarrow$ $f_t$ (ReLU) $\rightarrow$ fc + sigmoid, trained with Eq. 4 on the ground-truth
+# labels. Once trained, only $f_t$ is kept.
 
 # %%
-mlp, history = train_tags_mlp(run.profile, run.index, run.run_dir, feature_dim, run.device, epochs)
+mlp, history = train_tags_mlp(run, feature_dim=feature_dim, epochs=epochs)
 fig = plot_history(history)
 fig.axes[0].set_title("Tags MLP")
 save_figure(fig, run.figure("m3_tags_mlp_training"));
@@ -48,6 +50,12 @@ save_figure(fig, run.figure("m3_tags_mlp_training"));
 # noisy tags know before they are joined with the image.
 
 # %%
-tags_predictions = cache_and_annotate(run, mlp, "tags_mlp", tag_splits(run), run.device, cache="tags",
-                                      checkpoint=run.run_dir / "tags_mlp" / "final.pt")
+tags_predictions = cache_and_annotate(
+    run,
+    mlp,
+    "tags_mlp",
+    tag_splits(run),
+    cache=("tags_features",),
+    checkpoint=run.run_dir / "tags_mlp" / "final.pt",
+)
 score_table(run.index, [tags_predictions]).round(2)

@@ -1,12 +1,12 @@
 # %% [markdown]
 # # 04 · Joint classifier and label quantity prediction (M3 Sec. III-C, Algorithms 1–2)
 #
-# With the visual model (notebook 02) and the textual model (notebook 03) fixed, M3 trains two
-# heads on the joint feature $f = [f_v, f_t]$: a multi-label classifier (fc + sigmoid) and a
-# regressor that predicts **how many** labels the image has. The annotation is then the top $\hat m$
-# labels (Algorithm 2). Training both on $f_v$ alone as well gives every row of Tables I/II and V/VI.
-# These heads are cheap, so the profile may train them with several seeds (the demo: 3) and the
-# tables report mean ± standard deviation.
+# With the visual model (notebook 02) and the textual model (notebook 03) fixed, M3 trains two heads
+# on the joint feature $f = [f_v, f_t]$: a multi-label classifier (fc + sigmoid) and a regressor
+# that predicts **how many** labels the image has. The annotation is then the top $\hat m$ labels
+# (Algorithm 2). Training both on $f_v$ alone as well gives every row of Tables I/II and V/VI. These
+# heads are cheap, so the profile may train them with several seeds (the demo: 3) and the tables
+# report mean ± standard deviation.
 #
 # - **Reads:** `<run>/features/mscnn_features.npz`, `tags_features.npz`, the prepared index.
 # - **Writes:** `<run>/classifier_*`, `<run>/lqp_*`, predictions `mscnn_lqp`, `mscnn_tags`,
@@ -16,47 +16,44 @@
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
-profile = "demo"     # a name from lib/annokit/profiles/
-data_root = ""       # real data: root of your dataset copy (empty: the one notebook 00 verified)
-work_dir = ""        # empty: $ANNOKIT_WORK, else <repo>/.work
-device = "auto"      # auto: CUDA when there is a GPU, else cpu
-epochs = None        # None: the profile's number of epochs for this stage
-n_examples = 6       # test images in the top-m̂ walk-through
+profile = "demo"  # a name from lib/annokit/profiles/
+data_root = ""  # real data: root of your dataset copy (empty: the one notebook 00 verified)
+work_dir = ""  # empty: $ANNOKIT_WORK, else <repo>/.work
+device = "auto"  # auto: CUDA when there is a GPU, else cpu
+epochs = None  # None: the profile's number of epochs for this stage
+n_examples = 6  # test images in the top-m̂ walk-through
 
 # %%
 import matplotlib.pyplot as plt
 
-from annokit.artifacts.predictions import save_predictions
 from annokit.artifacts.run import open_stage
 from annokit.data.annotation_table import TEST
 from annokit.evaluation.decision import predicted_quantity
 from annokit.evaluation.scoring import score_table
-from annokit.methods.m3 import reduction_effect, step5_predictions, top_m_hat_examples
+from annokit.methods.m3 import reduction_effect, top_m_hat_examples, train_step5
 from annokit.report.plots import count_confusion, save_figure
 
-run = open_stage(profile, data_root, work_dir, device)
+run = open_stage(profile, data_root=data_root, work_dir=work_dir, device=device)
 visual, textual = run.cached("mscnn_features"), run.cached("tags_features")
-print("f_v:", visual.train.shape, " f_t:", textual.train.shape, " seeds:", run.profile.seeds("classifier"))
+seeds = run.profile.seeds("classifier")
+print("f_v:", visual.train.shape, " f_t:", textual.train.shape, " seeds:", seeds)
 
 # %% [markdown]
 # ## Classifier and label quantity prediction on fixed features
 #
 # - The **classifier** is an fc layer + sigmoid trained with Eq. 4, on $f_v$ ("MS-CNN" rows) and on
 #   $[f_v, f_t]$ ("+Tags" rows).
-# - The **LQP regressor** is an MLP with hidden layers of 512 and 256 units and dropout 0.5 in
-#   both, trained with the squared error $L_2 = (\hat m - m)^2$ (Eq. 5). At test time $\hat m$ is
-#   rounded to the nearest integer and clamped to $[1, C]$; the annotation is the top $\hat m$ labels.
+# - The **LQP regressor** is an MLP with hidden layers of 512 and 256 units and dropout 0.5 in both,
+#   trained with the squared error $L_2 = (\hat m - m)^2$ (Eq. 5). At test time $\hat m$ is rounded
+#   to the nearest integer and clamped to $[1, C]$; the annotation is the top $\hat m$ labels.
 #
-# Rows of Tables I/II: **MS-CNN+LQP** (both heads on $f_v$), **MS-CNN+Tags** (classifier on $[f_v, f_t]$,
-# top-3), **MS-CNN+Tags+LQP** (the full M3) and the **upper bound** (the full model's scores with the
-# *true* label count).
+# Rows of Tables I/II: **MS-CNN+LQP** (both heads on $f_v$), **MS-CNN+Tags** (classifier on
+# $[f_v, f_t]$, top-3), **MS-CNN+Tags+LQP** (the full M3) and the **upper bound** (the full model's
+# scores with the *true* label count). Each seed of the profile trains the four heads and saves its
+# prediction files (`…@seed<k>` for the extra seeds).
 
 # %%
-by_seed = {}
-for seed in run.profile.seeds("classifier"):
-    by_seed[seed] = step5_predictions(run.profile, run.index, run.run_dir, visual, textual, run.device, epochs, seed)
-    for predictions in by_seed[seed]:
-        save_predictions(predictions, run.run_dir)
+by_seed = train_step5(run, visual, textual, epochs=epochs)
 main = {p.model: p for p in by_seed[run.profile.seed]}
 
 # %% [markdown]
@@ -69,7 +66,7 @@ main = {p.model: p for p in by_seed[run.profile.seed]}
 # the full M3 model (both heads on $[f_v, f_t]$).
 
 # %%
-top_m_hat_examples(main["mscnn_tags_lqp"], run.index, n_examples)
+top_m_hat_examples(main["mscnn_tags_lqp"], run.index, count=n_examples)
 
 # %% [markdown]
 # ## Every row of Tables I/II (the profile's own seed)
@@ -87,15 +84,15 @@ table[columns].round(2)
 # %% [markdown]
 # ## Summed or averaged over the labels?
 #
-# Eq. 4 is written for one image as a sum over its $C$ labels. The paper's learning rates come from a
-# TensorFlow set-up whose loss most likely *averaged* over the labels as well
+# Eq. 4 is written for one image as a sum over its $C$ labels. The paper's learning rates come from
+# a TensorFlow set-up whose loss most likely *averaged* over the labels as well
 # (`tf.losses.sigmoid_cross_entropy`); summing instead makes every step $C$ times larger at the same
-# rate. The paper profiles average (`loss_reduction = "mean"`); the demo, whose rates were chosen for
-# it, sums. Here the joint classifier is trained both ways at the profile's learning rate
+# rate. The paper profiles average (`loss_reduction = "mean"`); the demo, whose rates were chosen
+# for it, sums. Here the joint classifier is trained both ways at the profile's learning rate
 # (docs/deviations.md, "Loss reductions").
 
 # %%
-reduction_effect(run.profile, run.index, run.run_dir, visual, textual, run.device, epochs).round(3)
+reduction_effect(run, visual, textual, epochs=epochs).round(3)
 
 # %% [markdown]
 # ## Tables V/VI: how good is the predicted label count?
@@ -103,14 +100,17 @@ reduction_effect(run.profile, run.index, run.run_dir, visual, textual, run.devic
 # Accuracy counts the images whose rounded $\hat m$ equals $m$; MSE compares the raw prediction.
 
 # %%
-lqp = table.loc[["mscnn_lqp", "mscnn_tags_lqp"], ["LQP-accuracy", "LQP-MSE"]].rename(index={"mscnn_lqp": "MS-CNN", "mscnn_tags_lqp": "MS-CNN+Tags"})
+lqp = table.loc[["mscnn_lqp", "mscnn_tags_lqp"], ["LQP-accuracy", "LQP-MSE"]]
+lqp = lqp.rename(index={"mscnn_lqp": "MS-CNN", "mscnn_tags_lqp": "MS-CNN+Tags"})
 run.save_table(lqp, "m3_lqp", float_format="%.3f")
 lqp.round(3)
 
 # %%
 true_counts = run.index.label_matrix(TEST).sum(axis=1)
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-for ax, (name, title) in zip(axes, (("mscnn_lqp", "LQP on f_v"), ("mscnn_tags_lqp", "LQP on [f_v, f_t]"))):
-    count_confusion(ax, true_counts, predicted_quantity(main[name].counts, len(run.index.label_names)), title)
+panels = (("mscnn_lqp", "LQP on f_v"), ("mscnn_tags_lqp", "LQP on [f_v, f_t]"))
+for ax, (name, title) in zip(axes, panels):
+    predicted = predicted_quantity(main[name].counts, len(run.index.label_names))
+    count_confusion(ax, true_counts, predicted, title=title)
 fig.tight_layout()
 save_figure(fig, run.figure("m3_lqp_confusion"));

@@ -2,28 +2,30 @@
 # # 08 · Result tables and figures
 #
 # Every table of the two papers, rebuilt for this run: the numbers **as printed** in the paper
-# beside the numbers **this run measured**, scored from the prediction files of notebooks 01–07
-# with each paper's own metric definitions (`annokit.evaluation.metrics`). Models trained with several seeds
-# show mean ± standard deviation. Rows the kit does not reproduce say so. Where a paper's own
-# numbers disagree with its formulas (an F1 that is not the harmonic mean of its P and R), the
-# row is flagged under the table, not silently fixed.
+# beside the numbers **this run measured**, scored from the prediction files of notebooks 01–07 with
+# each paper's own metric definitions (`annokit.evaluation.metrics`). Models trained with several
+# seeds show mean ± standard deviation. Rows the kit does not reproduce say so. Where a paper's own
+# numbers disagree with its formulas (an F1 that is not the harmonic mean of its P and R), the row
+# is flagged under the table, not silently fixed.
 #
 # On the demo profile the data are synthetic scenes, so only the *shape* of the comparison can
 # match the papers (which component helps, by how much), never the numbers themselves.
 #
-# - **Reads:** the prediction files in `<run>/predictions/`, `results/reported/*.csv`, the index, notebook 06's
-#   `results/<profile>/tables/partial_labels.csv` and, on the demo, its COCO instance files (object sizes).
-# - **Writes:** `results/<profile>/tables/<table>.{md,csv,tex}`, `metric_conventions.{csv,md}`, the mechanism tables
-#   `recall_by_object_size`, `lqp_accuracy_by_count`, `lqp_f1_by_count`, `label_dependencies`, `partial_bce_gap`, the
-#   claims table `paper_claims`, and the figures in `results/<profile>/figures/`.
+# - **Reads:** the prediction files in `<run>/predictions/`, `results/reported/*.csv`, the index,
+#   notebook 06's `results/<profile>/tables/partial_labels.csv` and, on the demo, its COCO instance
+#   files (object sizes).
+# - **Writes:** `results/<profile>/tables/<table>.{md,csv,tex}`, `metric_conventions.{csv,md}`, the
+#   mechanism tables `recall_by_object_size`, `lqp_accuracy_by_count`, `lqp_f1_by_count`,
+#   `label_dependencies`, `partial_bce_gap`, the claims table `paper_claims`, and the figures in
+#   `results/<profile>/figures/`.
 # - **Time:** seconds.
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
-profile = "demo"     # a name from lib/annokit/profiles/
-data_root = ""       # real data: root of your dataset copy (empty: the one notebook 00 verified)
-work_dir = ""        # empty: $ANNOKIT_WORK, else <repo>/.work
-n_examples = 6       # images in the qualitative grid
+profile = "demo"  # a name from lib/annokit/profiles/
+data_root = ""  # real data: root of your dataset copy (empty: the one notebook 00 verified)
+work_dir = ""  # empty: $ANNOKIT_WORK, else <repo>/.work
+n_examples = 6  # images in the qualitative grid
 
 # %%
 import matplotlib.pyplot as plt
@@ -42,7 +44,7 @@ from annokit.evaluation.scoring import true_labels
 from annokit.report import tables
 from annokit.report.plots import annotation_grid, count_confusion, per_class_f1_bars, save_figure
 
-run = open_stage(profile, data_root, work_dir)
+run = open_stage(profile, data_root=data_root, work_dir=work_dir)
 present = available_predictions(run.run_dir)
 print(run.profile.description)
 print("prediction files:", ", ".join(present))
@@ -56,8 +58,10 @@ print("prediction files:", ", ".join(present))
 # %%
 exported = []
 for name in tables.tables_for(run.profile.dataset):
-    table = tables.comparison(name, run.index, run.run_dir, run.profile.dataset)
-    exported += tables.export(table, run.results / "tables")
+    table = tables.comparison(
+        name, index=run.index, run_dir=run.run_dir, run_dataset=run.profile.dataset
+    )
+    exported += tables.export(table, folder=run.results / "tables")
     display(Markdown((run.results / "tables" / f"{name}.md").read_text()))
 print(f"{len(exported)} files written to {run.results / 'tables'}")
 
@@ -66,16 +70,22 @@ print(f"{len(exported)} files written to {run.results / 'tables'}")
 #
 # ML-GCN, ASL and Query2Label report C-F1 and mAP under the same names but compute them differently:
 # ASL's C-F1 is the mean of the per-class F1 rather than the F1 of the mean precision and recall,
-# Query2Label's AP interpolates the precision envelope (VOC), and ML-GCN's top-3 keeps only the labels
-# that also score at least 0.5. Here is how far each choice moves the main rows of this run (one
-# convention changed per row; an empty cell is unchanged from the first row). Compare numbers across
-# papers only under the same convention.
+# Query2Label's AP interpolates the precision envelope (VOC), and ML-GCN's top-3 keeps only the
+# labels that also score at least 0.5. Here is how far each choice moves the main rows of this run
+# (one convention changed per row; an empty cell is unchanged from the first row). Compare numbers
+# across papers only under the same convention.
 
 # %%
-main_rows = {"CNN (top-3)": "cnn", "M3 (top-m̂)": "mscnn_tags_lqp", "Multi-order RNN": "multi_order_rnn"}
+main_rows = {
+    "CNN (top-3)": "cnn",
+    "M3 (top-m̂)": "mscnn_tags_lqp",
+    "Multi-order RNN": "multi_order_rnn",
+}
 chosen = {label: run.predictions(name) for label, name in main_rows.items() if name in present}
-effects = conventions.effects_by_model({label: (true_labels(run.index, p), p) for label, p in chosen.items()},
-                                       k=run.profile.annotation.top_k)
+effects = conventions.effects_by_model(
+    {label: (true_labels(run.index, p), p) for label, p in chosen.items()},
+    k=run.profile.annotation.top_k,
+)
 run.save_table(effects, "metric_conventions")
 effects.drop(columns="used by").round(2)
 
@@ -89,13 +99,22 @@ effects.drop(columns="used by").round(2)
 # %%
 names = run.index.label_names
 cnn, full = run.predictions("cnn"), run.predictions("mscnn_tags_lqp")
-test_set = AnnotationDataset(run.index, run.data_root, split=TEST, image_size=run.profile.image_size)
+test_set = AnnotationDataset(
+    run.index, run.data_root, split=TEST, image_size=run.profile.image_size
+)
 position = {row: i for i, row in enumerate(test_set.rows)}
-chosen = np.random.default_rng(run.profile.seed).choice(len(full.rows), size=min(n_examples, len(full.rows)), replace=False)
+count = min(n_examples, len(full.rows))
+chosen = np.random.default_rng(run.profile.seed).choice(len(full.rows), size=count, replace=False)
 as_names = lambda matrix: [[names[j] for j in np.flatnonzero(r)] for r in matrix]
 truth = run.index.label_matrix()[full.rows[chosen]]
-fig = annotation_grid([test_set.load_image(position[full.rows[i]]) for i in chosen], as_names(truth),
-                      {"CNN top-3": as_names(cnn.annotation[chosen]), "M3 top-m̂": as_names(full.annotation[chosen])})
+fig = annotation_grid(
+    [test_set.load_image(position[full.rows[i]]) for i in chosen],
+    truth=as_names(truth),
+    annotations={
+        "CNN top-3": as_names(cnn.annotation[chosen]),
+        "M3 top-m̂": as_names(full.annotation[chosen]),
+    },
+)
 save_figure(fig, run.figure("qualitative_grid"));
 
 # %% [markdown]
@@ -105,8 +124,11 @@ save_figure(fig, run.figure("qualitative_grid"));
 
 # %%
 y_true = run.index.label_matrix()[full.rows]
-f1 = {model: metrics.per_class_scores(y_true, p.annotation)["f1"] for model, p in (("CNN (top-3)", cnn), ("M3 (top-m̂)", full))}
-fig = per_class_f1_bars(names, f1)
+f1 = {
+    model: metrics.per_class_scores(y_true, p.annotation)["f1"]
+    for model, p in (("CNN (top-3)", cnn), ("M3 (top-m̂)", full))
+}
+fig = per_class_f1_bars(names, f1_by_model=f1)
 fig.axes[0].set_title("Per-class F1 on the test split")
 save_figure(fig, run.figure("per_class_f1"));
 
@@ -122,7 +144,7 @@ left.hist([true_counts, predicted], bins=bins, label=["true m", "predicted m̂"]
 left.set_xlabel("labels per image")
 left.set_ylabel("test images")
 left.legend()
-count_confusion(right, true_counts, predicted, "LQP on [f_v, f_t]")
+count_confusion(right, true_counts, predicted, title="LQP on [f_v, f_t]")
 fig.tight_layout()
 save_figure(fig, run.figure("lqp_counts"));
 
@@ -131,29 +153,34 @@ save_figure(fig, run.figure("lqp_counts"));
 
 # %%
 stats, steps = run.results / "tables" / "dataset_statistics.csv", run.figure("multi_order_steps")
-for path, notebook, show in ((stats, "00", lambda p: display(pd.read_csv(p, index_col=0).round(2))),
-                             (steps, "05", lambda p: display(ShowImage(filename=str(p))))):
+for path, notebook, show in (
+    (stats, "00", lambda p: display(pd.read_csv(p, index_col=0).round(2))),
+    (steps, "05", lambda p: display(ShowImage(filename=str(p)))),
+):
     show(path) if path.exists() else print(f"{path} is missing: run notebook {notebook}")
 
 # %% [markdown]
 # ## Each claim of the papers, tested with its mechanism
 #
-# A table row says *whether* a component helps; the demo generator knows the truth behind every image,
-# so here we also ask *why*. Each measure compares models of this run on the test split, averaged over
-# the seeds that trained them.
+# A table row says *whether* a component helps; the demo generator knows the truth behind every
+# image, so here we also ask *why*. Each measure compares models of this run on the test split,
+# averaged over the seeds that trained them.
 #
-# **MS-CNN: fine scales for small objects (M3 Sec. III-A).** For every true label of a test image, the
-# size of its largest instance (area over image area, from the COCO instance annotations the demo writes
-# in both layouts): *small* below 1/32 of the image, *medium* up to 1/4, *large* above (COCO's own
-# 32²/96²-pixel bins are for 640-pixel photos; at 64 pixels only birds would be small). Recall per bin, for
-# the CNN and the MS-CNN: if fusing the fine scales helps, the gain is largest on small objects.
+# **MS-CNN: fine scales for small objects (M3 Sec. III-A).** For every true label of a test image,
+# the size of its largest instance (area over image area, from the COCO instance annotations the
+# demo writes in both layouts): *small* below 1/32 of the image, *medium* up to 1/4, *large* above
+# (COCO's own 32²/96²-pixel bins are for 640-pixel photos; at 64 pixels only birds would be small).
+# Recall per bin, for the CNN and the MS-CNN: if fusing the fine scales helps, the gain is largest
+# on small objects.
 
 # %%
 from annokit.report import claims, mechanism_plots, mechanisms
 
 sizes = mechanisms.object_sizes(run.index) if mechanisms.has_object_sizes(run.index) else None
 if sizes is not None:
-    by_size = mechanisms.recall_by_size_table(run.index, run.run_dir, models=("cnn", "mscnn"), sizes=sizes)
+    by_size = mechanisms.recall_by_size_table(
+        run.index, run.run_dir, models=("cnn", "mscnn"), sizes=sizes
+    )
     run.save_table(by_size, "recall_by_object_size", index=False)
     save_figure(mechanism_plots.recall_by_size_bars(by_size), run.figure("recall_by_object_size"))
     display(by_size.round(3))
@@ -161,9 +188,10 @@ else:
     print("no object sizes for this dataset (the demo's COCO instance files give them)")
 
 # %% [markdown]
-# **LQP (M3 Sec. III-C).** How often the predicted count $\hat m$ is exact, by the true number of labels, and
-# the per-image F1 of the top-$\hat m$ labels against the top-3 of the *same* scores: only the decision rule
-# differs, so the gap is what knowing the count is worth, image count by image count.
+# **LQP (M3 Sec. III-C).** How often the predicted count $\hat m$ is exact, by the true number of
+# labels, and the per-image F1 of the top-$\hat m$ labels against the top-3 of the *same* scores:
+# only the decision rule differs, so the gap is what knowing the count is worth, image count by
+# image count.
 
 # %%
 quantity = mechanisms.quantity_accuracy_table(run.index, run.run_dir)
@@ -174,10 +202,10 @@ run.save_table(by_count, "lqp_f1_by_count", index=False)
 save_figure(mechanism_plots.f1_by_count_plot(by_count), run.figure("lqp_f1_by_count"));
 
 # %% [markdown]
-# **Multi-order RNN: label dependencies (Dutta et al. Sec. 3).** The generator never draws some labels
-# without others (the sun needs the sky, boats need water) and never draws some pairs together. For each
-# rule, the share of predicted sets it applies to that keep it: a decoder that models dependencies should
-# keep them more often than thresholding each label on its own.
+# **Multi-order RNN: label dependencies (Dutta et al. Sec. 3).** The generator never draws some
+# labels without others (the sun needs the sky, boats need water) and never draws some pairs
+# together. For each rule, the share of predicted sets it applies to that keep it: a decoder that
+# models dependencies should keep them more often than thresholding each label on its own.
 
 # %%
 if mechanisms.is_demo(run.index):
@@ -187,8 +215,8 @@ if mechanisms.is_demo(run.index):
     display(rules.round(3))
 
 # %% [markdown]
-# **Partial-BCE (Durand et al.).** Its gain over plain BCE at each proportion of known labels, paired by
-# seed (the same mask and the same starting fc), with the spread over the seeds.
+# **Partial-BCE (Durand et al.).** Its gain over plain BCE at each proportion of known labels,
+# paired by seed (the same mask and the same starting fc), with the spread over the seeds.
 
 # %%
 sweep_csv = run.results / "tables" / "partial_labels.csv"
@@ -204,11 +232,12 @@ else:
 # %% [markdown]
 # ### The claims table
 #
-# One row per claim: the paper's own figure for it (a difference between two of its rows, or "qualitative"
-# where it states none), ours as the mean difference over seeds, the spread (the standard deviation of the
-# per-seed differences when the seeds pair up, else the two spreads combined), and **holds**: *yes* when
-# ours has the paper's sign and is more than two spreads from zero, *no* when it has the other sign by as
-# much, *unclear* otherwise, and always when one side is a single run (no spread to judge by).
+# One row per claim: the paper's own figure for it (a difference between two of its rows, or
+# "qualitative" where it states none), ours as the mean difference over seeds, the spread (the
+# standard deviation of the per-seed differences when the seeds pair up, else the two spreads
+# combined), and **holds**: *yes* when ours has the paper's sign and is more than two spreads from
+# zero, *no* when it has the other sign by as much, *unclear* otherwise, and always when one side is
+# a single run (no spread to judge by).
 
 # %%
 paper_claims = claims.paper_claims(run.run_dir, run.index, sweep=sweep, sizes=sizes)

@@ -9,19 +9,19 @@
 #
 # - **Reads:** the prepared index and the test images of notebook 00, and every prediction file in
 #   `<run>/predictions/` (notebooks 01–07; a model without a file is simply not shown).
-# - **Writes:** `results/<profile>/figures/annotation_gallery.html`, a static page of a seeded sample
-#   of test images that opens in any web browser, no kernel needed.
+# - **Writes:** `results/<profile>/figures/annotation_gallery.html`, a static page of a seeded
+#   sample of test images that opens in any web browser, no kernel needed.
 # - **Time:** seconds on the demo profile. The viewer opens in under 3 seconds even on 50,000 test
 #   images: prediction files are memory-mapped and an image is decoded only when it is shown.
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
-profile = "demo"      # a name from lib/annokit/profiles/
-data_root = ""        # real data: root of your dataset copy (empty: the one notebook 00 verified)
-work_dir = ""         # empty: $ANNOKIT_WORK, else <repo>/.work
-interactive = True    # show the widget viewer; the runner sets False as no browser is attached
-gallery_size = 24     # test images in the static HTML gallery
-seed = 0              # which test images the gallery samples
+profile = "demo"  # a name from lib/annokit/profiles/
+data_root = ""  # real data: root of your dataset copy (empty: the one notebook 00 verified)
+work_dir = ""  # empty: $ANNOKIT_WORK, else <repo>/.work
+interactive = True  # show the widget viewer; the runner sets False as no browser is attached
+gallery_size = 24  # test images in the static HTML gallery
+seed = 0  # which test images the gallery samples
 
 # %%
 from IPython.display import HTML, display
@@ -31,9 +31,10 @@ from annokit.viewer import Browser, panel_html, sample_positions, write_gallery
 from annokit.viewer.html import legend_html
 from annokit.viewer.widget import AnnotationViewer
 
-run = open_stage(profile, data_root, work_dir)
+run = open_stage(profile, data_root=data_root, work_dir=work_dir)
 browser = Browser.from_run(run)
-print(f"{run.profile.description}: {len(browser.data):,} test images, {len(browser.data.models)} prediction files")
+images, models = len(browser.data), len(browser.data.models)
+print(f"{run.profile.description}: {images:,} test images, {models} prediction files")
 browser.data.summary()
 
 # %% [markdown]
@@ -44,10 +45,10 @@ browser.data.summary()
 #   `beach`), often do not (`2008`, `nikon`).
 # - Each model's row lists its labels with their scores, ordered by score: green ✓ **correct**
 #   (predicted and true), red + **extra** (predicted, not true), blue − dashed **missed** (true, not
-#   predicted). Then the image's own precision, recall and F1 (`annokit.evaluation.metrics`' per-image
-#   convention: 0 when there is nothing to divide).
-# - **Label quantity prediction.** The LQP models (MS-CNN+LQP and the full M3) first predict how many
-#   labels the image has, then keep that many of the best-scoring ones (Algorithm 2):
+#   predicted). Then the image's own precision, recall and F1 (`annokit.evaluation.metrics`'
+#   per-image convention: 0 when there is nothing to divide).
+# - **Label quantity prediction.** The LQP models (MS-CNN+LQP and the full M3) first predict how
+#   many labels the image has, then keep that many of the best-scoring ones (Algorithm 2):
 #   $\hat m = \operatorname{round}(\text{regressor output})$, clamped to $[1, C]$. The row shows
 #   $\hat m$, the raw output and the true count; red when they differ. A top-3 model must give a
 #   one-label image two extra labels and a five-label image two missed ones (Fig. 1).
@@ -92,8 +93,12 @@ else:
 # web browser without Python, so results can be sent to someone without a kernel.
 
 # %%
-gallery = write_gallery(Browser(browser.data), run.results / "figures" / "annotation_gallery.html",
-                        size=gallery_size, seed=seed)
+gallery = write_gallery(
+    Browser(browser.data),
+    run.results / "figures" / "annotation_gallery.html",
+    size=gallery_size,
+    seed=seed,
+)
 print(f"{gallery} ({gallery.stat().st_size / 1e6:.1f} MB)")
 if not interactive:  # the executed notebook shows the first panels of the gallery
     sample = sample_positions(len(browser.data), gallery_size, seed)[:3]

@@ -45,7 +45,11 @@ from annokit.methods.m3 import (  # noqa: E402
     train_mscnn,
     train_tags_mlp,
 )
-from annokit.methods.multi_order import train_multi_order  # noqa: E402
+from annokit.methods.multi_order import (  # noqa: E402
+    DecoderTraining,
+    LabelledScores,
+    train_multi_order,
+)
 from annokit.profile import load_profile  # noqa: E402
 from annokit.training.extraction import features_and_scores  # noqa: E402
 from annokit.training.precision import describe  # noqa: E402
@@ -278,7 +282,8 @@ def main() -> None:
     labels = run.index.label_matrix()
     start = time.perf_counter()
     _, history = train_multi_order(
-        scores, labels[rows["train"]], profile.rnn, profile.seed, run.run_dir, device=device
+        DecoderTraining(profile.rnn, profile.seed, run.run_dir, device=device),
+        LabelledScores(scores, labels[rows["train"]]),
     )
     timings["multi_order_rnn"] = time.perf_counter() - start
     report["multi_order_rnn_losses"] = history.train_loss

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torchvision
 
+from annokit.artifacts.run import Run
 from annokit.demo import LABEL_NAMES
 from annokit.demo.pretraining import (
     CLASSES,
@@ -85,6 +87,18 @@ def test_the_standin_is_a_torchvision_state_dict_reused_and_checked(tmp_path, ca
     assert not is_built(weights, settings, "resnet18")
 
 
+def tiny_run(profile, index, run_dir: Path) -> Run:
+    """A ``Run`` over a tiny prepared index, on the CPU."""
+    return Run(
+        profile=profile,
+        run_dir=run_dir,
+        index=index,
+        data_root=Path(index.meta["data_root"]),
+        results=run_dir / "results",
+        work_dir=run_dir.parents[1],
+    )
+
+
 @pytest.mark.slow
 def test_the_demo_cnn_starts_from_the_standin_and_a_missing_file_names_notebook_00(
     make_tiny_run, tmp_path, monkeypatch, tiny_standin
@@ -95,13 +109,7 @@ def test_the_demo_cnn_starts_from_the_standin_and_a_missing_file_names_notebook_
     standin = torch.load(tiny_standin, map_location="cpu", weights_only=True)
     torch.manual_seed(0)
     model, _ = train_cnn(
-        replace(profile, image_size=32),
-        index,
-        index.meta["data_root"],
-        run_dir,
-        "cpu",
-        epochs=1,
-        monitor=False,
+        tiny_run(replace(profile, image_size=32), index, run_dir), epochs=1, monitor=False
     )
     start = standin["layer4.1.conv2.weight"]
     moved = float((model.layer4[1].conv2.weight.detach() - start).norm() / start.norm())
@@ -110,12 +118,4 @@ def test_the_demo_cnn_starts_from_the_standin_and_a_missing_file_names_notebook_
 
     monkeypatch.setenv("ANNOKIT_WEIGHTS", str(tmp_path / "empty"))
     with pytest.raises(WeightsError, match=r"resnet18-standin.pth are missing: run notebook 00"):
-        train_cnn(
-            profile,
-            index,
-            index.meta["data_root"],
-            tmp_path / "other",
-            "cpu",
-            epochs=1,
-            monitor=False,
-        )
+        train_cnn(tiny_run(profile, index, tmp_path / "runs" / "other"), epochs=1, monitor=False)

@@ -1,4 +1,5 @@
-"""A stage's FitConfig is composed of its profile section's optimiser part and the machine's sections."""
+"""A stage's FitConfig is composed of its profile section's optimiser part and the machine's
+sections."""
 
 from dataclasses import replace
 
@@ -10,8 +11,14 @@ def test_fit_config_takes_every_value_from_the_section():
     profile = load_profile("nuswide-m3")
     config = fit_config(profile.lqp, seed=3)
     t = config.training
-    assert (config.epochs, config.batch_size, config.lr, t.momentum, t.weight_decay, config.seed) == (
-        profile.lqp.epochs, 128, 0.1, 0.9, 0.0001, 3)
+    assert (
+        config.epochs,
+        config.batch_size,
+        config.lr,
+        t.momentum,
+        t.weight_decay,
+        config.seed,
+    ) == (profile.lqp.epochs, 128, 0.1, 0.9, 0.0001, 3)
     assert fit_config(profile.rnn, seed=0).training.optimizer == "rmsprop"
     assert fit_config(profile.rnn, seed=0, epochs=2).epochs == 2
 

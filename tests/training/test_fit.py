@@ -1,4 +1,5 @@
-"""Tests for annokit.training.fit and annokit.training.checkpoints: learning, bit-exact resume, atomic saves, DDP."""
+"""Tests for annokit.training.fit and annokit.training.checkpoints: learning, bit-exact resume,
+atomic saves, DDP."""
 
 from __future__ import annotations
 
@@ -26,13 +27,15 @@ from annokit.training import checkpoints
 from annokit.training.checkpoints import (
     CheckpointError,
     ConfigMismatchError,
+    TrainingState,
     latest_checkpoint,
     load_checkpoint,
     load_weights,
     save_checkpoint,
 )
 from annokit.training.distributed import unwrap
-from annokit.training.fit import FitConfig, FitOptions, History, fit, to_device
+from annokit.training.epoch import to_device
+from annokit.training.fit import FitConfig, FitOptions, History, fit
 
 REPO = Path(__file__).resolve().parents[2]
 DDP_SCRIPT = REPO / "tests" / "helpers" / "ddp_fit.py"
@@ -54,7 +57,8 @@ class Counter:
 
 
 def conv_problem(init_seed: int = 0) -> tuple[nn.Module, TensorDataset, TensorDataset]:
-    """A tiny conv net with dropout (so RNG restore matters) and 40 + 16 random 8x8 images, 3 classes."""
+    """A tiny conv net with dropout (so RNG restore matters) and 40 + 16 random 8x8 images, 3
+    classes."""
     gen = torch.Generator().manual_seed(123)
     x = torch.randn(56, 1, 8, 8, generator=gen)
     y = (x.mean(dim=(1, 2, 3)) > 0).long() + (x[:, 0, 0, 0] > 1).long()
@@ -71,7 +75,7 @@ def cross_entropy(model: nn.Module, batch) -> torch.Tensor:
 
 
 def val_loss_fn(val_set: TensorDataset, interrupt_at: int | None = None):
-    """eval_fn returning the validation loss; raises at epoch ``interrupt_at`` to simulate a kill."""
+    """eval_fn giving the validation loss; raises at epoch ``interrupt_at`` to simulate a kill."""
     epoch = 0
 
     def evaluate(model: nn.Module) -> dict:
@@ -84,7 +88,12 @@ def val_loss_fn(val_set: TensorDataset, interrupt_at: int | None = None):
     return evaluate
 
 
-CONV_CONFIG = FitConfig(Training(epochs=4, batch_size=8, lr=0.05, momentum=0.9, weight_decay=1e-4), seed=1, lr_schedule="step", step_epochs=2)
+CONV_CONFIG = FitConfig(
+    Training(epochs=4, batch_size=8, lr=0.05, momentum=0.9, weight_decay=1e-4),
+    seed=1,
+    lr_schedule="step",
+    step_epochs=2,
+)
 
 
 def mlp_problem() -> tuple[nn.Module, TensorDataset]:
@@ -114,13 +123,26 @@ def full_conv_run(tmp_path_factory):
     """An uninterrupted 4-epoch run of the conv net: (run_dir, history, final weights)."""
     run_dir = tmp_path_factory.mktemp("full")
     model, train_set, val_set = conv_problem()
-    history = fit(model, train_set, cross_entropy, CONV_CONFIG, run_dir, FitOptions(stage={"stage": "toy"}, eval_fn=val_loss_fn(val_set)))
+    history = fit(
+        model,
+        train_set,
+        cross_entropy,
+        CONV_CONFIG,
+        run_dir,
+        FitOptions(stage={"stage": "toy"}, eval_fn=val_loss_fn(val_set)),
+    )
     return run_dir, history, {k: v.clone() for k, v in model.state_dict().items()}
 
 
 def test_loss_decreases_on_learnable_problem(tmp_path):
     model, data = mlp_problem()
-    history = fit(model, data, mse, FitConfig(Training(epochs=6, batch_size=8, lr=0.05, optimizer="adam")), tmp_path)
+    history = fit(
+        model,
+        data,
+        mse,
+        FitConfig(Training(epochs=6, batch_size=8, lr=0.05, optimizer="adam")),
+        tmp_path,
+    )
     assert len(history) == 6 and history.epoch == [1, 2, 3, 4, 5, 6]
     assert history.train_loss[-1] < 0.3 * history.train_loss[0]
 
@@ -128,7 +150,13 @@ def test_loss_decreases_on_learnable_problem(tmp_path):
 @pytest.mark.parametrize("optimizer", ["sgd", "rmsprop"])
 def test_other_optimizers_learn(tmp_path, optimizer):
     model, data = mlp_problem()
-    history = fit(model, data, mse, FitConfig(Training(epochs=4, batch_size=8, lr=0.01, optimizer=optimizer)), tmp_path)
+    history = fit(
+        model,
+        data,
+        mse,
+        FitConfig(Training(epochs=4, batch_size=8, lr=0.01, optimizer=optimizer)),
+        tmp_path,
+    )
     assert history.train_loss[-1] < history.train_loss[0]
 
 
@@ -139,7 +167,9 @@ def test_run_folder_layout(full_conv_run):
     assert latest_checkpoint(run_dir).name == "epoch_004.pt"
     assert all("val_loss" in m for m in history.metrics)
     final = load_checkpoint(run_dir / "final.pt")
-    assert final["config"]["fit"]["training"]["lr"] == 0.05 and final["config"]["stage"] == {"stage": "toy"}
+    assert final["config"]["fit"]["training"]["lr"] == 0.05 and final["config"]["stage"] == {
+        "stage": "toy"
+    }
     assert final["history"] == history.to_dict()
 
 
@@ -147,13 +177,28 @@ def test_interrupted_then_resumed_is_bit_identical(tmp_path, full_conv_run):
     _, full_history, full_weights = full_conv_run
     model, train_set, val_set = conv_problem()
     with pytest.raises(Interrupted):
-        fit(model, train_set, cross_entropy, CONV_CONFIG, tmp_path, FitOptions(stage={"stage": "toy"}, eval_fn=val_loss_fn(val_set, interrupt_at=3)))
+        fit(
+            model,
+            train_set,
+            cross_entropy,
+            CONV_CONFIG,
+            tmp_path,
+            FitOptions(stage={"stage": "toy"}, eval_fn=val_loss_fn(val_set, interrupt_at=3)),
+        )
     assert latest_checkpoint(tmp_path).name == "epoch_002.pt"
     assert not (tmp_path / "final.pt").exists()
 
-    fresh, _, _ = conv_problem(init_seed=99)  # other initial weights: the checkpoint must overwrite them
+    # other initial weights: the checkpoint must overwrite them
+    fresh, _, _ = conv_problem(init_seed=99)
     loss_fn, eval_fn = Counter(cross_entropy), Counter(val_loss_fn(val_set))
-    history = fit(fresh, train_set, loss_fn, CONV_CONFIG, tmp_path, FitOptions(stage={"stage": "toy"}, eval_fn=eval_fn))
+    history = fit(
+        fresh,
+        train_set,
+        loss_fn,
+        CONV_CONFIG,
+        tmp_path,
+        FitOptions(stage={"stage": "toy"}, eval_fn=eval_fn),
+    )
 
     assert eval_fn.calls == 2 and loss_fn.calls == 2 * 5  # only epochs 3 and 4, 5 batches each
     assert history.epoch == [1, 2, 3, 4]
@@ -167,7 +212,9 @@ def test_finished_run_returns_without_training(full_conv_run, capsys):
     run_dir, full_history, full_weights = full_conv_run
     model, train_set, _ = conv_problem(init_seed=42)
     loss_fn = Counter(cross_entropy)
-    history = fit(model, train_set, loss_fn, CONV_CONFIG, run_dir, FitOptions(stage={"stage": "toy"}))
+    history = fit(
+        model, train_set, loss_fn, CONV_CONFIG, run_dir, FitOptions(stage={"stage": "toy"})
+    )
     assert loss_fn.calls == 0
     assert "nothing to train" in capsys.readouterr().out
     assert history.to_dict() == full_history.to_dict()
@@ -178,13 +225,16 @@ def test_finished_run_with_other_config_is_refused(full_conv_run):
     run_dir, _, _ = full_conv_run
     model, train_set, _ = conv_problem()
     other = replace(CONV_CONFIG, training=replace(CONV_CONFIG.training, lr=0.01))
-    with pytest.raises(ConfigMismatchError, match=r"fit\.training\.lr=0\.05.*fit\.training\.lr=0\.01") as err:
+    with pytest.raises(
+        ConfigMismatchError, match=r"fit\.training\.lr=0\.05.*fit\.training\.lr=0\.01"
+    ) as err:
         fit(model, train_set, cross_entropy, other, run_dir, FitOptions(stage={"stage": "toy"}))
     assert "final.pt" in str(err.value)
 
 
 def interrupted_mlp_run(run_dir: Path) -> None:
     """Leaves run_dir with epoch_001.pt only."""
+
     def interrupt_in_epoch_2(model: nn.Module) -> dict:
         if (run_dir / "epoch_001.pt").exists():
             raise Interrupted("killed in epoch 2")
@@ -192,14 +242,24 @@ def interrupted_mlp_run(run_dir: Path) -> None:
 
     model, data = mlp_problem()
     with pytest.raises(Interrupted):
-        fit(model, data, mse, MLP_CONFIG, run_dir, FitOptions(stage={"hidden": 8}, eval_fn=interrupt_in_epoch_2))
+        fit(
+            model,
+            data,
+            mse,
+            MLP_CONFIG,
+            run_dir,
+            FitOptions(stage={"hidden": 8}, eval_fn=interrupt_in_epoch_2),
+        )
     assert [p.name for p in run_dir.glob("epoch_*.pt")] == ["epoch_001.pt"]
 
 
 def test_resume_with_other_config_lists_the_keys(tmp_path):
     interrupted_mlp_run(tmp_path)
     model, data = mlp_problem()
-    other = replace(MLP_CONFIG, training=replace(MLP_CONFIG.training, lr=0.01), loader=LoaderSettings(workers=1))  # workers may differ
+    # workers may differ
+    other = replace(
+        MLP_CONFIG, training=replace(MLP_CONFIG.training, lr=0.01), loader=LoaderSettings(workers=1)
+    )
     with pytest.raises(ConfigMismatchError) as err:
         fit(model, data, mse, other, tmp_path, FitOptions(stage={"hidden": 16}))
     message = str(err.value)
@@ -226,7 +286,9 @@ def test_missing_and_foreign_files(tmp_path):
     torch.save(model.state_dict(), tmp_path / "bare.pt")
     with pytest.raises(CheckpointError, match=r"bare\.pt is not an annokit checkpoint.*state_dict"):
         load_checkpoint(tmp_path / "bare.pt")
-    torch.save({"format": checkpoints.FORMAT, "kind": "epoch", "model": {}}, tmp_path / "partial.pt")
+    torch.save(
+        {"format": checkpoints.FORMAT, "kind": "epoch", "model": {}}, tmp_path / "partial.pt"
+    )
     with pytest.raises(CheckpointError, match=r"partial\.pt.*missing keys: optimizer"):
         load_checkpoint(tmp_path / "partial.pt")
 
@@ -248,7 +310,9 @@ def test_load_weights_for_a_later_stage(full_conv_run, tmp_path):
     model, _, _ = conv_problem(init_seed=5)
     load_weights(run_dir / "final.pt", model)
     assert_same_weights(model.state_dict(), full_weights)
-    wrong = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Dropout(0.3), nn.Flatten(), nn.Linear(8 * 6 * 6, 3))
+    wrong = nn.Sequential(
+        nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Dropout(0.3), nn.Flatten(), nn.Linear(8 * 6 * 6, 3)
+    )
     with pytest.raises(CheckpointError, match=r"final\.pt does not fit Sequential.*0\.weight"):
         load_weights(run_dir / "final.pt", wrong)
 
@@ -268,7 +332,10 @@ def test_failed_save_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         fit(model, data, mse, MLP_CONFIG, tmp_path)
     monkeypatch.undo()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_001.pt", "history.json"]  # no temp file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "epoch_001.pt",
+        "history.json",
+    ]  # no temp file left
     assert load_checkpoint(tmp_path / "epoch_001.pt")["epoch"] == 1
     model, data = mlp_problem()
     assert fit(model, data, mse, MLP_CONFIG, tmp_path).epoch == [1, 2, 3]
@@ -276,9 +343,9 @@ def test_failed_save_leaves_previous_checkpoint_intact(tmp_path, monkeypatch):
 
 def test_save_checkpoint_is_atomic_when_replacing(tmp_path, monkeypatch):
     path = tmp_path / "epoch_001.pt"
-    args = dict(model_state={"w": torch.ones(2)}, optimizer_state={}, scheduler_state={}, config={"a": 1},
-                history={}, rng={})
-    save_checkpoint(path, epoch=1, **args)
+    state = TrainingState(model={"w": torch.ones(2)}, optimizer={}, scheduler={}, rng={})
+    args = dict(config={"a": 1}, history={})
+    save_checkpoint(path, state, epoch=1, **args)
 
     def interrupted_save(obj, f, *args, **kwargs):
         f.write(b"garbage")
@@ -286,7 +353,7 @@ def test_save_checkpoint_is_atomic_when_replacing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", interrupted_save)
     with pytest.raises(KeyboardInterrupt):
-        save_checkpoint(path, epoch=2, **args)
+        save_checkpoint(path, state, epoch=2, **args)
     monkeypatch.undo()
     assert [p.name for p in tmp_path.iterdir()] == ["epoch_001.pt"]
     assert load_checkpoint(path, expected_config={"a": 1})["epoch"] == 1
@@ -299,19 +366,37 @@ def test_ddp_matches_single_process(tmp_path):
     spec.loader.exec_module(ddp_fit)
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               str(DDP_SCRIPT), str(tmp_path / "ddp")]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(DDP_SCRIPT),
+        str(tmp_path / "ddp"),
+    ]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, f"torchrun failed ({done.returncode}):\n{done.stderr[-4000:]}"
     ddp = load_checkpoint(tmp_path / "ddp" / "final.pt")
     assert ddp["meta"]["world_size"] == 2
 
     model, data = ddp_fit.make_problem()
-    history = fit(model, data, ddp_fit.mse, ddp_fit.CONFIG, tmp_path / "single", FitOptions(stage={"stage": "ddp-test"}))
+    history = fit(
+        model,
+        data,
+        ddp_fit.mse,
+        ddp_fit.CONFIG,
+        tmp_path / "single",
+        FitOptions(stage={"stage": "ddp-test"}),
+    )
     for key, value in model.state_dict().items():
         torch.testing.assert_close(ddp["model"][key], value, atol=1e-5, rtol=0, msg=key)
-    torch.testing.assert_close(torch.tensor(ddp["history"]["train_loss"]), torch.tensor(history.train_loss),
-                               atol=1e-5, rtol=0)
+    torch.testing.assert_close(
+        torch.tensor(ddp["history"]["train_loss"]),
+        torch.tensor(history.train_loss),
+        atol=1e-5,
+        rtol=0,
+    )
 
 
 def test_plot_history_has_labelled_axes():
@@ -328,7 +413,9 @@ def test_plot_history_has_labelled_axes():
 def test_to_device_and_config_checks():
     batch = (torch.ones(2), [torch.zeros(1), 3], {"k": torch.ones(1)})
     moved = to_device(batch, torch.device("cpu"))
-    assert isinstance(moved, tuple) and moved[1][1] == 3 and torch.equal(moved[2]["k"], torch.ones(1))
+    assert (
+        isinstance(moved, tuple) and moved[1][1] == 3 and torch.equal(moved[2]["k"], torch.ones(1))
+    )
     model = nn.Linear(1, 1)
     assert unwrap(model) is model
     with pytest.raises(ValueError, match="optimizer"):

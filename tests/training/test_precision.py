@@ -1,4 +1,5 @@
-"""Precision and kernel decisions as pure functions of the device and the profile's [precision] settings."""
+"""Precision and kernel decisions as pure functions of the device and the profile's [precision]
+settings."""
 
 import pytest
 import torch
@@ -17,14 +18,17 @@ def test_the_cpu_always_runs_float32(setting):
     assert precision.autocast_dtype("cpu", setting, bf16=True) is None
 
 
-@pytest.mark.parametrize(("setting", "bf16", "expected"), [
-    ("auto", True, torch.bfloat16),
-    ("auto", False, torch.float16),
-    ("bf16", True, torch.bfloat16),
-    ("fp16", True, torch.float16),
-    ("fp16", False, torch.float16),
-    ("off", True, None),
-])
+@pytest.mark.parametrize(
+    ("setting", "bf16", "expected"),
+    [
+        ("auto", True, torch.bfloat16),
+        ("auto", False, torch.float16),
+        ("bf16", True, torch.bfloat16),
+        ("fp16", True, torch.float16),
+        ("fp16", False, torch.float16),
+        ("off", True, None),
+    ],
+)
 def test_cuda_autocast_dtype(setting, bf16, expected):
     assert precision.autocast_dtype("cuda", setting, bf16=bf16) == expected
 
@@ -55,12 +59,20 @@ def test_autocast_context():
 
 
 def test_channels_last_and_cudnn_benchmark_only_on_cuda():
-    assert precision.uses_channels_last("cuda", True) and not precision.uses_channels_last("cpu", True)
+    assert precision.uses_channels_last("cuda", True) and not precision.uses_channels_last(
+        "cpu", True
+    )
     assert not precision.uses_channels_last("cuda", False)
     before = torch.backends.cudnn.benchmark
     try:
-        assert precision.apply_kernel_settings("cuda", True) == {"cudnn_benchmark": True} and torch.backends.cudnn.benchmark
-        assert precision.apply_kernel_settings("cpu", True) == {"cudnn_benchmark": False} and not torch.backends.cudnn.benchmark
+        assert (
+            precision.apply_kernel_settings("cuda", True) == {"cudnn_benchmark": True}
+            and torch.backends.cudnn.benchmark
+        )
+        assert (
+            precision.apply_kernel_settings("cpu", True) == {"cudnn_benchmark": False}
+            and not torch.backends.cudnn.benchmark
+        )
     finally:
         torch.backends.cudnn.benchmark = before
 
@@ -75,10 +87,19 @@ def test_compile_wraps_the_model_and_shares_its_parameters():
 
 def test_describe_records_what_a_stage_runs_with():
     fp16_card = precision.describe("cuda", PrecisionSettings(), bf16=False)
-    assert fp16_card == {"amp": "auto", "autocast": "float16", "grad_scaler": True, "channels_last": True,
-                         "cudnn_benchmark": False, "compile": False}
+    assert fp16_card == {
+        "amp": "auto",
+        "autocast": "float16",
+        "grad_scaler": True,
+        "channels_last": True,
+        "cudnn_benchmark": False,
+        "compile": False,
+    }
     assert precision.describe("cuda", PrecisionSettings(), bf16=True)["autocast"] == "bfloat16"
-    assert precision.describe("cpu", PrecisionSettings(cudnn_benchmark=True))["autocast"] == "off (float32)"
+    assert (
+        precision.describe("cpu", PrecisionSettings(cudnn_benchmark=True))["autocast"]
+        == "off (float32)"
+    )
 
 
 def test_image_stages_take_the_profiles_precision_and_heads_train_in_float32():
@@ -92,7 +113,9 @@ def test_image_stages_take_the_profiles_precision_and_heads_train_in_float32():
 @pytest.mark.parametrize("name", PAPER_PROFILES)
 def test_paper_profiles_set_precision_and_cache(name):
     profile = load_profile(name)
-    assert profile.precision == PrecisionSettings(amp="auto", channels_last=True, cudnn_benchmark=True, compile=False)
+    assert profile.precision == PrecisionSettings(
+        amp="auto", channels_last=True, cudnn_benchmark=True, compile=False
+    )
     assert profile.cache.enabled and profile.cache.folder == ""
 
 

@@ -16,7 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from annokit.artifacts.stamps import RunFileError, check_matches_index, index_on_disk, rerun_hint, stamp, writer_notebook
+from annokit.artifacts.stamps import (
+    RunFileError,
+    check_matches_index,
+    index_on_disk,
+    rerun_hint,
+    stamp,
+    writer_notebook,
+)
 from annokit.atomic import atomic_savez
 
 
@@ -30,7 +37,8 @@ class CachedArrays:
     train_rows: np.ndarray
     test_rows: np.ndarray
     meta: dict = field(default_factory=dict)
-    path: Path | None = field(default=None, compare=False)  # the file it was loaded from; None when made in memory
+    # the file it was loaded from; None when made in memory
+    path: Path | None = field(default=None, compare=False)
 
     @property
     def file_name(self) -> str:
@@ -48,31 +56,61 @@ def cache_path(run_dir: Path, name: str) -> Path:
 
 
 def save_cached(cached: CachedArrays, run_dir: Path) -> Path:
-    """Write atomically (an interrupted run never leaves a half file), recording the run's index and checking the rows.
+    """Write atomically (an interrupted run never leaves a half file), recording the run's index and
+    checking the rows.
 
     ``cached.meta`` gets the same record, so the object in memory is checked as the file would be.
     """
     path = cache_path(run_dir, cached.name)
     index = index_on_disk(run_dir)
-    check_matches_index(cached, index, fix=f"take train_rows and test_rows from this run's index.rows(); nothing was written to {path}")
-    cached.meta = stamp(cached.meta, index, {"train_rows": cached.train_rows, "test_rows": cached.test_rows})
-    return atomic_savez(path, train=cached.train, test=cached.test,
-                        train_rows=cached.train_rows, test_rows=cached.test_rows, meta=np.array(json.dumps(cached.meta)))
+    check_matches_index(
+        cached,
+        index,
+        fix="take train_rows and test_rows from this run's index.rows(); nothing was written to "
+        f"{path}",
+    )
+    cached.meta = stamp(
+        cached.meta, index, {"train_rows": cached.train_rows, "test_rows": cached.test_rows}
+    )
+    return atomic_savez(
+        path,
+        train=cached.train,
+        test=cached.test,
+        train_rows=cached.train_rows,
+        test_rows=cached.test_rows,
+        meta=np.array(json.dumps(cached.meta)),
+    )
 
 
 def load_cached(run_dir: Path, name: str) -> CachedArrays:
-    """Read ``<run>/features/<name>.npz``; a missing or damaged one names the notebook that writes it."""
+    """Read ``<run>/features/<name>.npz``; a missing or damaged one names the notebook to rerun."""
     path = cache_path(run_dir, name)
     if not path.exists():
-        writer = f"notebook {writer_notebook(name)}" if writer_notebook(name) else "the notebook that writes them"
+        writer = (
+            f"notebook {writer_notebook(name)}"
+            if writer_notebook(name)
+            else "the notebook that writes them"
+        )
         raise FileNotFoundError(f"cached arrays {path} are missing: run {writer} first")
     try:
         with np.load(path, allow_pickle=False) as data:
-            cached = CachedArrays(name=name, train=data["train"], test=data["test"], train_rows=data["train_rows"],
-                                  test_rows=data["test_rows"], meta=json.loads(str(data["meta"])), path=path)
+            cached = CachedArrays(
+                name=name,
+                train=data["train"],
+                test=data["test"],
+                train_rows=data["train_rows"],
+                test_rows=data["test_rows"],
+                meta=json.loads(str(data["meta"])),
+                path=path,
+            )
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        raise RunFileError(f"cached arrays {path} are unreadable ({error}): delete the file and {rerun_hint(name)}") from error
+        raise RunFileError(
+            f"cached arrays {path} are unreadable ({error}): delete the file and {rerun_hint(name)}"
+        ) from error
     if len(cached.train) != len(cached.train_rows) or len(cached.test) != len(cached.test_rows):
-        raise RunFileError(f"cached arrays {path} hold {len(cached.train)}/{len(cached.test)} train/test arrays for "
-                           f"{len(cached.train_rows)}/{len(cached.test_rows)} rows: delete the file and {rerun_hint(name)}")
+        raise RunFileError(
+            f"cached arrays {path} hold {len(cached.train)}/{len(cached.test)} train/test arrays "
+            f"for {len(cached.train_rows)}/{len(cached.test_rows)} rows: delete the file and "
+            f"{rerun_hint(name)}"
+        )
     return cached

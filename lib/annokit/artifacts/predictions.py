@@ -19,7 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from annokit.artifacts.stamps import RunFileError, check_matches_index, index_on_disk, rerun_hint, stamp, writer_notebook
+from annokit.artifacts.stamps import (
+    RunFileError,
+    check_matches_index,
+    index_on_disk,
+    rerun_hint,
+    stamp,
+    writer_notebook,
+)
 from annokit.atomic import atomic_savez
 
 OPTIONAL = ("counts", "step_scores", "sequences")
@@ -38,12 +45,16 @@ class Predictions:
     step_scores: np.ndarray | None = None
     sequences: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
-    path: Path | None = field(default=None, compare=False)  # the file it was loaded from; None when made in memory
+    # the file it was loaded from; None when made in memory
+    path: Path | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         n = len(self.rows)
         if self.scores.shape[0] != n or self.annotation.shape != self.scores.shape:
-            raise ValueError(f"{self.model}: rows {n}, scores {self.scores.shape}, annotation {self.annotation.shape} disagree")
+            raise ValueError(
+                f"{self.model}: rows {n}, scores {self.scores.shape}, annotation "
+                f"{self.annotation.shape} disagree"
+            )
         for name in OPTIONAL:
             value = getattr(self, name)
             if value is not None and len(value) != n:
@@ -65,19 +76,27 @@ def prediction_path(run_dir: Path, model: str) -> Path:
 
 
 def save_predictions(predictions: Predictions, run_dir: Path) -> Path:
-    """Write a prediction file atomically, recording the run's index fingerprint and checking its rows are test rows of it.
+    """Write a prediction file atomically, recording the run's index fingerprint and checking its
+    rows are test rows of it.
 
-    ``predictions.meta`` gets the same record, so the object in memory is checked as the file would be.
+    ``predictions.meta`` gets the same record, so the object in memory is checked as the file would
+    be.
     """
     path = prediction_path(run_dir, predictions.model)
     index = index_on_disk(run_dir)
-    check_matches_index(predictions, index, fix=f"take its rows from this run's index.rows('test'); nothing was written to {path}")
+    check_matches_index(
+        predictions,
+        index,
+        fix=f"take its rows from this run's index.rows('test'); nothing was written to {path}",
+    )
     predictions.meta = stamp(predictions.meta, index, {"rows": predictions.rows})
     arrays = {
         "rows": np.asarray(predictions.rows, dtype=np.int64),
         "scores": np.asarray(predictions.scores, dtype=np.float32),
         "annotation": np.asarray(predictions.annotation, dtype=bool),
-        "meta": np.array(json.dumps({"model": predictions.model, "rule": predictions.rule, **predictions.meta})),
+        "meta": np.array(
+            json.dumps({"model": predictions.model, "rule": predictions.rule, **predictions.meta})
+        ),
     }
     for name in OPTIONAL:
         if getattr(predictions, name) is not None:
@@ -86,21 +105,30 @@ def save_predictions(predictions: Predictions, run_dir: Path) -> Path:
 
 
 def load_predictions(path: Path) -> Predictions:
-    """Read a prediction file; a missing or damaged one is an error naming it and the notebook to rerun."""
+    """Read a prediction file; a missing or damaged one is an error naming it and what to rerun."""
     path = Path(path)
     if not path.exists():
         writer = f" (notebook {writer_notebook(path.stem)})" if writer_notebook(path.stem) else ""
-        raise FileNotFoundError(f"prediction file {path} is missing: run the notebook that trains {path.stem!r} first{writer}")
+        raise FileNotFoundError(
+            f"prediction file {path} is missing: run the notebook that trains {path.stem!r} "
+            f"first{writer}"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             arrays = {name: data[name] for name in data.files if name != "meta"}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-        raise RunFileError(f"prediction file {path} is unreadable ({error}): delete it and {rerun_hint(path.stem)}") from error
+        raise RunFileError(
+            f"prediction file {path} is unreadable ({error}): delete it and {rerun_hint(path.stem)}"
+        ) from error
     try:
-        return Predictions(model=meta.pop("model"), rule=meta.pop("rule"), meta=meta, path=path, **arrays)
+        return Predictions(
+            model=meta.pop("model"), rule=meta.pop("rule"), meta=meta, path=path, **arrays
+        )
     except (KeyError, TypeError, ValueError) as error:
-        raise RunFileError(f"prediction file {path} is malformed ({error}): delete it and {rerun_hint(path.stem)}") from error
+        raise RunFileError(
+            f"prediction file {path} is malformed ({error}): delete it and {rerun_hint(path.stem)}"
+        ) from error
 
 
 def available_predictions(run_dir: Path) -> list[str]:

@@ -1,4 +1,5 @@
-"""One benchmark run: the five rates on one machine, the cached/JPEG ratio and the projection for every paper profile."""
+"""One benchmark run: the five rates on one machine, the cached/JPEG ratio and the projection for
+every paper profile."""
 
 from __future__ import annotations
 
@@ -20,38 +21,49 @@ from annokit.training.extraction import EVAL_BATCH
 from annokit.training.fit import resolve_device
 from annokit.training.precision import describe
 
-REFERENCE_PROFILE = "nuswide-m3"  # whose [cnn] batch, [loader] and [precision] settings the rates are measured with
+# whose [cnn] batch, [loader] and [precision] settings the rates are measured with
+REFERENCE_PROFILE = "nuswide-m3"
 
 
 @dataclass(frozen=True)
 class BenchOptions:
-    """The command's options; None takes the reference profile's value (``--quick``: a smaller one on the CPU)."""
+    """The command's options; None takes the reference profile's value (``--quick``: a smaller
+    one on the CPU)."""
 
     backbone: str = "resnet101"
     image_size: int = 224
     device: str = "auto"
-    workers: int | None = None  # loader processes; None: the [loader] rule for the device (none on the CPU)
-    batch_size: int | None = None  # loaders and training steps; None: [cnn] batch_size (training steps, quick on the CPU: 2)
+    # loader processes; None: the [loader] rule for the device (none on the CPU)
+    workers: int | None = None
+    # loaders and training steps; None: [cnn] batch_size (training steps, quick on the CPU: 2)
+    batch_size: int | None = None
     inference_batch: int | None = None  # None: feature extraction's batch (quick on the CPU: 4)
     images: int | None = None  # JPEGs for the loader rates; None: 512 (quick: 64)
     quick: bool = False
-    seconds: float | None = None  # least seconds each rate is timed; None: the budget's (quick: 3 s a loader)
+    # least seconds each rate is timed; None: the budget's (quick: 3 s a loader)
+    seconds: float | None = None
     amp: str | None = None  # None: the reference profile's [precision] amp
     compile: bool | None = None  # None: the reference profile's [precision] compile
-    deterministic: bool = True  # deterministic algorithms, as the fit loop runs; False shows what they cost
+    # deterministic algorithms, as the fit loop runs; False shows what they cost
+    deterministic: bool = True
     profile: str = ""  # a prepared profile whose first training images replace the synthetic JPEGs
     data_root: str = ""
     work_dir: str = ""
-    folder: Path | None = None  # synthetic JPEGs and the cache; None: a temporary folder, removed afterwards
+    # synthetic JPEGs and the cache; None: a temporary folder, removed afterwards
+    folder: Path | None = None
 
 
 def budgets(quick: bool, device: torch.device) -> tuple[Budget, Budget]:
-    """(loader budget, model budget): a CPU's ResNet-101 step takes seconds, a GPU's tens of milliseconds."""
-    on_gpu = device.type == "cuda"
-    loader = Budget(warmup=1, steps=3, seconds=3.0) if quick else Budget(warmup=1, steps=10, seconds=10.0)
-    if on_gpu:
-        return loader, Budget(warmup=5, steps=10, seconds=2.0) if quick else Budget(warmup=10, steps=20, seconds=5.0)
-    return loader, Budget(warmup=1, steps=2, seconds=0.0) if quick else Budget(warmup=1, steps=3, seconds=0.0)
+    """(loader, model) budgets: a CPU's ResNet-101 step takes seconds, a GPU's tens of ms."""
+    if quick:
+        loader = Budget(warmup=1, steps=3, seconds=3.0)
+        models = {"cuda": Budget(warmup=5, steps=10, seconds=2.0)}
+        cpu = Budget(warmup=1, steps=2, seconds=0.0)
+    else:
+        loader = Budget(warmup=1, steps=10, seconds=10.0)
+        models = {"cuda": Budget(warmup=10, steps=20, seconds=5.0)}
+        cpu = Budget(warmup=1, steps=3, seconds=0.0)
+    return loader, models.get(device.type, cpu)
 
 
 def profile_images(options: BenchOptions, count: int) -> tuple[PreparedIndex, Path, str]:
@@ -61,13 +73,19 @@ def profile_images(options: BenchOptions, count: int) -> tuple[PreparedIndex, Pa
     run = open_run(options.profile, options.data_root, options.work_dir)
     rows = run.index.rows(TRAIN)[:count]
     frame = run.index.frame.iloc[rows].reset_index(drop=True)
-    meta = {**run.index.meta, "fingerprint": f"{run.index.meta.get('fingerprint')}-first{len(rows)}", "profile": "bench"}
-    index = PreparedIndex(frame=frame, label_names=run.index.label_names, tag_names=run.index.tag_names, meta=meta)
+    meta = {
+        **run.index.meta,
+        "fingerprint": f"{run.index.meta.get('fingerprint')}-first{len(rows)}",
+        "profile": "bench",
+    }
+    index = PreparedIndex(
+        frame=frame, label_names=run.index.label_names, tag_names=run.index.tag_names, meta=meta
+    )
     return index, run.data_root, f"training images of {options.profile} ({run.data_root})"
 
 
 def run_bench(options: BenchOptions) -> dict:
-    """Measure the five rates, the ratio of the two loaders, and project every paper profile's image stages."""
+    """Measure the five rates and the two loaders' ratio; project every paper profile's stages."""
     started = time.perf_counter()
     device = resolve_device(options.device)
     machine = hardware.describe(device)  # before the work: its load average is the other work's
@@ -77,12 +95,20 @@ def run_bench(options: BenchOptions) -> dict:
     step_batch = options.batch_size or (2 if small_cpu else reference.cnn.batch_size)
     inference_batch = options.inference_batch or (4 if small_cpu else EVAL_BATCH)
     count = options.images or (64 if options.quick else 512)
-    workers = reference.loader.worker_count(device.type) if options.workers is None else options.workers
-    settings = replace(reference.precision, amp=options.amp or reference.precision.amp,
-                       compile=reference.precision.compile if options.compile is None else options.compile)
+    workers = (
+        reference.loader.worker_count(device.type) if options.workers is None else options.workers
+    )
+    settings = replace(
+        reference.precision,
+        amp=options.amp or reference.precision.amp,
+        compile=reference.precision.compile if options.compile is None else options.compile,
+    )
     loader_budget, model_budget = budgets(options.quick, device)
     if options.seconds is not None:
-        loader_budget, model_budget = replace(loader_budget, seconds=options.seconds), replace(model_budget, seconds=options.seconds)
+        loader_budget, model_budget = (
+            replace(loader_budget, seconds=options.seconds),
+            replace(model_budget, seconds=options.seconds),
+        )
     with tempfile.TemporaryDirectory(prefix="annokit-bench-") as scratch:
         folder = Path(options.folder or scratch)
         if options.profile:
@@ -92,26 +118,58 @@ def run_bench(options: BenchOptions) -> dict:
             index = write_synthetic_jpegs(data_root, count)
             source = "synthetic 500×375 JPEGs (NUS-WIDE's typical size)"
         jpeg = loader_rates.jpeg_dataset(index, data_root, options.image_size)
-        rates = {"jpeg_loader": loader_rates.loader_rate(jpeg, batch, workers, reference.loader.prefetch, loader_budget, device)}
-        cached, build = loader_rates.cached_dataset(index, data_root, options.image_size, folder / "cache", workers)
-        rates["cached_loader"] = loader_rates.loader_rate(cached, batch, workers, reference.loader.prefetch, loader_budget, device)
+        rates = {
+            "jpeg_loader": loader_rates.loader_rate(
+                jpeg, batch, workers, reference.loader.prefetch, loader_budget, device
+            )
+        }
+        cached, build = loader_rates.cached_dataset(
+            index, data_root, options.image_size, folder / "cache", workers
+        )
+        rates["cached_loader"] = loader_rates.loader_rate(
+            cached, batch, workers, reference.loader.prefetch, loader_budget, device
+        )
         jpeg_bytes = mean_file_bytes(data_root, index)
-    bench = model_rates.ModelBench(options.backbone, options.image_size, step_batch, inference_batch, device, settings,
-                              options.deterministic)
+    bench = model_rates.ModelBench(
+        options.backbone,
+        options.image_size,
+        step_batch,
+        inference_batch,
+        device,
+        settings,
+        options.deterministic,
+    )
     rates.update(model_rates.model_rates(bench, model_budget))
     per_second = {key: rate.images_per_s for key, rate in rates.items()}
     return {
         "hardware": machine,
-        "settings": {"backbone": options.backbone, "image_size": options.image_size, "device": str(device), "quick": options.quick,
-                     "workers": workers, "prefetch": reference.loader.prefetch, "images": len(index.frame), "source": source,
-                     "batch_sizes": {"jpeg_loader": batch, "cached_loader": batch, "cnn_train_step": step_batch,
-                                     "mscnn_train_step": step_batch, "inference": inference_batch},
-                     "precision": describe(device.type, settings), "deterministic_algorithms": options.deterministic,
-                     "budgets": {"loaders": asdict(loader_budget), "models": asdict(model_budget)},
-                     "reference_profile": REFERENCE_PROFILE},
+        "settings": {
+            "backbone": options.backbone,
+            "image_size": options.image_size,
+            "device": str(device),
+            "quick": options.quick,
+            "workers": workers,
+            "prefetch": reference.loader.prefetch,
+            "images": len(index.frame),
+            "source": source,
+            "batch_sizes": {
+                "jpeg_loader": batch,
+                "cached_loader": batch,
+                "cnn_train_step": step_batch,
+                "mscnn_train_step": step_batch,
+                "inference": inference_batch,
+            },
+            "precision": describe(device.type, settings),
+            "deterministic_algorithms": options.deterministic,
+            "budgets": {"loaders": asdict(loader_budget), "models": asdict(model_budget)},
+            "reference_profile": REFERENCE_PROFILE,
+        },
         "rates": {key: rate.to_dict() for key, rate in rates.items()},
-        "cache": {"build_images_per_s": build.images_per_s, "bytes_per_image": 3 * options.image_size**2,
-                  "jpeg_mean_bytes": round(jpeg_bytes)},
+        "cache": {
+            "build_images_per_s": build.images_per_s,
+            "bytes_per_image": 3 * options.image_size**2,
+            "jpeg_mean_bytes": round(jpeg_bytes),
+        },
         "cached_to_jpeg_ratio": per_second["cached_loader"] / per_second["jpeg_loader"],
         "projection": projection.project(per_second),
         "not_projected": projection.NOT_PROJECTED,

@@ -1,4 +1,4 @@
-"""Images/s of the image models on random inputs (no loader): the CNN's and the MS-CNN branch's training steps, inference.
+"""Images/s of the image models on random inputs (no loader): CNN and MS-CNN training, inference.
 
 Each runs as the fit loop runs it: Eq. 4 averaged over the labels, SGD with momentum, deterministic
 algorithms, and on CUDA the profile's autocast dtype, loss scaling, channels_last and cuDNN setting.
@@ -32,7 +32,8 @@ class ModelBench:
     inference_batch: int
     device: torch.device
     precision: PrecisionSettings
-    deterministic: bool = True  # the fit loop's torch.use_deterministic_algorithms (``train.seed_everything``)
+    # the fit loop's torch.use_deterministic_algorithms (``fit.seed_everything``)
+    deterministic: bool = True
 
     @property
     def dtype(self) -> torch.dtype | None:
@@ -40,23 +41,31 @@ class ModelBench:
 
     @property
     def memory_format(self) -> torch.memory_format:
-        return torch.channels_last if precision.uses_channels_last(self.device.type, self.precision.channels_last) else torch.contiguous_format
+        return (
+            torch.channels_last
+            if precision.uses_channels_last(self.device.type, self.precision.channels_last)
+            else torch.contiguous_format
+        )
 
 
 def random_batch(bench: ModelBench, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised-image-like inputs and multi-hot targets on the device."""
-    images = torch.randn(size, 3, bench.image_size, bench.image_size, device=bench.device).to(memory_format=bench.memory_format)
+    shape = (size, 3, bench.image_size, bench.image_size)
+    images = torch.randn(shape, device=bench.device).to(memory_format=bench.memory_format)
     return images, (torch.rand(size, LABELS, device=bench.device) < 0.05).float()
 
 
 def prepare(model: nn.Module, bench: ModelBench) -> nn.Module:
-    """The model on the device in the stage's memory format, compiled when the settings ask for it."""
+    """The model on the device in the stage's memory format, compiled when the settings say so."""
     model = model.to(bench.device).to(memory_format=bench.memory_format)
     return precision.maybe_compile(model, bench.precision.compile)
 
 
-def train_rate(model: nn.Module, params: list[nn.Parameter], bench: ModelBench, budget: Budget) -> Rate:
-    """Training images/s: forward, Eq. 4, backward and an SGD step per batch, as ``train_one_epoch`` runs them."""
+def train_rate(
+    model: nn.Module, params: list[nn.Parameter], bench: ModelBench, budget: Budget
+) -> Rate:
+    """Training images/s: forward, Eq. 4, backward and an SGD step per batch, as ``train_one_epoch``
+    runs them."""
     optimizer = torch.optim.SGD(params, lr=1e-3, momentum=0.9, weight_decay=1e-4)
     scaler = precision.grad_scaler(bench.dtype)
     images, labels = random_batch(bench, bench.batch_size)
@@ -76,7 +85,8 @@ def train_rate(model: nn.Module, params: list[nn.Parameter], bench: ModelBench, 
 
 
 class Extraction(nn.Module):
-    """What feature extraction computes per batch: f_v and the sigmoid scores (``m3.features_and_scores``)."""
+    """What feature extraction computes per batch: f_v and the sigmoid scores (as
+    ``training.extraction.features_and_scores``)."""
 
     def __init__(self, model: MultiScaleCNN) -> None:
         super().__init__()
@@ -102,7 +112,7 @@ def inference_rate(model: MultiScaleCNN, bench: ModelBench, budget: Budget) -> R
 
 
 def model_rates(bench: ModelBench, budget: Budget) -> dict[str, Rate]:
-    """The CNN's training step (3), the MS-CNN branch's training step (4) and MS-CNN inference (5)."""
+    """The CNN's training step (3), the MS-CNN branch's training step (4), MS-CNN inference (5)."""
     seed_everything(0)  # the fit loop's deterministic algorithms; then the profile's cuDNN choice
     torch.use_deterministic_algorithms(bench.deterministic, warn_only=True)
     precision.apply_kernel_settings(bench.device.type, bench.precision.cudnn_benchmark)
@@ -110,6 +120,7 @@ def model_rates(bench: ModelBench, budget: Budget) -> dict[str, Rate]:
     rates = {"cnn_train_step": train_rate(cnn, list(cnn.parameters()), bench, budget)}
     mscnn = MultiScaleCNN.from_finetuned_cnn(cnn.cpu()).freeze_backbone()
     del cnn
-    rates["mscnn_train_step"] = train_rate(mscnn, [p for p in mscnn.parameters() if p.requires_grad], bench, budget)
+    trained = [p for p in mscnn.parameters() if p.requires_grad]
+    rates["mscnn_train_step"] = train_rate(mscnn, trained, bench, budget)
     rates["inference"] = inference_rate(mscnn, bench, budget)
     return rates

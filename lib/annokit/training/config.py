@@ -15,15 +15,17 @@ LR_SCHEDULES = ("constant", "step")
 
 
 # Small models on cached vectors (heads, decoders) train in float32 unless a profile says otherwise:
-# their cost is negligible and an RNN decoder feeds its argmax back, where bfloat16 could flip a pick.
+# their cost is negligible and an RNN decoder feeds its argmax back, where bfloat16 could flip a
+# pick.
 FLOAT32 = PrecisionSettings(amp="off", channels_last=False)
 NO_WORKERS = LoaderSettings(workers=0)
 
 
 @dataclass(frozen=True)
 class FitConfig:
-    """What decides a stage's training, stored in every checkpoint: the optimiser part of the stage's
-    profile section (``Training``), the seed, and the machine's ``[loader]`` and ``[precision]``."""
+    """What decides a stage's training, stored in every checkpoint: the optimiser part of the
+    stage's profile section (``Training``), the seed, and the machine's ``[loader]`` and
+    ``[precision]``."""
 
     training: Training
     seed: int = 0
@@ -68,7 +70,7 @@ class FitConfig:
 
 
 def training_part(section: Training, epochs: int | None = None) -> Training:
-    """The ``Training`` fields of a stage's section (the optimiser, epochs, batch), nothing else of it.
+    """The ``Training`` fields of a stage's section (optimiser, epochs, batch), nothing else.
 
     A checkpoint records only these, so a finished fit is reused when an unrelated setting of its
     section changes (the partial-label grid, the decoder's beam, the extra seeds).
@@ -80,28 +82,46 @@ def training_part(section: Training, epochs: int | None = None) -> Training:
     return Training(**values)
 
 
-def fit_config(section: Training, seed: int, epochs: int | None = None, *,
-               loader: LoaderSettings = NO_WORKERS, precision: PrecisionSettings = FLOAT32) -> FitConfig:
-    """A stage's ``FitConfig`` from its profile section; ``epochs`` (None: the section's) and ``seed`` per run.
+def fit_config(
+    section: Training,
+    seed: int,
+    epochs: int | None = None,
+    *,
+    loader: LoaderSettings = NO_WORKERS,
+    precision: PrecisionSettings = FLOAT32,
+) -> FitConfig:
+    """A stage's ``FitConfig`` from its profile section; ``epochs`` (None: the section's) and
+    ``seed`` per run.
 
     Image stages pass the profile's ``[loader]`` and ``[precision]``; models on cached vectors keep
     the defaults: no loader processes, float32.
     """
-    return FitConfig(training_part(section, epochs), seed=int(seed), loader=loader, precision=precision)
+    return FitConfig(
+        training_part(section, epochs), seed=int(seed), loader=loader, precision=precision
+    )
 
 
 def build_optimizer(params: list, config: FitConfig) -> torch.optim.Optimizer:
-    """The optimiser ``config`` names, with its momentum, weight decay and (RMSprop) ``rmsprop_alpha``/``rmsprop_eps``."""
+    """The optimiser ``config`` names, with its momentum, weight decay and (RMSprop)
+    ``rmsprop_alpha``/``rmsprop_eps``."""
     t = config.training
     if t.optimizer == "sgd":
         return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
     if t.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=t.lr, alpha=t.rmsprop_alpha, eps=t.rmsprop_eps,
-                                   momentum=t.momentum, weight_decay=t.weight_decay)
+        return torch.optim.RMSprop(
+            params,
+            lr=t.lr,
+            alpha=t.rmsprop_alpha,
+            eps=t.rmsprop_eps,
+            momentum=t.momentum,
+            weight_decay=t.weight_decay,
+        )
     return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: FitConfig) -> torch.optim.lr_scheduler.LRScheduler:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, config: FitConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
     """Stepped once per epoch."""
     if config.lr_schedule == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_epochs, gamma=0.1)
@@ -109,6 +129,9 @@ def build_scheduler(optimizer: torch.optim.Optimizer, config: FitConfig) -> torc
 
 
 def loader_options(loader: LoaderSettings, device: torch.device | str) -> dict[str, Any]:
-    """``FitConfig``'s loader fields from a profile's ``[loader]`` section, for the device the stage runs on."""
-    return {"num_workers": loader.worker_count(torch.device(device).type), "prefetch_factor": loader.prefetch,
-            "pin_memory": loader.pin_memory}
+    """``FitConfig``'s loader fields from a profile's ``[loader]``, for the stage's device."""
+    return {
+        "num_workers": loader.worker_count(torch.device(device).type),
+        "prefetch_factor": loader.prefetch,
+        "pin_memory": loader.pin_memory,
+    }

@@ -1,4 +1,4 @@
-"""Distributed helpers of the fit loop: process group under torchrun, rank queries, RNG states of every rank.
+"""Distributed helpers of the fit loop: torchrun's process group, rank queries, every rank's RNG.
 
 One process (no ``WORLD_SIZE``) is the normal case; then every helper answers as rank 0 of 1.
 """

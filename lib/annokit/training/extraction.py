@@ -1,4 +1,4 @@
-"""Feature extraction: a trained model's pooled features and sigmoid scores over a dataset, batch by batch, in order.
+"""Feature extraction: a model's pooled features and sigmoid scores, batch by batch, in order.
 
 Used to cache f_v and the CNN scores for the later stages (``m3.cache_and_annotate``), to score a
 training curve on the validation images (``validation.score_monitor``) and by the benchmark.
@@ -18,18 +18,31 @@ from annokit.training.config import loader_options
 EVAL_BATCH = 128
 
 
-def extraction_loader(dataset: Dataset, device: torch.device | str, loader: LoaderSettings | None = None) -> DataLoader:
-    """Batches of ``dataset`` in order, with the profile's ``[loader]`` workers (none when not given)."""
+def extraction_loader(
+    dataset: Dataset, device: torch.device | str, loader: LoaderSettings | None = None
+) -> DataLoader:
+    """Batches of ``dataset`` in order, with the profile's ``[loader]`` workers (or none)."""
     options = loader_options(loader or LoaderSettings(workers=0), device)
     workers = options["num_workers"]
-    return DataLoader(dataset, batch_size=EVAL_BATCH, num_workers=workers, prefetch_factor=options["prefetch_factor"] if workers else None,
-                      pin_memory=options["pin_memory"] and torch.device(device).type == "cuda")
+    return DataLoader(
+        dataset,
+        batch_size=EVAL_BATCH,
+        num_workers=workers,
+        prefetch_factor=options["prefetch_factor"] if workers else None,
+        pin_memory=options["pin_memory"] and torch.device(device).type == "cuda",
+    )
 
 
 @torch.no_grad()
-def features_and_scores(model: nn.Module, dataset: Dataset, device: torch.device, input_index: int = 0,
-                        desc: str = "extracting", loader: LoaderSettings | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The model's feature vector (``model.features``) and sigmoid scores (``model.fc``) for every item."""
+def features_and_scores(
+    model: nn.Module,
+    dataset: Dataset,
+    device: torch.device,
+    input_index: int = 0,
+    desc: str = "extracting",
+    loader: LoaderSettings | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The features (``model.features``) and sigmoid scores (``model.fc``) of every item."""
     model.eval().to(device)
     features, scores = [], []
     for batch in tqdm(extraction_loader(dataset, device, loader), desc=desc, leave=False):

@@ -1,8 +1,9 @@
-"""Precision and kernel choices of the image stages: autocast dtype, loss scaling, channels_last, cuDNN, compile.
+"""Image stages' precision and kernels: autocast dtype, loss scaling, channels_last, cuDNN, compile.
 
-The decisions are pure functions of the device and the profile's ``[precision]`` settings, so they are
-tested without a GPU: bfloat16 autocast where the card supports it (Ampere and later), float16 with a
-``GradScaler`` otherwise, float32 on the CPU. Weights, optimiser states and checkpoints stay float32.
+The decisions are pure functions of the device and the profile's ``[precision]`` settings, so they
+are tested without a GPU: bfloat16 autocast where the card supports it (Ampere and later), float16
+with a ``GradScaler`` otherwise, float32 on the CPU. Weights, optimiser states and checkpoints stay
+float32.
 """
 
 from __future__ import annotations
@@ -23,25 +24,31 @@ def bf16_supported() -> bool:
 
 
 def autocast_dtype(device_type: str, setting: str, bf16: bool | None = None) -> torch.dtype | None:
-    """The autocast dtype for ``setting`` ("auto" | "bf16" | "fp16" | "off") on ``device_type``; None: float32.
+    """The autocast dtype for ``setting`` ("auto" | "bf16" | "fp16" | "off") on ``device_type``;
+    None: float32.
 
     ``bf16``: whether the GPU supports bfloat16 (None: ask CUDA). Only CUDA autocasts: the CPU's
     bfloat16 kernels are slower than its float32 ones on most processors.
     """
     if setting not in AMP_SETTINGS:
-        raise ValueError(f"[precision] amp = {setting!r} is not allowed: use one of {', '.join(AMP_SETTINGS)}")
+        raise ValueError(
+            f"[precision] amp = {setting!r} is not allowed: use one of {', '.join(AMP_SETTINGS)}"
+        )
     if device_type != "cuda" or setting == "off":
         return None
     if setting == "fp16":
         return torch.float16
     has_bf16 = bf16_supported() if bf16 is None else bf16
     if setting == "bf16" and not has_bf16:
-        raise ValueError("[precision] amp = 'bf16', but this GPU has no bfloat16: set amp = 'auto' or 'fp16' in the profile")
+        raise ValueError(
+            "[precision] amp = 'bf16', but this GPU has no bfloat16: set amp = 'auto' or 'fp16' "
+            "in the profile"
+        )
     return torch.bfloat16 if has_bf16 else torch.float16
 
 
 def needs_grad_scaler(dtype: torch.dtype | None) -> bool:
-    """float16 gradients underflow without loss scaling; bfloat16 has float32's range and needs none."""
+    """float16 gradients underflow without loss scaling; bfloat16 has float32's range."""
     return dtype == torch.float16
 
 
@@ -52,7 +59,9 @@ def grad_scaler(dtype: torch.dtype | None) -> torch.amp.GradScaler:
 
 def autocast(device_type: str, dtype: torch.dtype | None) -> AbstractContextManager:
     """``torch.autocast`` to ``dtype``, or nothing when ``dtype`` is None (float32)."""
-    return torch.autocast(device_type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+    return (
+        torch.autocast(device_type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+    )
 
 
 def uses_channels_last(device_type: str, channels_last: bool) -> bool:
@@ -61,10 +70,12 @@ def uses_channels_last(device_type: str, channels_last: bool) -> bool:
 
 
 def apply_kernel_settings(device_type: str, cudnn_benchmark: bool) -> dict[str, Any]:
-    """Set cuDNN's benchmark mode for a stage (call after ``seed_everything``, which turns it off); returns what was set.
+    """Set cuDNN's benchmark mode for a stage (call after ``seed_everything``, which turns it off);
+    returns what was set.
 
-    Under ``torch.use_deterministic_algorithms`` the benchmark chooses among deterministic algorithms only,
-    but the fastest one may differ between cards and runs, so results may move in the last digits.
+    Under ``torch.use_deterministic_algorithms`` the benchmark chooses among deterministic
+    algorithms only, but the fastest one may differ between cards and runs, so results may move in
+    the last digits.
     """
     benchmark = device_type == "cuda" and cudnn_benchmark
     torch.backends.cudnn.benchmark = benchmark
@@ -74,12 +85,15 @@ def apply_kernel_settings(device_type: str, cudnn_benchmark: bool) -> dict[str, 
 def maybe_compile(model: nn.Module, enabled: bool) -> nn.Module:
     """``torch.compile(model)`` when enabled, else the model itself.
 
-    The compiled wrapper shares the model's parameters: train through it, save ``model.state_dict()``.
+    The compiled wrapper shares the model's parameters: train through it, save
+    ``model.state_dict()``.
     """
     return torch.compile(model) if enabled else model
 
 
-def describe(device_type: str, settings: PrecisionSettings, bf16: bool | None = None) -> dict[str, Any]:
+def describe(
+    device_type: str, settings: PrecisionSettings, bf16: bool | None = None
+) -> dict[str, Any]:
     """What a stage on ``device_type`` runs with, for run records and benchmark reports."""
     dtype = autocast_dtype(device_type, settings.amp, bf16)
     return {

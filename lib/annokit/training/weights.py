@@ -1,10 +1,10 @@
-"""Pretrained weights a profile names: where the file is, and its manifest entry (checksum and recipe).
+"""Pretrained weights a profile names: where the file is, and its manifest entry (checksum, recipe).
 
 A profile's ``[cnn] weights_path`` is empty (torchvision's ImageNet file in the torch hub cache), an
 absolute path, or a file name looked up in ``<work>/weights`` (``paths.weights_dir``): the demo's
-stand-in ``resnet18-standin.pth`` lives there as a paper user's ``resnet101-63fe2227.pth`` may. A file
-with a manifest entry beside it (``<name>.json``: SHA-256 and the recipe that built it) is checked
-against it before it is loaded, so a damaged or swapped file is named, never silently used.
+stand-in ``resnet18-standin.pth`` lives there as a paper user's ``resnet101-63fe2227.pth`` may. A
+file with a manifest entry beside it (``<name>.json``: SHA-256 and the recipe that built it) is
+checked against it before it is loaded, so a damaged or swapped file is named, never silently used.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ class WeightsError(RuntimeError):
 
 
 def resolve_weights_path(weights_path: str) -> Path | None:
-    """The file a profile's ``weights_path`` names; None for the torch hub cache (an empty setting)."""
+    """The file a profile's ``weights_path`` names; None for the torch hub cache (empty setting)."""
     if not weights_path:
         return None
     path = Path(weights_path).expanduser()
@@ -35,9 +35,14 @@ def entry_path(weights: Path) -> Path:
 
 
 def write_entry(weights: Path, recipe: dict, **measured) -> dict:
-    """Record the file's SHA-256, size, the recipe that built it and what was ``measured`` of it, beside it."""
-    entry = {"file": Path(weights).name, "sha256": sha256_of(weights), "bytes": Path(weights).stat().st_size, "recipe": recipe,
-             **measured}
+    """Record beside the file its SHA-256, size, the recipe that built it and the ``measured``."""
+    entry = {
+        "file": Path(weights).name,
+        "sha256": sha256_of(weights),
+        "bytes": Path(weights).stat().st_size,
+        "recipe": recipe,
+        **measured,
+    }
     atomic_write_text(json.dumps(entry, indent=1, sort_keys=True), entry_path(weights))
     return entry
 
@@ -50,18 +55,22 @@ def read_entry(weights: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise WeightsError(f"manifest entry {path} is unreadable ({error}): delete it and {_rebuild_hint(weights)}") from error
+        raise WeightsError(
+            f"manifest entry {path} is unreadable ({error}): delete it and {_rebuild_hint(weights)}"
+        ) from error
 
 
 def verify_weights(weights: Path) -> Path:
-    """``weights`` if it exists and matches its manifest entry (when it has one); else a one-line WeightsError."""
+    """``weights`` if it exists and matches its manifest entry (if any), else a WeightsError."""
     weights = Path(weights)
     if not weights.is_file():
         raise WeightsError(f"pretrained weights {weights} are missing: {_rebuild_hint(weights)}")
     entry = read_entry(weights)
     if entry is not None and entry.get("sha256") != sha256_of(weights):
-        raise WeightsError(f"pretrained weights {weights} do not match the checksum in {entry_path(weights)}: "
-                           f"the file changed or is damaged; delete both and {_rebuild_hint(weights)}")
+        raise WeightsError(
+            f"pretrained weights {weights} do not match the checksum in {entry_path(weights)}: the "
+            f"file changed or is damaged; delete both and {_rebuild_hint(weights)}"
+        )
     return weights
 
 
