@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -31,6 +32,21 @@ OS_FIXES = {
 }
 
 
+# How a DataLoader re-raises a worker's error: its message is the worker's whole traceback,
+# "Caught X in DataLoader worker process N. Original Traceback …", ending "module.Type: message".
+_WORKER_TRACEBACK = re.compile(r"Original Traceback \(most recent call last\):")
+_LAST_LINE = re.compile(r"^[\w.]+: (.*)$")
+
+
+def worker_message(text: str) -> str:
+    """The original message inside a loader worker's flattened traceback; other text as it is."""
+    if not _WORKER_TRACEBACK.search(text):
+        return text
+    last = [line for line in text.strip().splitlines() if line.strip()][-1].strip()
+    match = _LAST_LINE.match(last)
+    return match.group(1) if match else last
+
+
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     """``--debug``: show the Python traceback of an error instead of its one-line message."""
     parser.add_argument(
@@ -46,7 +62,7 @@ def message(error: BaseException) -> str:
     if isinstance(error, KeyError) and error.args:
         text = str(error.args[0])
     else:
-        text = str(error) or type(error).__name__
+        text = worker_message(str(error)) or type(error).__name__
     if not isinstance(error, (OSError, ValueError, RuntimeError, LookupError)):
         text = f"{type(error).__name__}: {text}"
     return " ".join(text.split())

@@ -14,17 +14,19 @@ import argparse
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import papermill as pm
-import zmq
 from nbclient.exceptions import DeadKernelError
 from tqdm.auto import tqdm
-from traitlets.config import Config
 
 from annokit import paths
-from annokit.cli import add_debug_flag, run_cli
+from annokit.cli import add_debug_flag, run_cli, worker_message
+from annokit.notebook_kernel import echo_kernel_log, kernel_config, kernel_log_path
+from annokit.notebook_parameters import typed_parameters
 from annokit.profile import available_profiles, load_profile
+from annokit.run_guard import check_gpus, data_state, run_folder, run_lock
 
 NOTEBOOKS_DIR = paths.repo_root() / "notebooks"
 
@@ -106,19 +108,11 @@ def is_up_to_date(output: Path, expected: str) -> bool:
     )
 
 
-def kernel_config() -> Config:
-    """Kernel settings: CurveZMQ keys for the kernel's sockets where pyzmq supports them.
-
-    Besides encrypting the traffic, this keeps ipykernel from warning on every start that it runs
-    over TCP without encryption; kernelspecs that do not declare Curve support start as before.
-    """
-    return Config({"KernelManager": {"transport_encryption": "auto"}} if zmq.has("curve") else {})
-
-
 def run_notebook(notebook: Path, output: Path, parameters: dict) -> float:
     """Execute one notebook into ``output``; returns its wall time in seconds."""
     output.parent.mkdir(parents=True, exist_ok=True)
     stamp_path(output).unlink(missing_ok=True)
+    kernel_log_path(output).unlink(missing_ok=True)
     start = time.perf_counter()
     try:
         pm.execute_notebook(
@@ -128,19 +122,25 @@ def run_notebook(notebook: Path, output: Path, parameters: dict) -> float:
             cwd=str(notebook.parent),
             progress_bar=False,
             kernel_name="python3",
-            config=kernel_config(),
+            config=kernel_config(kernel_log_path(output)),
         )
+    except KeyboardInterrupt:
+        raise  # the kernel's shutdown noise stays in its log
     except pm.PapermillExecutionError as error:
+        echo_kernel_log(kernel_log_path(output))
         raise NotebookFailed(
-            f"{notebook.name} failed in cell {error.exec_count} ({error.ename}: {error.evalue}); "
+            f"{notebook.name} failed in cell {error.exec_count} ({error.ename}: "
+            f"{worker_message(error.evalue)}); "
             f"the executed copy with the traceback is {output}"
         ) from None
     except DeadKernelError:
+        echo_kernel_log(kernel_log_path(output))
         raise NotebookFailed(
             f"{notebook.name}: its kernel died (most often out of memory); lower the batch size or "
             "the image count of the profile, or free memory, then run again (finished stages are "
             f"reused); partial copy: {output}"
         ) from None
+    echo_kernel_log(kernel_log_path(output))
     return time.perf_counter() - start
 
 
@@ -149,31 +149,79 @@ def reproduce(
     parameters: dict | None = None,
     notebooks: list[Path] | None = None,
     force: bool = False,
+    raw: dict[str, str] | None = None,
 ) -> dict[str, float | None]:
     """Run the chain for a profile; returns each notebook's wall time (None
-    where it was up to date and skipped)."""
+    where it was up to date and skipped). ``raw``: ``-p`` values, checked against each notebook's
+    parameters cell before any notebook runs."""
     parameters = absolute_paths({"profile": profile, "interactive": False, **(parameters or {})})
     check_paths(parameters)
+    notebooks = notebooks or chain()
+    typed = typed_parameters(notebooks, raw or {})
+    with run_lock(run_folder(profile, parameters)):
+        return _run_chain(profile, parameters, notebooks, typed, force)
+
+
+def _run_chain(
+    profile: str, parameters: dict, notebooks: list[Path], typed: dict[Path, dict], force: bool
+) -> dict[str, float | None]:
+    """The chain under the run lock: skip what is up to date, run the rest in order."""
     executed = paths.profile_results_dir(profile) / "executed"
+    settings, code = profile_text(profile), code_digest()
+    state = data_state(profile, parameters)
+    plan = []
+    for notebook in notebooks:
+        own = {**declared_parameters(notebook, parameters), **typed.get(notebook, {})}
+        plan.append((notebook, own, executed / notebook.name))
+    _check_gpus_before(
+        plan, force, lambda notebook, own: stamp_of(notebook, own, settings, code + state)
+    )
     timings: dict[str, float | None] = {}
     rerun_upstream = force
-    settings, code = profile_text(profile), code_digest()
-    for notebook in (
-        bar := tqdm(notebooks or chain(), desc=f"reproduce {profile}", unit="notebook")
-    ):
+    for notebook, own, output in (bar := tqdm(plan, desc=f"reproduce {profile}", unit="notebook")):
         bar.set_postfix_str(notebook.stem)
-        own = declared_parameters(notebook, parameters)
-        stamped = {k: v for k, v in own.items() if k not in UNSTAMPED_PARAMETERS}
-        output, expected = executed / notebook.name, stamp(notebook, stamped, settings, code)
-        if not rerun_upstream and is_up_to_date(output, expected):
+        if not rerun_upstream and is_up_to_date(
+            output, stamp_of(notebook, own, settings, code + state)
+        ):
             timings[notebook.stem] = None
             continue
         timings[notebook.stem] = run_notebook(notebook, output, own)
+        state = data_state(profile, parameters)  # what the notebook made of the data
         stamp_path(output).write_text(
-            json.dumps({"stamp": expected, "parameters": own, "seconds": timings[notebook.stem]})
+            json.dumps(
+                {
+                    "stamp": stamp_of(notebook, own, settings, code + state),
+                    "parameters": own,
+                    "seconds": timings[notebook.stem],
+                }
+            )
         )
         rerun_upstream = True  # what follows reads what this one wrote
     return timings
+
+
+def stamp_of(notebook: Path, own: dict, profile_settings: str, code: str) -> str:
+    """The stamp of a notebook run with ``own`` (``gpus`` and the like left out)."""
+    stamped = {k: v for k, v in own.items() if k not in UNSTAMPED_PARAMETERS}
+    return stamp(notebook, stamped, profile_settings, code)
+
+
+def _check_gpus_before(
+    plan: list[tuple[Path, dict, Path]], force: bool, expected: Callable[[Path, dict], str]
+) -> None:
+    """``gpus`` > 1 without the GPUs is refused before the first notebook, unless every notebook
+    that takes ``gpus`` is up to date and will be skipped."""
+    first_to_run = next(
+        (
+            i
+            for i, (notebook, own, output) in enumerate(plan)
+            if force or not is_up_to_date(output, expected(notebook, own))
+        ),
+        len(plan),
+    )
+    for _, own, _ in plan[first_to_run:]:
+        if "gpus" in own:
+            check_gpus(own["gpus"])
 
 
 def check_paths(parameters: dict) -> None:
@@ -191,6 +239,19 @@ def at_least_one(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return int(text)
+
+
+def worker_count(text: str) -> int:
+    """An argparse type: loader processes, 0 or more, or -1 for automatic."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -2
+    if value < -1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of processes: give 0 or more, or -1 for automatic"
+        )
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -211,10 +272,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=worker_count,
         default=None,
         help="processes that decode images for the image stages (default: the profile's [loader] "
-        "workers)",
+        "workers; -1: automatic)",
+    )
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="a notebook parameter, checked against the type of its default in the notebooks' "
+        "parameters cells (true/false for switches, a,b for lists)",
     )
     parser.add_argument(
         "--gpus",
@@ -239,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.gpus is not None:
         parameters["gpus"] = args.gpus
     start = time.perf_counter()
-    timings = reproduce(args.profile, parameters, force=args.force)
+    raw = dict(args.parameter)
+    timings = reproduce(args.profile, parameters, force=args.force, raw=raw)
     results = paths.profile_results_dir(args.profile)
     print(f"\nProfile {args.profile}: executed notebooks in {results / 'executed'}")
     for name, seconds in timings.items():

@@ -111,6 +111,7 @@ def test_a_read_only_results_folder_is_one_line(tmp_path, monkeypatch, capsys):
         raise PermissionError(errno.EACCES, "Permission denied", str(self))
 
     monkeypatch.setenv("ANNOKIT_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("ANNOKIT_WORK", str(tmp_path / "results"))  # the run lock goes there first
     monkeypatch.setattr(Path, "mkdir", refuse)
     monkeypatch.setattr(
         reproduce, "chain", lambda: [Path(reproduce.NOTEBOOKS_DIR) / "08_result_tables.ipynb"]

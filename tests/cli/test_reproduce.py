@@ -25,6 +25,7 @@ def write_notebook(path, body, parameters='profile = "demo"\nmarker = ""'):
 @pytest.fixture
 def chain_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("ANNOKIT_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("ANNOKIT_WORK", str(tmp_path / "work"))  # the run lock and index go there
     log = tmp_path / "log.txt"
     folder = tmp_path / "notebooks"
     folder.mkdir()

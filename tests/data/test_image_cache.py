@@ -169,3 +169,26 @@ def test_a_damaged_cache_is_refused_with_the_fix(source):
         f.truncate(100)
     with pytest.raises(ImageCacheError, match="is damaged \\(100 bytes"):
         build(index, data_root, work)
+
+
+def test_a_resumed_build_checks_the_chunks_written_before_the_interruption(source, monkeypatch):
+    index, data_root, work = source
+    real = image_cache.ResizedImages.__getitem__
+    interrupted = []
+
+    def stopping(self, i):
+        if i == 9 and not interrupted:
+            interrupted.append(i)
+            raise KeyboardInterrupt
+        return real(self, i)
+
+    monkeypatch.setattr(image_cache.ResizedImages, "__getitem__", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        build(index, data_root, work)
+    data = cache_file(work / "cache", "bench", TRAIN, SIZE)
+    with open(data, "r+b") as f:  # damage image 1 (chunk 0) while nothing runs
+        f.seek(SIZE * SIZE * 3)
+        f.write(b"\0" * SIZE * SIZE * 3)
+    resumed = build(index, data_root, work)
+    jpeg = AnnotationDataset(index, data_root, split=TRAIN, image_size=SIZE)
+    assert torch.equal(resumed[1][0], jpeg[1][0])  # decoded again, not served as zeros

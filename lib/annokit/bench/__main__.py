@@ -19,35 +19,73 @@ from annokit.cli import add_debug_flag, run_cli
 from annokit.profile.sections import AMP_SETTINGS, BACKBONES
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (0 is not "the default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of at least 1 (leave the option out for the default)"
+        )
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+def worker_count(text: str) -> int:
+    """An argparse type: loader processes, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of processes: give 0 or more (leave the option out for "
+            "the [loader] rule)"
+        )
+    return value
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m annokit.bench", description=__doc__.splitlines()[0].strip("`")
     )
     parser.add_argument("--backbone", default="resnet101", choices=BACKBONES)
-    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--image-size", type=positive_int, default=224)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument(
         "--workers",
-        type=int,
+        type=worker_count,
         default=None,
         help="loader processes (default: the [loader] rule: none on the CPU)",
     )
     parser.add_argument(
         "--batch-size",
-        type=int,
+        type=positive_int,
         default=None,
         help="loader and training batch (default: [cnn] batch_size; training steps with --quick on "
         "the CPU: 2)",
     )
     parser.add_argument(
         "--inference-batch",
-        type=int,
+        type=positive_int,
         default=None,
         help="inference batch (default: 128; --quick on the CPU: 4)",
     )
     parser.add_argument(
         "--images",
-        type=int,
+        type=positive_int,
         default=None,
         help="images for the loader rates (default: 512; --quick: 64)",
     )
@@ -56,7 +94,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--seconds",
-        type=float,
+        type=positive_float,
         default=None,
         help="least seconds each rate is timed (default: 3 with --quick, else 10 a loader)",
     )

@@ -17,7 +17,8 @@ import PIL
 from annokit.atomic import atomic_write_text
 from annokit.data.index import PreparedIndex
 
-CACHE_FORMAT = 1
+# 2: images with more than 8 bits per pixel scaled to 8 bits (data.image_decode), not clipped
+CACHE_FORMAT = 2
 RESIZE_RULE = (
     "torchvision Resize((size, size)) of the RGB PIL image: bilinear, antialiased "
     "(data.dataset.default_transform)"
@@ -124,6 +125,20 @@ def verify(data: Path, record: dict) -> None:
                     f"{min(record['shape'][0], first + record['chunk_rows']) - 1}): {fix}"
                 )
     _verified.add(key)
+
+
+def damaged_chunks(data: Path, record: dict) -> list[int]:
+    """The chunks recorded as written whose bytes on disk no longer match their checksum."""
+    chunk_bytes = record["chunk_rows"] * byte_count(record["shape"][1:])
+    damaged = []
+    with open(data, "rb") as f:
+        for chunk, expected in enumerate(record["chunks"]):
+            if expected is None:
+                continue
+            f.seek(chunk * chunk_bytes)
+            if hashlib.sha256(f.read(chunk_bytes)).hexdigest() != expected:
+                damaged.append(chunk)
+    return damaged
 
 
 def open_image_cache(data: Path, identity: dict) -> dict:

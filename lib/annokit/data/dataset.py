@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms
 
+from annokit.data.image_decode import decode_rgb
 from annokit.data.index import PreparedIndex
 
 # ImageNet statistics: the backbones are ImageNet-pretrained ResNets (both papers).
@@ -56,19 +57,13 @@ class AnnotationDataset(Dataset):
         return self.transform(self.load_image(i)), self.tags[i], self.labels[i], int(self.rows[i])
 
     def load_image(self, i: int) -> Image.Image:
-        """The RGB image of item i; a missing or corrupt file is an error naming it."""
+        """The 8-bit RGB image of item i (``decode_rgb``); a bad file is an error naming it."""
         path = self.data_root / self.paths[i]
         try:
-            with Image.open(path) as image:
-                return image.convert("RGB")
+            return decode_rgb(path)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"image {path} is missing (row {self.rows[i]} of the prepared index): restore it, "
                 "or prepare the index again with --on-missing skip (papermill parameter "
                 "on_missing='skip') to leave it out"
             ) from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-            raise RuntimeError(
-                f"image {path} cannot be decoded ({error}): replace the file with a valid copy; "
-                f"`python -m annokit.data.manifest verify --deep` lists every such file"
-            ) from error

@@ -34,6 +34,7 @@ from annokit.data.cache_record import (
     cache_file,
     cache_identity,
     content_checksum,
+    damaged_chunks,
     mark_verified,
     open_image_cache,
     read_record,
@@ -111,10 +112,27 @@ def ensure_image_cache(
             record = None  # the data file went missing or was cut short mid-build: start again
         if record is None:
             record = _start(data, identity)
+        elif not record["complete"]:
+            _recheck(data, record)
         if not record["complete"]:
             record = _fill(source, data, record, workers, progress)
         verify(data, record)
         return record
+
+
+def _recheck(data: Path, record: dict) -> None:
+    """Before resuming, check the chunks written before the interruption; a damaged one is
+    decoded again (the finished build is then trusted without another read)."""
+    damaged = damaged_chunks(data, record)
+    for chunk in damaged:
+        record["chunks"][chunk] = None
+    if damaged:
+        rows = record["chunk_rows"]
+        print(
+            f"image cache {data}: {len(damaged)} chunk(s) written before the interruption are "
+            f"damaged (images from {damaged[0] * rows}): decoding them again"
+        )
+        write_record(data, record)
 
 
 def _start(data: Path, identity: dict) -> dict:

@@ -7,10 +7,15 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from annokit.data.annotation_table import AnnotationTable
+from annokit.data.image_decode import (
+    MAX_PIXELS_VARIABLE,
+    TOO_LARGE,
+    ImageDecodeError,
+    decode_rgb,
+)
 
 SKIP_ADVICE = "--on-missing skip (papermill parameter on_missing='skip')"
 LISTED = 10  # problem files named in a message; the count gives the rest
@@ -34,12 +39,11 @@ def describe_missing(missing: list[str], policy: str) -> str:
 
 
 def decode_error(path: Path) -> str | None:
-    """Why an image file cannot be decoded in full (None when it can)."""
+    """Why an image file cannot become the 8-bit RGB picture training sees (None when it can)."""
     try:
-        with Image.open(path) as image:
-            image.load()
-    except UnidentifiedImageError:
-        return "not an image"
+        decode_rgb(path)
+    except ImageDecodeError as error:
+        return error.reason
     except Exception as error:  # noqa: BLE001 (any failure of the decoder is a bad file)
         text = " ".join(str(error).split()) or type(error).__name__
         return text.split(" (")[0][:60]
@@ -75,9 +79,10 @@ def find_undecodable_images(
 
 
 def describe_undecodable(bad: dict[str, str], policy: str) -> str:
-    """The report line for images that fail to decode: count, the
-    first paths with why, and the fix."""
-    first = ", ".join(f"{path} ({reason})" for path, reason in list(bad.items())[:LISTED])
+    """The report line for images that fail to decode: count, the first paths with why, and the
+    fix; images over the pixel limit are their own kind, with the limit's fix."""
+    large = {p: r for p, r in bad.items() if r.startswith(TOO_LARGE)}
+    broken = {p: r for p, r in bad.items() if p not in large}
     if policy == "stop":
         action = (
             "stopping: re-copy those files from the original image archive (demo: delete the demo "
@@ -85,7 +90,20 @@ def describe_undecodable(bad: dict[str, str], policy: str) -> str:
         )
     else:
         action = "left out of the index as asked (--on-missing skip)"
-    return (
-        f"{len(bad)} image file(s) cannot be decoded (truncated or not images), first: {first}; "
-        f"{action}"
-    )
+    parts = []
+    if broken:
+        parts.append(
+            f"{len(broken)} image file(s) cannot be decoded (truncated, not images or of an "
+            f"unsupported kind), first: {_listed(broken)}"
+        )
+    if large:
+        parts.append(
+            f"{len(large)} image file(s) are over the pixel limit, first: {_listed(large)} "
+            f"(if they are genuine, raise the limit with {MAX_PIXELS_VARIABLE}=<pixels>)"
+        )
+    return f"{'; '.join(parts)}; {action}"
+
+
+def _listed(bad: dict[str, str]) -> str:
+    """The first paths of ``bad`` with why."""
+    return ", ".join(f"{path} ({reason})" for path, reason in list(bad.items())[:LISTED])

@@ -1,6 +1,8 @@
 """The arrays of a prediction file, memory-mapped: an uncompressed ``.npz`` is a zip archive of
 ``.npy`` files stored as they are, so each array sits at a known offset and ``np.memmap`` maps it
-without reading it. A compressed member is read whole on first use instead.
+without reading it. A compressed member is read whole on first use instead. Each member's CRC-32
+is checked once when the file is opened (one sequential read), so flipped bytes are refused as
+``np.load`` would refuse them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from annokit.artifacts.stamps import RunFileError, rerun_hint
 
 # zip local file header: signature … name length, extra length
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+CRC_BLOCK = 1 << 20  # bytes read at a time while checking a member's CRC
 
 
 class NpzArrays(Mapping):
@@ -29,7 +32,9 @@ class NpzArrays(Mapping):
                 self._members = {
                     info.filename.removesuffix(".npy"): info for info in archive.infolist()
                 }
-        except (OSError, zipfile.BadZipFile) as error:
+                for info in archive.infolist():
+                    _check_crc(archive, info)
+        except (OSError, zipfile.BadZipFile, EOFError) as error:
             raise damaged(self.path, f"not a readable .npz: {error}") from error
         self._opened: dict[str, np.ndarray] = {}
 
@@ -59,6 +64,14 @@ class NpzArrays(Mapping):
     def is_mapped(self, name: str) -> bool:
         """Whether ``name`` is served from the file's pages rather than a copy in memory."""
         return isinstance(self[name], np.memmap)
+
+
+def _check_crc(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Read a member through once: zipfile compares its CRC-32 at the end (``BadZipFile``), the
+    check the memory map would skip."""
+    with archive.open(info) as member:
+        while member.read(CRC_BLOCK):
+            pass
 
 
 def damaged(path: Path, problem: str) -> RunFileError:

@@ -106,9 +106,12 @@ class ModelOutput:
     @cached_property
     def meta(self) -> dict:
         try:
-            return json.loads(str(self.arrays["meta"]))
+            meta = json.loads(str(self.arrays["meta"]))
         except (KeyError, ValueError) as error:
             raise damaged(self.path, f"no readable meta: {error}") from error
+        if not isinstance(meta, dict):
+            raise damaged(self.path, f"its meta is a JSON {type(meta).__name__}, not an object")
+        return meta
 
     def check(self, index: PreparedIndex) -> None:
         """Refuse a file whose arrays are missing or disagree in shape, or that was made
@@ -139,6 +142,10 @@ class ModelOutput:
                 raise damaged(
                     self.path, f"{name} {self.arrays[name].shape} does not fit {n} images"
                 )
+        if "counts" in set(self.arrays) and self.arrays["counts"].ndim != 1:
+            raise damaged(
+                self.path, f"counts {self.arrays['counts'].shape} is not one count per image"
+            )
         check_matches_index(self.meta, index, self.path, rows={"rows": self.arrays["rows"]})
 
     @property
