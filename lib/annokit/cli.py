@@ -68,6 +68,20 @@ def message(error: BaseException) -> str:
     return " ".join(text.split())
 
 
+_CALLED_AS: list[str] = []
+
+
+def call_as(name: str) -> None:
+    """Name the tool about to run as the user typed it (``annokit verify``): its usage lines and
+    error messages say that instead of ``python -m annokit.<module>``."""
+    _CALLED_AS.append(name)
+
+
+def called_as(default: str) -> str:
+    """The name the running tool was called by; ``default`` (its ``python -m`` form) otherwise."""
+    return _CALLED_AS[-1] if _CALLED_AS else default
+
+
 def run_cli(
     main: Callable[[Sequence[str] | None], int | None],
     argv: Sequence[str] | None = None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annokit import paths
-from annokit.cli import add_debug_flag, run_cli
+from annokit.cli import add_debug_flag, called_as, run_cli
 from annokit.data.index import IndexOptions, PreparedIndex, build_index
 from annokit.data.manifest_file import Manifest, load_manifest
 from annokit.profile import Profile, available_profiles, load_profile
@@ -90,7 +90,7 @@ def prepare(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m annokit.prepare",
+        prog=called_as("python -m annokit.prepare"),
         description="Verify a dataset against its manifest and write the prepared index.",
     )
     parser.add_argument(

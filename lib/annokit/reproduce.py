@@ -22,7 +22,7 @@ from nbclient.exceptions import DeadKernelError
 from tqdm.auto import tqdm
 
 from annokit import paths
-from annokit.cli import add_debug_flag, run_cli, worker_message
+from annokit.cli import add_debug_flag, called_as, run_cli, worker_message
 from annokit.notebook_kernel import echo_kernel_log, kernel_config, kernel_log_path
 from annokit.notebook_parameters import typed_parameters
 from annokit.profile import available_profiles, load_profile
@@ -256,7 +256,7 @@ def worker_count(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m annokit.reproduce",
+        prog=called_as("python -m annokit.reproduce"),
         description="Execute the notebooks in order for a profile.",
     )
     parser.add_argument("--profile", default="demo", choices=available_profiles())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from annokit.bench.measure import BenchOptions, run_bench
 from annokit.bench.printout import render
-from annokit.cli import add_debug_flag, run_cli
+from annokit.cli import add_debug_flag, called_as, run_cli
 from annokit.profile.sections import AMP_SETTINGS, BACKBONES
 
 
@@ -59,7 +59,7 @@ def worker_count(text: str) -> int:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m annokit.bench", description=__doc__.splitlines()[0].strip("`")
+        prog=called_as("python -m annokit.bench"), description=__doc__.splitlines()[0].strip("`")
     )
     parser.add_argument("--backbone", default="resnet101", choices=BACKBONES)
     parser.add_argument("--image-size", type=positive_int, default=224)

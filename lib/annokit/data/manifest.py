@@ -257,10 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     matches, 1 with the report when not."""
     import argparse
 
-    from annokit.cli import add_debug_flag
+    from annokit.cli import add_debug_flag, called_as
 
     parser = argparse.ArgumentParser(
-        prog="python -m annokit.data.manifest",
+        prog=called_as("python -m annokit.data.manifest"),
         description="Verify a dataset root against a manifest, or record a new manifest from a "
         "root.",
     )

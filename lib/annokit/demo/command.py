@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from annokit.cli import add_debug_flag
+from annokit.cli import add_debug_flag, called_as
 from annokit.demo.generate import LAYOUTS, MARKER, generate_demo, is_complete, summary
 from annokit.demo.truth import TRUTH_ARRAYS, TRUTH_STRINGS, DemoConfig
 
@@ -14,7 +14,7 @@ from annokit.demo.truth import TRUTH_ARRAYS, TRUTH_STRINGS, DemoConfig
 def main(argv: list[str] | None = None) -> None:
     """Command line: generate (or reuse) the demo under --root and print what is there."""
     parser = argparse.ArgumentParser(
-        prog="python -m annokit.demo",
+        prog=called_as("python -m annokit.demo"),
         description="Generate the synthetic demo dataset in the COCO 2014 and NUS-WIDE layouts.",
     )
     defaults = DemoConfig()

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from annokit.cli import add_debug_flag, run_cli
+from annokit.cli import add_debug_flag, called_as, run_cli
 from annokit.profile.load import available_profiles, load_profile
 from annokit.profile.schema import profile_schema
 from annokit.profile.strict import ProfileError
@@ -19,7 +19,7 @@ INVALID = 1
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; an invalid profile prints every one of its errors and returns 1."""
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    parser = argparse.ArgumentParser(prog=called_as(PROG), description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser(
         "check", help="validate a profile: exit 0 when valid, 1 with every problem when not"
@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProfileError as error:
         if args.debug:
             raise
-        print(f"{PROG}: error: {error}", file=sys.stderr)  # every line, as run_cli would join them
+        print(
+            f"{called_as(PROG)}: error: {error}", file=sys.stderr
+        )  # every line, as run_cli would join them
         return INVALID
     if args.command == "check":
         print(f"{args.profile}: valid ({profile.description})")
