@@ -292,11 +292,13 @@ if reported.exists():
 # %% [markdown]
 # ## Table 4: top-1 accuracy
 #
-# The share of test images whose *first* predicted label is true: the step-1 argmax of the
-# Multi-order RNNs, the first decoded label of the rare-first CNN-RNN (the order of SR-CNN-RNN, the
-# paper's comparison). Rare-first must start with a rare, hard label; the Multi-order RNN starts
-# with the label it is surest of (the variants differ only in training: step 1 never masks
-# anything).
+# The share of test images whose top label is true, read two ways. *First pick*: the step-1 argmax
+# of the Multi-order RNNs, the first decoded label of the rare-first CNN-RNN (the order of
+# SR-CNN-RNN, the paper's comparison). Rare-first must start with a rare, hard label; the
+# Multi-order RNN starts with the label it is surest of (the variants differ only in training: step
+# 1 never masks anything). *Argmax of max-pooled scores*: the label whose score, max-pooled over the
+# steps, is highest, which is what the authors' release takes as an image's top label for Table 4;
+# for the CNN-RNN, each label's largest probability over its decoding steps.
 
 # %%
 by_name = {p.model: p for p in predictions}

@@ -65,7 +65,6 @@ from annokit.methods import partial_labels as pl
 from annokit.methods import partial_sweep as ps
 from annokit.models.losses import partial_bce, partial_bce_coefficients
 from annokit.report.plots import plot_against_proportion, plot_normalisation, save_figure
-from annokit.training.config import fit_config
 
 # %%
 run = open_stage(profile, data_root=data_root, work_dir=work_dir, device=device, seed=seed)
@@ -174,7 +173,7 @@ fig = plot_normalisation()
 # settings changed, training stops with a message naming the folder: rerun with `retrain = True`.
 
 # %%
-config = fit_config(stage, seed=run.profile.seed)
+config = pf.partial_fit_config(run, stage)  # [precision] and [loader] when it trains on images
 print(config)
 training = pl.ClassifierTraining(
     config=config, device=run.device, make_model=tuning.make_model, threads=None

@@ -144,8 +144,10 @@ pd.DataFrame(weights).value_counts().rename("draws out of 1000").to_frame()
 # $l_t = \arg\max_{c \in \mathrm{pool}_t} \hat y_t^c$, $\mathrm{pool}_{t+1} = \mathrm{pool}_t
 # \setminus \{l_t\}$. The Multi-order RNN paper (Sec. 3.3) argues against exactly this hard
 # constraint. The decoder has the Multi-order RNN's sizes (the `[rnn]` section), starts from $\hat
-# s$, trains like the fixed-order CNN-RNNs of notebook 05 and decodes greedily until END. The pool
-# of one image with true labels $\{0, 2, 3\}$, through three steps of hand-made logits:
+# s$ and trains like the fixed-order CNN-RNNs of notebook 05. At test time it keeps the
+# `[baselines] order_free_beam_size` most probable label paths at each step (Chen et al.'s beam
+# search; the fixed-order CNN-RNNs decode greedily) until END. The pool of one image with true
+# labels $\{0, 2, 3\}$, through three steps of hand-made logits:
 
 # %%
 pool = torch.tensor([[True, False, True, True, False]])

@@ -15,12 +15,16 @@ from annokit.methods.multi_order import (
     MULTI_ORDER,
     MULTI_ORDER_PAPER_TEXT,
     TABLE1_ROWS,
+    TOP1_FIRST,
+    TOP1_POOLED,
+    VARIANT_OPTIMIZER,
     DecoderTraining,
     LabelledScores,
     cnn_predictions,
     first_labels,
     fixed_order_predictions,
     multi_order_predictions,
+    pooled_top_labels,
     table1,
     table1_decoders,
     table4,
@@ -31,7 +35,9 @@ from annokit.methods.multi_order import (
 from annokit.models.multi_order_rnn import VARIANTS, MultiOrderRNN
 from annokit.profile import ProfileError, RNNSettings, load_profile
 from annokit.profile.strict import build
+from annokit.training.checkpoints import load_checkpoint
 from annokit.training.config import build_optimizer, fit_config
+from annokit.training.optimizers import TFRMSprop
 from annokit.training.parallel import run_jobs
 
 
@@ -64,12 +70,15 @@ def test_training_decreases_the_loss(tmp_path):
     assert pred.step_scores.shape == (40, 3, 6) and pred.sequences.shape == (40, 3)
 
     released_settings = dataclasses.replace(
-        settings, variant="released-code", rmsprop_alpha=0.9, rmsprop_eps=1.0, lr=2e-2
+        settings, variant="released-code", **{**VARIANT_OPTIMIZER["released-code"], "lr": 2e-2}
     )
     released_how = dataclasses.replace(how, settings=released_settings)
     released, released_history = train_multi_order(released_how, train)
     assert released_history.train_loss[-1] < 0.7 * released_history.train_loss[0]
-    assert (tmp_path / "rnn" / "multi_order_rnn" / "final.pt").exists()  # its own run folder
+    final = tmp_path / "rnn" / "multi_order_rnn" / "final.pt"  # its own run folder
+    # TF 1's RMSProp, and no short last batch (200 fit images, batch 16: 12 full batches)
+    fit_record = load_checkpoint(final)["config"]["fit"]
+    assert fit_record["drop_last"] is True and fit_record["training"]["optimizer"] == "rmsprop_tf"
     released_pred = multi_order_predictions(released, s_hat[200:], np.arange(200, 240))
     assert released_pred.model == MULTI_ORDER and released_pred.meta["variant"] == "released-code"
     assert all(len(set(seq.tolist())) == 3 for seq in released_pred.sequences)
@@ -90,7 +99,10 @@ def test_training_decreases_the_loss(tmp_path):
 
 def test_top1_accuracy_and_tables():
     y = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=bool)
-    scores = np.full((4, 3), 0.2, dtype=np.float32)
+    # max-pooled scores: their argmax is 0, 1, 2, 0 (right, right, wrong, wrong)
+    scores = np.array(
+        [[0.9, 0.2, 0.1], [0.1, 0.8, 0.3], [0.3, 0.2, 0.7], [0.6, 0.2, 0.5]], dtype=np.float32
+    )
     # first labels: right, wrong, right, right
     multi = Predictions(
         MULTI_ORDER,
@@ -110,8 +122,11 @@ def test_top1_accuracy_and_tables():
         sequences=np.array([[0, -1], [-1, -1], [2, 0], [1, -1]]),
     )
     assert first_labels(multi).tolist() == [2, 0, 1, 2]
+    assert pooled_top_labels(multi).tolist() == [0, 1, 2, 0]
     top1 = table4([rare, multi], y)
-    assert top1["top-1"].tolist() == [25.0, 75.0]
+    assert list(top1.columns) == [TOP1_FIRST, TOP1_POOLED]
+    assert top1[TOP1_FIRST].tolist() == [25.0, 75.0]
+    assert top1[TOP1_POOLED].tolist() == [50.0, 50.0]  # the same scores for both
     assert list(top1.index) == ["CNN-RNN (rare-first)", "Multi-order RNN (released code)"]
     assert TABLE1_ROWS[MULTI_ORDER_PAPER_TEXT] == "Multi-order RNN (paper text)"
 
@@ -129,7 +144,7 @@ def test_settings_come_from_the_profile():
     profile = load_profile("demo")
     settings = profile.rnn
     model = (settings.hidden, settings.embedding, settings.steps, settings.optimizer)
-    assert model == (512, 256, 5, "rmsprop")
+    assert model == (512, 256, 5, "rmsprop_tf")
     assert settings.variant == "released-code"
     assert settings.with_epochs(2).epochs == 2 and settings.with_epochs(None) is settings
     # the baselines train exactly as long as the Multi-order RNN
@@ -191,16 +206,16 @@ def test_rmsprop_settings_of_each_variant_reach_torch(name, lr):
     assert settings.variant == "released-code"
     param = [torch.nn.Parameter(torch.zeros(2))]
 
-    def rmsprop(section: RNNSettings) -> tuple:
+    def rmsprop(section: RNNSettings, kind: type, decay: str) -> tuple:
         optimizer = build_optimizer(param, fit_config(section, seed=0))
-        assert isinstance(optimizer, torch.optim.RMSprop)
+        assert type(optimizer) is kind
         group = optimizer.param_groups[0]
-        return tuple(group[k] for k in ("lr", "alpha", "momentum", "eps", "weight_decay"))
+        return tuple(group[k] for k in ("lr", decay, "momentum", "eps", "weight_decay"))
 
-    # config.py: decay 0.9, momentum 0.9, epsilon 1.0, lr 1e-4 (the demo's own)
-    assert rmsprop(settings) == (lr, 0.9, 0.9, 1.0, 0.0)
+    # config.py: decay 0.9, momentum 0.9, epsilon 1.0, lr 1e-4 (the demo's own), TF 1's RMSProp
+    assert rmsprop(settings, TFRMSprop, "decay") == (lr, 0.9, 0.9, 1.0, 0.0)
     text = variant_settings(settings, "paper-text")  # the other variant, and the baselines
-    assert rmsprop(text) == (1e-4, 0.99, 0.9, 1e-8, 0.0)
+    assert rmsprop(text, torch.optim.RMSprop, "alpha") == (1e-4, 0.99, 0.9, 1e-8, 0.0)
     assert text.variant == "paper-text" and text.seeds == ()
     assert variant_settings(settings, "released-code") is settings
     sizes = ("hidden", "embedding", "steps", "epochs", "batch_size")

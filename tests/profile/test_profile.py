@@ -46,7 +46,7 @@ def test_show_json_prints_every_resolved_setting(name, capsys):
     assert shown["annotation"] == {
         "top_k": 3
     }  # a default is shown although no file needs to state it
-    assert shown["rnn"]["optimizer"] == "rmsprop" and shown["cnn"]["optimizer"] == "sgd"
+    assert shown["rnn"]["optimizer"] == "rmsprop_tf" and shown["cnn"]["optimizer"] == "sgd"
 
 
 def test_overrides_replace_single_values(tmp_path):

@@ -32,7 +32,7 @@ def edited(path: Path, text: str, *changes: tuple[str, str]) -> Path:
 
 THREE_MISTAKES = (
     ("lr = 0.05", "lerning_rate = 0.05"),  # the first is [cnn]'s
-    ('optimizer = "rmsprop"', 'optimizer = "adamw"'),
+    ('optimizer = "rmsprop_tf"', 'optimizer = "adamw"'),
     ("workers = 0", "workers = -2"),
 )
 
@@ -49,7 +49,9 @@ def test_three_mistakes_in_three_sections_are_one_error_listing_all_three(tmp_pa
         [str(path), "[loader]"],
     ]
     assert "unknown key 'lerning_rate'; the closest valid key is 'lr'" in lines[0]
-    assert "optimizer = 'adamw' is not allowed: use one of sgd, rmsprop, adam" in lines[1]
+    assert (
+        "optimizer = 'adamw' is not allowed: use one of sgd, rmsprop, rmsprop_tf, adam" in lines[1]
+    )
     assert "workers = -2 must be at least -1" in lines[2]
     assert "'lr' is required and missing" not in str(error.value)  # the misspelt key, once
 
@@ -241,7 +243,7 @@ def test_schema_lists_every_section_type_default_choice_and_range(tmp_path, caps
     cnn = section("cnn")["properties"]
     assert cnn["lr"]["exclusiveMinimum"] == 0 and cnn["lr"]["type"] == "number"
     assert (
-        cnn["optimizer"]["enum"] == ["sgd", "rmsprop", "adam"]
+        cnn["optimizer"]["enum"] == ["sgd", "rmsprop", "rmsprop_tf", "adam"]
         and cnn["optimizer"]["default"] == "sgd"
     )
     assert cnn["epochs"]["minimum"] == 1 and cnn["epochs"]["type"] == "integer"

@@ -19,7 +19,7 @@ def test_fit_config_takes_every_value_from_the_section():
         t.weight_decay,
         config.seed,
     ) == (profile.lqp.epochs, 128, 0.1, 0.9, 0.0001, 3)
-    assert fit_config(profile.rnn, seed=0).training.optimizer == "rmsprop"
+    assert fit_config(profile.rnn, seed=0).training.optimizer == "rmsprop_tf"
     assert fit_config(profile.rnn, seed=0, epochs=2).epochs == 2
 
 

@@ -33,7 +33,8 @@ from annokit.data.manifest import sha256_of
 from annokit.methods.m3 import image_splits
 from annokit.methods.partial_labels import PartialData
 from annokit.models import ResNetBackbone, build_backbone
-from annokit.profile import Profile
+from annokit.profile import PartialSettings, Profile
+from annokit.training.config import FitConfig, fit_config
 from annokit.training.weights import read_entry, resolve_weights_path, verify_weights
 
 FINETUNE_PARTS = ("last_block", "all")
@@ -173,6 +174,17 @@ def weights_source(profile: Profile, fingerprint: str) -> str:
     else:
         checksum = f"imagenet-{profile.cnn.backbone}"
     return f"{checksum}:{fingerprint}"
+
+
+def partial_fit_config(run: Run, settings: PartialSettings) -> FitConfig:
+    """``[partial]``'s ``FitConfig`` with the profile seed: an image stage (``"all"``) takes the
+    profile's ``[loader]`` and ``[precision]``, the part on cached maps (``"last_block"``) float32
+    and no loader processes, as every model on cached inputs."""
+    seed = run.profile.seed
+    if settings.finetune == "all":
+        profile = run.profile
+        return fit_config(settings, seed, loader=profile.loader, precision=profile.precision)
+    return fit_config(settings, seed)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from pydantic import ConfigDict, Field
 Dataset = Literal["coco2014", "nuswide", "voc2007"]
 # "official": the dataset's published split as it is (PASCAL VOC 2007: trainval / test).
 SplitRule = Literal["m3", "multi_order", "official"]
-Optimizer = Literal["sgd", "rmsprop", "adam"]
+# "rmsprop": torch.optim.RMSprop; "rmsprop_tf": TensorFlow 1's RMSProp (annokit.training.optimizers)
+Optimizer = Literal["sgd", "rmsprop", "rmsprop_tf", "adam"]
 Backbone = Literal["resnet18", "resnet34", "resnet50", "resnet101"]
 LossReduction = Literal["sum", "mean"]
 RNNVariant = Literal["paper-text", "released-code"]
@@ -68,7 +69,7 @@ class Training(Strict):
     momentum: float = field(default=0.9, metadata=NON_NEGATIVE)  # SGD's and RMSProp's momentum
     weight_decay: float = field(default=0.0, metadata=NON_NEGATIVE)
     optimizer: Optimizer = "sgd"
-    # RMSProp's squared-gradient decay (TF: decay) and epsilon; PyTorch's defaults
+    # RMSProp's squared-gradient decay (TF: decay) and epsilon (both RMSProps); PyTorch's defaults
     rmsprop_alpha: float = field(default=0.99, metadata=NON_NEGATIVE)
     rmsprop_eps: float = field(default=1e-8, metadata=POSITIVE)
     # extra training runs for the spread over seeds; empty: the profile seed alone
@@ -259,6 +260,8 @@ class BaselinesSettings(Training):
     max_label_count: int = field(default=4, metadata=at_least(1))
     # 0: the [rnn] fixed-order baselines' epochs
     order_free_epochs: int = field(default=0, metadata=at_least(0))
+    # the Order-free RNN's test-time beam search (Chen et al. 2018; 1: greedy); docs/deviations.md
+    order_free_beam_size: int = field(default=3, metadata=at_least(1))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ import torch
 
 from annokit.profile import LoaderSettings, PrecisionSettings, Training
 from annokit.profile.sections import AMP_SETTINGS, OPTIMIZERS
+from annokit.training.optimizers import TFRMSprop
 
 LR_SCHEDULES = ("constant", "step")
 
@@ -33,6 +34,9 @@ class FitConfig:
     precision: PrecisionSettings = FLOAT32  # CUDA only; the CPU always computes in float32
     lr_schedule: str = "constant"  # "constant" | "step" (x0.1 every step_epochs)
     step_epochs: int = 0
+    # drop each epoch's short last batch (the Multi-order RNN's release never sees one); recorded
+    # in checkpoints only when True, so those written before the field existed still match
+    drop_last: bool = False
 
     def __post_init__(self) -> None:
         t = self.training
@@ -89,21 +93,26 @@ def fit_config(
     *,
     loader: LoaderSettings = NO_WORKERS,
     precision: PrecisionSettings = FLOAT32,
+    drop_last: bool = False,
 ) -> FitConfig:
     """A stage's ``FitConfig`` from its profile section; ``epochs`` (None: the section's) and
     ``seed`` per run.
 
     Image stages pass the profile's ``[loader]`` and ``[precision]``; models on cached vectors keep
-    the defaults: no loader processes, float32.
+    the defaults: no loader processes, float32. ``drop_last``: no short last batch in an epoch.
     """
     return FitConfig(
-        training_part(section, epochs), seed=int(seed), loader=loader, precision=precision
+        training_part(section, epochs),
+        seed=int(seed),
+        loader=loader,
+        precision=precision,
+        drop_last=bool(drop_last),
     )
 
 
 def build_optimizer(params: list, config: FitConfig) -> torch.optim.Optimizer:
-    """The optimiser ``config`` names, with its momentum, weight decay and (RMSprop)
-    ``rmsprop_alpha``/``rmsprop_eps``."""
+    """The optimiser ``config`` names, with its momentum, weight decay and (RMSProp, PyTorch's
+    or TensorFlow 1's) ``rmsprop_alpha``/``rmsprop_eps``."""
     t = config.training
     if t.optimizer == "sgd":
         return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
@@ -112,6 +121,15 @@ def build_optimizer(params: list, config: FitConfig) -> torch.optim.Optimizer:
             params,
             lr=t.lr,
             alpha=t.rmsprop_alpha,
+            eps=t.rmsprop_eps,
+            momentum=t.momentum,
+            weight_decay=t.weight_decay,
+        )
+    if t.optimizer == "rmsprop_tf":
+        return TFRMSprop(
+            params,
+            lr=t.lr,
+            decay=t.rmsprop_alpha,
             eps=t.rmsprop_eps,
             momentum=t.momentum,
             weight_decay=t.weight_decay,

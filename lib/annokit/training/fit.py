@@ -210,7 +210,10 @@ def run_record(config: FitConfig, options: FitOptions, world_size: int) -> RunRe
         "world_size": world_size,
         "settings": options.record or {},
     }
-    return RunRecord(config={"fit": asdict(config), "stage": options.stage}, meta=meta)
+    fit_record = asdict(config)
+    if not config.drop_last:  # a field added later: left out at its default, so that older
+        del fit_record["drop_last"]  # checkpoints still match
+    return RunRecord(config={"fit": fit_record, "stage": options.stage}, meta=meta)
 
 
 def prepare_model(
@@ -232,21 +235,31 @@ def shuffled_loader(
     train_set: Dataset, config: FitConfig, device: torch.device
 ) -> tuple[DistributedSampler, DataLoader]:
     """This process's share of each global batch, in an order that is a pure function of
-    (seed, epoch): a resumed run sees the same batches."""
+    (seed, epoch): a resumed run sees the same batches. ``config.drop_last``: every batch full."""
     world_size = get_world_size()
     sampler = DistributedSampler(
-        train_set, num_replicas=world_size, rank=get_rank(), shuffle=True, seed=config.seed
+        train_set,
+        num_replicas=world_size,
+        rank=get_rank(),
+        shuffle=True,
+        seed=config.seed,
+        drop_last=config.drop_last,
     )
     workers = config.workers(device.type)
     loader = DataLoader(
         train_set,
         batch_size=config.batch_size // world_size,
         sampler=sampler,
+        drop_last=config.drop_last,
         num_workers=workers,
         pin_memory=device.type == "cuda" and config.loader.pin_memory,
         persistent_workers=workers > 0,
         prefetch_factor=config.loader.prefetch if workers > 0 else None,
     )
+    if config.drop_last and len(loader) == 0:
+        raise ValueError(
+            f"drop_last: {len(train_set)} samples make no full batch of {config.batch_size}"
+        )
     return sampler, loader
 
 

@@ -1,12 +1,17 @@
 """The Order-free RNN's candidate pool: the pool after three hand-made steps, the training pass's
-targets, and its LSTM step against the kit's LabelDecoder."""
+targets, its LSTM step against the kit's LabelDecoder, and its beam search against every path."""
 
 from __future__ import annotations
 
+from itertools import permutations
+
+import numpy as np
+import pytest
 import torch
 
 from annokit.methods.baselines.order_free import OrderFreeRNN, order_free_loss, pool_step
 from annokit.models.rnn_decoder import IGNORE, LabelDecoder, decode
+from annokit.profile import load_profile
 
 END = 5  # five labels, END is output 5
 
@@ -86,3 +91,53 @@ def test_its_lstm_step_is_the_label_decoders():
     for row in decoded.sequences:
         picked = row[row >= 0].tolist()
         assert len(picked) == len(set(picked))  # greedy decoding never names a label twice
+
+
+def path_log_probability(model: OrderFreeRNN, s_hat: torch.Tensor, path: tuple, cap: int) -> float:
+    """log P(path) of one image: each label, then END unless the path has ``cap`` labels, from
+    a softmax over the labels not yet emitted and END."""
+    state = model.initial_state(s_hat[None])
+    previous, emitted, total = model.start, [], 0.0
+    steps = list(path) + ([model.end] if len(path) < cap else [])
+    for label in steps:
+        logits, state = model.step(torch.tensor([previous]), state)
+        logits = logits[0].clone()
+        logits[emitted] = float("-inf")
+        total += float(torch.log_softmax(logits, dim=0)[label])
+        emitted.append(label)
+        previous = label
+    return total
+
+
+@torch.no_grad()
+def test_a_wide_beam_finds_the_most_probable_path_of_every_path():
+    torch.manual_seed(3)
+    labels, cap = 3, 3
+    model = OrderFreeRNN(labels, hidden=8, embedding=4).eval()
+    with torch.no_grad():  # sharper distributions than the initial weights give
+        model.output.weight.mul_(4.0)
+    s_hat = torch.rand(12, labels)
+    paths = [p for k in range(cap + 1) for p in permutations(range(labels), k)]  # 16 paths
+    beam = decode(model, s_hat, max_length=cap, beam_size=len(paths))
+    greedy = decode(model, s_hat, max_length=cap, beam_size=1)
+    profile_beam = decode(model, s_hat, max_length=cap, beam_size=3)
+    differs = 0
+    for i in range(len(s_hat)):
+        scores = {p: path_log_probability(model, s_hat[i], p, cap) for p in paths}
+        best = max(scores, key=scores.get)
+        found, wide, short = (
+            tuple(int(x) for x in decoded.sequences[i] if x >= 0)
+            for decoded in (beam, profile_beam, greedy)
+        )
+        assert found == best, (i, found, best)
+        assert scores[wide] >= scores[short] - 1e-6
+        differs += short != best
+    assert differs > 0  # greedy misses the best path somewhere: the beam is doing work
+    np.testing.assert_array_equal(beam.first_labels, beam.sequences[:, 0])
+
+
+@pytest.mark.parametrize("name", ["demo", "nuswide-m3", "coco-multi-order"])
+def test_profiles_decode_the_order_free_rnn_with_a_beam(name):
+    baselines = load_profile(name).baselines
+    assert baselines.order_free_beam_size == 3
+    assert load_profile(name).rnn.beam_size == 1  # the fixed-order CNN-RNNs stay greedy

@@ -11,9 +11,10 @@ is empty the target is END:
 
 The decoder is the kit's ``LabelDecoder`` with an END output, started from the CNN scores ŝ, with
 the Multi-order RNN's sizes (``[rnn] hidden``, ``embedding``); the Multi-order RNN's paper contrasts
-its own masking with exactly this pool (Dutta et al. Sec. 3.3). At test time it decodes greedily,
-never a label twice, until END or ``max_length`` labels (``rnn_decoder.decode``), as the fixed-order
-CNN-RNNs do.
+its own masking with exactly this pool (Dutta et al. Sec. 3.3). At test time it decodes with beam
+search, as Chen et al. do (``rnn_decoder.beam_decode``: the ``[baselines] order_free_beam_size``
+most probable label paths kept at each step, a path ends at END or after ``max_length`` labels,
+never a label twice); a beam of 1 is the fixed-order CNN-RNNs' greedy decoding.
 """
 
 from __future__ import annotations

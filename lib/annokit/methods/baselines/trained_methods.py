@@ -67,11 +67,13 @@ def order_free_baseline(job: BaselineJob, data: BaselineData) -> Predictions:
 
     It trains as the fixed-order CNN-RNNs of notebook 05 do: the paper text's decoder and
     optimiser ([rnn] through ``variant_settings``) for ``[baselines] order_free_epochs`` epochs
-    (0: the [rnn] epochs).
+    (0: the [rnn] epochs). It decodes with Chen et al.'s beam search, ``[baselines]
+    order_free_beam_size`` paths wide, on the validation split as on the test split.
     """
     profile, device = job.profile, job.device
     rnn = variant_settings(profile.rnn, PAPER_TEXT)
     epochs = profile.baselines.order_free_epochs or rnn.epochs
+    beam = profile.baselines.order_free_beam_size
     num_labels = data.labels.fit.shape[1]
     train_set = torch.utils.data.TensorDataset(_floats(data.scores.fit), _floats(data.labels.fit))
     val_s = _floats(data.scores.validation).to(device)
@@ -80,13 +82,13 @@ def order_free_baseline(job: BaselineJob, data: BaselineData) -> Predictions:
         "hidden": rnn.hidden,
         "embedding": rnn.embedding,
         "max_length": rnn.max_length,
-        "beam_size": rnn.beam_size,
+        "beam_size": beam,
         "inputs": array_digest(data.scores.fit, data.labels.fit),
         "validation": array_digest(data.scores.validation, data.labels.validation),
     }
 
     def validate(m: OrderFreeRNN) -> float:
-        decoded = decode(m, val_s, rnn.max_length, rnn.beam_size)
+        decoded = decode(m, val_s, rnn.max_length, beam)
         return mean_average_precision(data.labels.validation, decoded.scores)
 
     trainable = Trainable(
@@ -99,8 +101,8 @@ def order_free_baseline(job: BaselineJob, data: BaselineData) -> Predictions:
     config = fit_config(rnn, job.seed, epochs)
     chosen = fit_best_epoch(trainable, config, job.folder, device=device, retrain=job.retrain)
     test_s = _floats(data.scores.test).to(device)
-    decoded = decode(chosen.model.to(device), test_s, rnn.max_length, rnn.beam_size)
-    search = "greedy decoding" if rnn.beam_size == 1 else f"beam search (beam {rnn.beam_size})"
+    decoded = decode(chosen.model.to(device), test_s, rnn.max_length, beam)
+    search = "greedy decoding" if beam == 1 else f"beam search (beam {beam})"
     validation_map = round(100 * max(chosen.scores), 2)
     choice = {"epoch": chosen.epoch, "validation mAP": validation_map}
     meta = method_meta(profile, "order_free_rnn", job.seed, choice, fit=asdict(config))
