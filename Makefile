@@ -10,19 +10,25 @@ STAMP  := $(VENV)/.annokit-installed
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 PROFILE ?= demo
 
-.PHONY: setup reproduce test test-fast lint lab notebooks browser clean-work
+.PHONY: FORCE setup reproduce test test-fast lint lab notebooks browser clean-work
 
+# reinstalls when $(VENV) was set up in another checkout (copied with it, it imports that one's
+# lib/); in a git checkout also registers the notebooks' clean filter (.gitattributes): outputs
+# JupyterLab saves into a notebook stay out of git (a relative path: a copy uses its own)
 setup: $(STAMP)
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git config filter.annokit-strip.clean "$(PY) -m annokit.notebook_strip"; fi
 
-$(STAMP): pyproject.toml
+# the stamp holds the checkout it was made in: another one's (a copied .venv) reinstalls
+$(STAMP): pyproject.toml $(if $(filter-out $(CURDIR),$(shell cat $(STAMP) 2>/dev/null)),FORCE)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH_SPEC)
 	$(PY) -m pip install --quiet -e ".[test]"
-	touch $(STAMP)
+	echo "$(CURDIR)" > $(STAMP)
 
 reproduce: setup
-	$(PY) -m annokit.reproduce --profile $(PROFILE)
+	ANNOKIT_REPO="$(CURDIR)" $(PY) -m annokit.reproduce --profile $(PROFILE)
 
 # browser first: a missing chromium stops make before the long PyTorch install, not after it
 test: browser setup lint
@@ -40,7 +46,8 @@ lint: setup
 # JupyterLab installed elsewhere (pick "annokit (.venv)" there). LAB_ARGS passes options, e.g. --no-browser.
 lab: setup
 	$(PY) -m ipykernel install --user --name annokit --display-name "annokit (.venv)" >/dev/null
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	ANNOKIT_REPO="$(CURDIR)" $(PY) -m jupyterlab --notebook-dir=notebooks \
+	  $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # after editing a notebook's .py (or its .ipynb outside JupyterLab): bring its pair up to date
 notebooks: setup

@@ -42,7 +42,9 @@ SUBCOMMANDS = {
     ),
     "demo": Subcommand("annokit.demo.command", "write the synthetic demo dataset"),
     "bench": Subcommand("annokit.bench.__main__", "measure loaders and models, project GPU hours"),
-    "viewer": Subcommand("annokit.viewer.static_gallery", "write a run's annotation gallery (HTML)"),
+    "viewer": Subcommand(
+        "annokit.viewer.static_gallery", "write a run's annotation gallery (HTML)"
+    ),
 }
 
 

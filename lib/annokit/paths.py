@@ -3,21 +3,68 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def repo_root() -> Path:
-    """The checkout holding this package (editable install), else the current folder."""
+REPO_VARIABLE = "ANNOKIT_REPO"
+WORK_VARIABLE = "ANNOKIT_WORK"
+
+
+def package_checkout() -> Path | None:
+    """The checkout this package is imported from (an editable install), None when installed."""
     candidate = _PACKAGE_DIR.parents[1]
-    return candidate if (candidate / "pyproject.toml").exists() else Path.cwd()
+    return candidate if (candidate / "pyproject.toml").exists() else None
+
+
+def repo_root() -> Path:
+    """The checkout being run: ``$ANNOKIT_REPO`` (the runner and ``make`` set it, so a notebook
+    kernel started from a copy uses the copy), else the checkout holding this package, else the
+    current folder."""
+    given = os.environ.get(REPO_VARIABLE)
+    if given:
+        return Path(given).expanduser().resolve()
+    return package_checkout() or Path.cwd()
 
 
 def work_dir() -> Path:
-    """Generated data and run artifacts; ``$ANNOKIT_WORK``
-    overrides the default ``<repo>/.work``."""
-    return Path(os.environ.get("ANNOKIT_WORK", repo_root() / ".work")).expanduser()
+    """Generated data (the demo, its pretraining set), weights, caches and run artifacts:
+    ``$ANNOKIT_WORK``, else ``<repo>/.work``."""
+    return Path(os.environ.get(WORK_VARIABLE) or repo_root() / ".work").expanduser()
+
+
+def check_checkout() -> None:
+    """Refuse to run one checkout's notebooks with another checkout's library (a copied ``.venv``
+    still imports the original's ``lib/``)."""
+    imported, running = package_checkout(), repo_root()
+    if imported is not None and imported.resolve() != running.resolve():
+        raise RuntimeError(
+            f"{running} is run with the library of {imported} ({imported / 'lib'} is what this "
+            f"Python imports): run `make setup` in {running} (or `.venv/bin/python -m pip install "
+            "-e .` there) so it uses its own"
+        )
+
+
+@contextmanager
+def working_in(work: Path | str | None) -> Iterator[Path]:
+    """Make ``work`` (else the current work folder) the work folder of this process and of the
+    notebook kernels it starts while the body runs (``$ANNOKIT_WORK``, with ``$ANNOKIT_REPO``):
+    runs, demo data, pretraining set, weights and caches all follow it. Yields it, absolute."""
+    folder = Path(work).expanduser().resolve() if work else work_dir().resolve()
+    saved = {name: os.environ.get(name) for name in (WORK_VARIABLE, REPO_VARIABLE)}
+    os.environ[REPO_VARIABLE] = str(repo_root())
+    os.environ[WORK_VARIABLE] = str(folder)
+    try:
+        yield folder
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def manifests_dir() -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +67,22 @@ def prepare(
     """Verify the profile's data root against its manifest and write (or reuse) its prepared index.
 
     ``deep`` decodes every image while verifying; by default only on the demo profiles
-    (seconds there, hours on real data).
+    (seconds there, hours on real data). ``work_dir`` moves everything under the work folder: the
+    index and the generated demo data.
     """
+    with paths.working_in(work_dir) if work_dir else nullcontext():
+        return _prepare(profile, work_dir, on_missing, force, manifest, deep)
+
+
+def _prepare(
+    profile: Profile,
+    work_dir: Path | None,
+    on_missing: str,
+    force: bool,
+    manifest: Manifest | None,
+    deep: bool | None,
+) -> Prepared:
+    """``prepare`` with the work folder in place."""
     root = (
         ensure_demo_data(profile)
         if profile.is_demo and profile.data_root is None
@@ -100,10 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         help="profile(s) to prepare; default: the four demo profiles",
     )
     parser.add_argument(
-        "--data-root", type=Path, default=None, help="dataset root (real-data profiles)"
+        "--data-root",
+        type=Path,
+        default=None,
+        help="dataset root (real-data profiles); relative: from the current folder",
     )
     parser.add_argument(
-        "--work-dir", type=Path, default=None, help=f"work folder (default {paths.work_dir()})"
+        "--work-dir",
+        type=Path,
+        default=None,
+        help=f"work folder: index, demo data, weights (default {paths.work_dir()})",
     )
     parser.add_argument(
         "--on-missing",
@@ -125,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for name in args.profile or DEMO_PROFILES:
         prepared = prepare(
-            load_profile(name, data_root=args.data_root),
-            args.work_dir,
+            load_profile(name, data_root=args.data_root and args.data_root.resolve()),
+            args.work_dir and args.work_dir.expanduser().resolve(),
             args.on_missing,
             args.force,
             deep=args.deep,

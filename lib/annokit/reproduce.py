@@ -25,19 +25,20 @@ from annokit import paths
 from annokit.cli import add_debug_flag, called_as, run_cli, worker_message
 from annokit.notebook_kernel import echo_kernel_log, kernel_config, kernel_log_path
 from annokit.notebook_parameters import typed_parameters
+from annokit.notebook_strip import code_fingerprint
 from annokit.profile import available_profiles, load_profile
 from annokit.run_guard import check_gpus, data_state, run_folder, run_lock
 
-NOTEBOOKS_DIR = paths.repo_root() / "notebooks"
+NOTEBOOKS_DIR = paths.repo_root() / "notebooks"  # of the checkout imported; chain() reads it again
 
 
 class NotebookFailed(RuntimeError):
     """A notebook of the chain raised; the message names the notebook, the cell and the error."""
 
 
-def chain(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """The numbered notebooks (``NN_name.ipynb``) in order."""
-    return sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+def chain(notebooks_dir: Path | None = None) -> list[Path]:
+    """The numbered notebooks (``NN_name.ipynb``) in order, of the checkout being run by default."""
+    return sorted((notebooks_dir or paths.repo_root() / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def declared_parameters(notebook: Path, parameters: dict) -> dict:
@@ -53,9 +54,10 @@ UNSTAMPED_PARAMETERS = ("gpus",)
 
 
 def stamp(notebook: Path, parameters: dict, profile_text: str = "", code: str = "") -> str:
-    """A digest of a notebook's content, the parameters it runs with, the
-    profile's settings and the library code."""
-    digest = hashlib.sha256(notebook.read_bytes())
+    """A digest of a notebook's code (cell sources, the parameters cell included: not its outputs,
+    execution counts or kernel metadata, so running it in JupyterLab reruns nothing), the
+    parameters it runs with, the profile's settings and the library code."""
+    digest = hashlib.sha256(code_fingerprint(notebook).encode())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
     digest.update(profile_text.encode())
     digest.update(code.encode())
@@ -156,9 +158,11 @@ def reproduce(
     parameters cell before any notebook runs."""
     parameters = absolute_paths({"profile": profile, "interactive": False, **(parameters or {})})
     check_paths(parameters)
+    paths.check_checkout()
     notebooks = notebooks or chain()
     typed = typed_parameters(notebooks, raw or {})
-    with run_lock(run_folder(profile, parameters)):
+    # the kernels inherit the checkout and the work folder: everything under it follows --work-dir
+    with paths.working_in(parameters.get("work_dir")), run_lock(run_folder(profile, parameters)):
         return _run_chain(profile, parameters, notebooks, typed, force)
 
 

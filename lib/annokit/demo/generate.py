@@ -13,6 +13,13 @@ import numpy as np
 from annokit.demo.files import write_json
 from annokit.demo.plan import plan_demo
 from annokit.demo.render import render_demo
+from annokit.demo.staging import (
+    interrupted_publish,
+    move_into,
+    publish_lock,
+    remove_stale_staging,
+    staging_dir,
+)
 from annokit.demo.truth import (
     TRUTH_ARRAYS,
     TRUTH_STRINGS,
@@ -71,14 +78,14 @@ def check_replaceable(root: Path, config: DemoConfig, overwrite: bool) -> None:
     if marker is not None:
         raise FileExistsError(
             f"{occupied[0] if occupied else root} holds a demo generated with {describe(marker)}, "
-            f"not {describe(config_marker(config))}; use another root, delete that folder, "
-            "or pass overwrite=True (--overwrite)"
+            f"not {describe(config_marker(config))}; use another root or delete that folder "
+            "(python -m annokit.demo --overwrite replaces it)"
         )
     if occupied:
         raise FileExistsError(
             f"{occupied[0]} already exists but was not written by the demo generator (no "
-            f"{root / MARKER}); use another root, or pass overwrite=True (--overwrite) to replace "
-            "it"
+            f"{root / MARKER}); use another root or delete that folder (python -m annokit.demo "
+            "--overwrite replaces it)"
         )
 
 
@@ -93,29 +100,66 @@ def remove_demo(root: Path) -> None:
         (root / name).unlink(missing_ok=True)
 
 
+def clear_interrupted(root: Path) -> None:
+    """Remove what an interrupted generation left: staging folders of processes that are gone, and
+    a half-moved demo under ``root`` (its publish marker's process is gone)."""
+    remove_stale_staging(root)
+    if interrupted_publish(root):
+        log.info("an interrupted demo generation left %s half written: redone", root)
+        remove_demo(root)
+
+
+def reuse_demo(root: Path) -> DemoTruth:
+    """The truth of the complete demo under ``root`` (its VOC layout added when it predates it)."""
+    truth = load_demo_truth(root)
+    if not (root / VOC_LAYOUT).is_dir():  # a demo written before the VOC layout existed
+        write_voc_layout(root / VOC_LAYOUT, truth, root / "coco")
+    return truth
+
+
+def write_demo(folder: Path, config: DemoConfig) -> DemoTruth:
+    """Plan, render and write every layout, the truth and (last) the marker into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    truth = plan_demo(config)
+    images, instances = render_demo(truth, config)
+    write_coco_layout(folder / "coco", truth, images, instances, config.image_size)
+    write_nuswide_layout(folder / "nuswide", truth, images)
+    write_voc_layout(folder / VOC_LAYOUT, truth, folder / "coco")
+    save_demo_truth(folder, truth)
+    write_json(folder / MARKER, config_marker(config))
+    return truth
+
+
 def generate_demo(
     root: Path, config: DemoConfig | None = None, overwrite: bool = False
 ) -> DemoTruth:
-    """Write the demo in its three layouts under ``root`` (skipped when
-    already there) and return its truth."""
+    """Write the demo in its three layouts under ``root`` (skipped when already there) and return
+    its truth; written beside ``root`` first and moved in when complete (annokit.demo.staging)."""
     root, config = Path(root), config or DemoConfig()
     root.mkdir(parents=True, exist_ok=True)
+    clear_interrupted(root)
     if is_complete(root, config) and not overwrite:
         log.info("demo data for %s already under %s: not regenerated", config, root)
-        truth = load_demo_truth(root)
-        if not (root / VOC_LAYOUT).is_dir():  # a demo written before the VOC layout existed
-            write_voc_layout(root / VOC_LAYOUT, truth, root / "coco")
-        return truth
+        return reuse_demo(root)
     check_replaceable(root, config, overwrite)
-    remove_demo(root)
-    truth = plan_demo(config)
-    images, instances = render_demo(truth, config)
-    write_coco_layout(root / "coco", truth, images, instances, config.image_size)
-    write_nuswide_layout(root / "nuswide", truth, images)
-    write_voc_layout(root / VOC_LAYOUT, truth, root / "coco")
-    save_demo_truth(root, truth)
-    # last: its presence means the demo is complete
-    write_json(root / MARKER, config_marker(config))
+    staging = staging_dir(root)
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        truth = write_demo(staging, config)
+        with publish_lock(root) as publishing:
+            if is_complete(root, config) and not overwrite:  # a run beside ours finished first
+                log.info("demo data for %s written under %s by another run", config, root)
+                return reuse_demo(root)
+            try:
+                check_replaceable(root, config, overwrite)
+            except FileExistsError:
+                publishing.unlink()  # nothing was moved: not an interrupted publish
+                raise
+            remove_demo(root)
+            # the marker last: its presence means the demo is complete
+            move_into(staging, root, (*LAYOUTS, TRUTH_ARRAYS, TRUTH_STRINGS, MARKER))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     log.info("demo data for %s written under %s", config, root)
     return truth
 

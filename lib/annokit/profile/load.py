@@ -252,7 +252,12 @@ def parse_profile(path: Path, raw: dict[str, Any], origins: dict[tuple[str, ...]
     if lines:
         raise report(path, lines)
     root = profile.data_root
-    return replace(profile, data_root=root.expanduser()) if root is not None else profile
+    if root is None:
+        return profile
+    root = root.expanduser()
+    if not root.is_absolute():  # from the folder of the file that sets it, wherever the kit runs
+        root = origins.get(("data_root",), path).resolve().parent / root
+    return replace(profile, data_root=root)
 
 
 def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:

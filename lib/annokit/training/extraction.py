@@ -2,9 +2,16 @@
 
 Used to cache f_v and the CNN scores for the later stages (``m3.cache_and_annotate``), to score a
 training curve on the validation images (``validation.score_monitor``) and by the benchmark.
+
+A stage that diverged is stopped here, where its features are made, not two notebooks later: a
+non-finite feature or score is a ``FloatingPointError`` naming the stage, and a largest absolute
+feature over ``FEATURE_BOUND`` (1e4; healthy pooled features stay within tens) is a one-line
+``FeatureScaleWarning``, since the stages trained on them (classifier, LQP, RNN) then drift.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import torch
@@ -16,6 +23,12 @@ from annokit.profile import LoaderSettings
 from annokit.training.config import loader_options
 
 EVAL_BATCH = 128
+# The largest absolute feature a healthy stage makes is far below this; above it, a warning.
+FEATURE_BOUND = 1e4
+
+
+class FeatureScaleWarning(UserWarning):
+    """A stage's features are finite but far larger than a healthy stage's (``FEATURE_BOUND``)."""
 
 
 def extraction_loader(
@@ -49,4 +62,27 @@ def features_and_scores(
         f = model.features(batch[input_index].to(device))
         features.append(f.float().cpu())
         scores.append(torch.sigmoid(model.fc(f)).float().cpu())
-    return torch.cat(features).numpy(), torch.cat(scores).numpy()
+    features_array, scores_array = torch.cat(features).numpy(), torch.cat(scores).numpy()
+    check_extracted(features_array, scores_array, desc)
+    return features_array, scores_array
+
+
+def check_extracted(features: np.ndarray, scores: np.ndarray, desc: str) -> None:
+    """Refuse non-finite features or scores and warn on exploding features, naming the stage
+    (``desc``), so a diverged stage stops before later stages train on its output."""
+    for kind, values in (("features", features), ("scores", scores)):
+        bad = int(values.size - np.isfinite(values).sum())
+        if bad:
+            raise FloatingPointError(
+                f"{desc}: {bad} of {values.size} extracted {kind} are nan or inf (the stage "
+                "diverged); lower this stage's lr in the profile or check its inputs, then rerun "
+                "its notebook (nothing was cached)"
+            )
+    largest = float(np.abs(features).max()) if features.size else 0.0
+    if largest > FEATURE_BOUND:
+        warnings.warn(
+            f"{desc}: the largest absolute feature is {largest:.3g}, over {FEATURE_BOUND:.0e} (the "
+            "stage is likely diverging); lower this stage's lr in the profile or check its inputs",
+            FeatureScaleWarning,
+            stacklevel=3,
+        )
