@@ -42,6 +42,16 @@ def test_prediction_file_round_trip_keeps_every_array(make_tiny_run, tmp_path):
     assert not list((run_dir / "predictions").glob(".*")), "no temporary file is left behind"
 
 
+def test_a_file_is_named_as_its_model_whatever_its_meta_says(make_tiny_run, tmp_path):
+    """An extra seed's file (``cnn@seed1``) loads as that model, not as the model it repeats."""
+    run_dir, index = make_tiny_run(tmp_path)
+    scores = np.full((2, 3), 0.6, dtype=np.float32)
+    rows = index.rows("test")[:2]
+    seed = Predictions("cnn@seed1", rows, scores, scores > 0.5, "top-3", meta={"model": "cnn"})
+    loaded = load_predictions(save_predictions(seed, run_dir))
+    assert loaded.model == "cnn@seed1" and available_predictions(run_dir) == ["cnn@seed1"]
+
+
 def test_mismatched_arrays_are_rejected():
     with pytest.raises(ValueError, match="counts has 1 rows for 2 images"):
         Predictions(

@@ -95,7 +95,7 @@ def save_predictions(predictions: Predictions, run_dir: Path) -> Path:
         "scores": np.asarray(predictions.scores, dtype=np.float32),
         "annotation": np.asarray(predictions.annotation, dtype=bool),
         "meta": np.array(
-            json.dumps({"model": predictions.model, "rule": predictions.rule, **predictions.meta})
+            json.dumps({**predictions.meta, "model": predictions.model, "rule": predictions.rule})
         ),
     }
     for name in OPTIONAL:

@@ -171,7 +171,7 @@ def annotate_test(run: Run, model: nn.Module, name: str, seed: int) -> Predictio
     desc = f"{name} seed {seed} on test"
     test = run_images(run, TEST)
     _, scores = features_and_scores(model, test, run.device, desc=desc, loader=run.profile.loader)
-    meta = {"profile": run.profile.name, "model": name, "seed": seed}
+    meta = {"profile": run.profile.name, "base_model": name, "seed": seed}
     predictions = top_k_predictions(run, f"{name}{seed_suffix(run.profile, seed)}", scores, meta)
     save_predictions(predictions, run.run_dir)
     return predictions
