@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from annokit import paths
+from annokit.pid_files import holder, other_process_alive
 
 LOCK_NAME = ".lock"
 
@@ -28,25 +29,6 @@ def run_folder(profile: str, parameters: dict) -> Path:
     return Path(work).expanduser() / "runs" / profile
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process with this id exists (one of another user counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _holder(lock: Path) -> int | None:
-    """The pid recorded in a lock file, None when unreadable."""
-    try:
-        return int(lock.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 @contextmanager
 def run_lock(folder: Path) -> Iterator[Path]:
     """Hold ``folder/.lock`` while the body runs; a live holder is a ``RunLocked`` error naming it
@@ -57,8 +39,8 @@ def run_lock(folder: Path) -> Iterator[Path]:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            pid = _holder(lock)
-            if pid is not None and pid != os.getpid() and _alive(pid):
+            pid = holder(lock)
+            if pid is not None and other_process_alive(pid):
                 raise RunLocked(
                     f"{lock}: another reproduce (process {pid}) is running this profile in this "
                     "work folder; wait for it to finish, or stop it (a lock whose process has "
@@ -74,7 +56,7 @@ def run_lock(folder: Path) -> Iterator[Path]:
     try:
         yield lock
     finally:
-        if _holder(lock) == os.getpid():
+        if holder(lock) == os.getpid():
             lock.unlink(missing_ok=True)
 
 

@@ -17,32 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from annokit.pid_files import holder, other_process_alive
+
 PUBLISHING = ".demo-publishing"
 STAGING_INFIX = ".partial-"
 # A publish is a few renames; waiting longer than this for another process's means it hangs.
 PUBLISH_WAIT_S = 120.0
-
-
-def alive(pid: int) -> bool:
-    """Whether another process with this id runs (our own id counts as gone: single-threaded,
-    a marker of ours is left over from an interrupted publish)."""
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def holder(marker: Path) -> int | None:
-    """The pid a marker file holds, None when it is unreadable."""
-    try:
-        return int(marker.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def staging_dir(root: Path) -> Path:
@@ -54,7 +34,7 @@ def remove_stale_staging(root: Path) -> None:
     """Delete the staging folders beside ``root`` whose process is gone (an interrupted run's)."""
     for folder in root.parent.glob(f"{root.name}{STAGING_INFIX}*"):
         pid = folder.name.rsplit("-", 1)[-1]
-        if folder.is_dir() and (not pid.isdigit() or not alive(int(pid))):
+        if folder.is_dir() and (not pid.isdigit() or not other_process_alive(int(pid))):
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -64,7 +44,7 @@ def interrupted_publish(root: Path) -> bool:
     if not marker.exists():
         return False
     pid = holder(marker)
-    return pid is None or not alive(pid)
+    return pid is None or not other_process_alive(pid)
 
 
 @contextmanager
