@@ -9,9 +9,11 @@ import torch
 from annokit.bench.__main__ import main
 from annokit.bench.projection import PAPER_PROFILES, project_profile
 from annokit.bench.timing import Budget, measure
+from annokit.bench.vector_rates import VECTOR_RATE_NAMES
 from annokit.profile import PROFILES_DIR
 
 RATES = ("jpeg_loader", "cached_loader", "cnn_train_step", "mscnn_train_step", "inference")
+VECTORS = dict.fromkeys(VECTOR_RATE_NAMES, 10_000.0)  # vectors/s of the models on cached vectors
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +54,8 @@ def test_a_tiny_cpu_run_writes_every_number(tmp_path, capsys):
     )
     result = json.loads(out.read_text())
     assert set(result["rates"]) == set(RATES)
+    assert set(result["vector_rates"]) == set(VECTOR_RATE_NAMES)
+    assert all(rate["images_per_s"] > 0 for rate in result["vector_rates"].values())
     for rate in result["rates"].values():
         assert rate["images_per_s"] > 0 and rate["images"] > 0 and rate["seconds"] > 0
     assert result["cached_to_jpeg_ratio"] == pytest.approx(
@@ -86,6 +90,7 @@ def test_projection_arithmetic():
         "cnn_train_step": 100.0,
         "mscnn_train_step": 4000.0,
         "inference": 2000.0,
+        **VECTORS,
     }
     projected = project_profile("nuswide-m3", rates)
     stages = projected["stages"]
@@ -115,12 +120,13 @@ def test_without_the_cache_the_jpeg_loader_bounds_every_stage(tmp_path):
         "cnn_train_step": 100.0,
         "mscnn_train_step": 400.0,
         "inference": 2000.0,
+        **VECTORS,
     }
     projected = project_profile(str(path), rates)
     assert "cache build" not in projected["stages"] and not projected["cache"]
-    assert all(
-        stage["images_per_s"] == 50.0 and stage["bound_by"] == "loader"
-        for stage in projected["stages"].values()
+    image_stages = [s for s in projected["stages"].values() if s["bound_by"] in ("loader", *RATES)]
+    assert len(image_stages) == 10 and all(
+        stage["images_per_s"] == 50.0 and stage["bound_by"] == "loader" for stage in image_stages
     )
 
 

@@ -1,5 +1,5 @@
-"""``python -m annokit.bench``: images/s of the loaders and the image models on this
-machine, and hours per paper profile.
+"""``python -m annokit.bench``: images/s of the loaders and the models on this machine, and
+hours per paper profile, notebook by notebook.
 
 python -m annokit.bench --quick --device cpu --json out.json python -m annokit.bench --backbone
 resnet101 --image-size 224 --device cuda --json results/bench/bench.json

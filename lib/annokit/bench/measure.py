@@ -1,5 +1,5 @@
-"""One benchmark run: the five rates on one machine, the cached/JPEG ratio and the projection for
-every paper profile."""
+"""One benchmark run: the five image rates and the vector models' rates on one machine, the
+cached/JPEG ratio and the notebook-by-notebook projection for every paper profile."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from annokit.bench import hardware, loader_rates, model_rates, projection
+from annokit.bench import hardware, loader_rates, model_rates, projection, vector_rates
 from annokit.bench.synthetic import mean_file_bytes, write_synthetic_jpegs
 from annokit.bench.timing import Budget
 from annokit.data.annotation_table import TRAIN
@@ -85,7 +85,8 @@ def profile_images(options: BenchOptions, count: int) -> tuple[PreparedIndex, Pa
 
 
 def run_bench(options: BenchOptions) -> dict:
-    """Measure the five rates and the two loaders' ratio; project every paper profile's stages."""
+    """Measure the five rates, the vector models' rates and the two loaders' ratio; project every
+    paper profile's chain notebook by notebook."""
     started = time.perf_counter()
     device = resolve_device(options.device)
     machine = hardware.describe(device)  # before the work: its load average is the other work's
@@ -140,7 +141,11 @@ def run_bench(options: BenchOptions) -> dict:
         options.deterministic,
     )
     rates.update(model_rates.model_rates(bench, model_budget))
-    per_second = {key: rate.images_per_s for key, rate in rates.items()}
+    vector_budget = vector_rates.vector_budget(options.quick, device)
+    if options.seconds is not None:
+        vector_budget = replace(vector_budget, seconds=options.seconds)
+    vectors = vector_rates.vector_rates(reference, device, vector_budget)
+    per_second = {key: rate.images_per_s for key, rate in {**rates, **vectors}.items()}
     return {
         "hardware": machine,
         "settings": {
@@ -161,10 +166,17 @@ def run_bench(options: BenchOptions) -> dict:
             },
             "precision": describe(device.type, settings),
             "deterministic_algorithms": options.deterministic,
-            "budgets": {"loaders": asdict(loader_budget), "models": asdict(model_budget)},
+            "vector_batch_sizes": {key: rate.images // rate.steps for key, rate in vectors.items()},
+            "budgets": {
+                "loaders": asdict(loader_budget),
+                "models": asdict(model_budget),
+                "vector_models": asdict(vector_budget),
+            },
             "reference_profile": REFERENCE_PROFILE,
         },
         "rates": {key: rate.to_dict() for key, rate in rates.items()},
+        # vectors/s of the models on cached vectors (their stages' batch and optimiser)
+        "vector_rates": {key: rate.to_dict() for key, rate in vectors.items()},
         "cache": {
             "build_images_per_s": build.images_per_s,
             "bytes_per_image": 3 * options.image_size**2,

@@ -1,9 +1,10 @@
-"""The benchmark's printed tables: the five rates with their settings, and the
-hours projected per paper profile."""
+"""The benchmark's printed tables: the five image rates and the vector models' rates with their
+settings, and the hours projected per paper profile, notebook by notebook."""
 
 from __future__ import annotations
 
 from annokit.bench.hardware import name
+from annokit.bench.vector_rates import VECTOR_RATE_NAMES
 
 RATE_NAMES = {
     "jpeg_loader": "(1) JPEG loader: decode + resize + normalise",
@@ -38,6 +39,39 @@ def rates_table(result: dict) -> str:
     return _table(["measurement", "images/s", "batch", "images timed", "seconds"], rows)
 
 
+def vector_rates_table(result: dict) -> str:
+    """Vectors/s of each model on cached vectors, with its batch and timed steps."""
+    batches = result["settings"]["vector_batch_sizes"]
+    rows = [
+        [
+            VECTOR_RATE_NAMES[key],
+            f"{rate['images_per_s']:,.0f}",
+            batches[key],
+            rate["steps"],
+            f"{rate['seconds']:.1f}",
+        ]
+        for key, rate in result["vector_rates"].items()
+    ]
+    return _table(["model on cached vectors", "vectors/s", "batch", "steps", "seconds"], rows)
+
+
+def notebook_table(result: dict) -> str:
+    """Hours of each notebook (rows) per paper profile (columns), and the chain's total."""
+    projection = result["projection"]
+    notebooks = next(iter(projection.values()))["notebooks"]
+    rows = [
+        [stem, *(f"{p['notebooks'][stem]['hours']:,.2f}" for p in projection.values())]
+        for stem in notebooks
+    ]
+    rows.append(["total", *(f"{p['hours']:,.2f}" for p in projection.values())])
+    grids = "; ".join(
+        f"{profile} {p['partial_grid']['fits']} + {p['partial_grid']['curriculum_fits']}"
+        for profile, p in projection.items()
+    )
+    table = _table(["notebook (hours)", *projection], rows)
+    return f"{table}\nnotebook 06 fine-tunings, grid + curriculum: {grids}"
+
+
 def projection_table(result: dict) -> str:
     """Hours per paper profile, with its split and which stage takes longest."""
     rows = []
@@ -52,9 +86,7 @@ def projection_table(result: dict) -> str:
                 f"{longest} ({p['stages'][longest]['hours']:,.2f} h)",
             ]
         )
-    return _table(
-        ["profile", "train / test images", "cache", "image-stage hours", "longest stage"], rows
-    )
+    return _table(["profile", "train / test images", "cache", "chain hours", "longest stage"], rows)
 
 
 def render(result: dict) -> str:
@@ -77,7 +109,10 @@ def render(result: dict) -> str:
             f"cached / JPEG loader: {result['cached_to_jpeg_ratio']:.1f}×  "
             f"(cache build: {result['cache']['build_images_per_s']:,.1f} images/s, "
             f"{result['cache']['bytes_per_image']:,} bytes per image)",
+            vector_rates_table(result),
             projection_table(result),
-            f"not projected: {result['not_projected']}\nwall time {result['wall_seconds']:.0f} s",
+            notebook_table(result),
+            f"not timed, counted as 0 h: {result['not_projected']}\n"
+            f"wall time {result['wall_seconds']:.0f} s",
         ]
     )

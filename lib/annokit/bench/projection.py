@@ -1,24 +1,23 @@
-"""Hours of each paper profile's image stages, projected from measured rates.
+"""Hours of each paper profile's chain, notebook by notebook, projected from measured rates.
 
-Per profile: images × epochs of each image stage over its rate, where a stage runs no faster than
-the loader that feeds it (the cache's when ``[cache]`` is on, the JPEG path's otherwise), plus
-the cache build and the inference passes (validation curves, feature extraction of both splits).
+Per profile: every stage of ``chain.chain`` (notebooks 00 to 09) takes its images (or cached
+vectors) over its measured rate. An image stage runs no faster than the loader that feeds it
+(the cache's when ``[cache]`` is on, the JPEG path's otherwise); a stage on cached vectors runs at
+its own model's measured step rate (``vector_rates``); untimed work counts 0 h and is listed.
 Split sizes are the papers' counts recorded in ``data_manifests/<manifest>.json``
 (``paper_counts``): M3 Sec. IV-A1 for the M3 splits, Dutta et al. Sec. 4.1 for the Multi-order
-RNN splits. Stages on cached vectors (tags MLP, classifier and LQP heads, Multi-order RNN and
-CNN-RNN baselines, partial labels) are not projected.
+RNN splits.
 """
 
 from __future__ import annotations
 
+from annokit.bench.chain import NEGLIGIBLE, NOTEBOOKS, Work, chain, partial_grid
 from annokit.data.manifest_file import load_manifest
 from annokit.profile import Profile, load_profile
 
 PAPER_PROFILES = ("nuswide-m3", "nuswide-multi-order", "coco-m3", "coco-multi-order")
-NOT_PROJECTED = (
-    "stages on cached vectors: tags MLP, classifier and LQP heads, Multi-order RNN and CNN-RNN "
-    "baselines, partial labels"
-)
+IMAGE_RATES = ("cnn_train_step", "mscnn_train_step", "inference")
+NOT_PROJECTED = "data prep bookkeeping, the neighbour methods' kNN searches, tables, viewer"
 
 
 def split_sizes(profile: Profile) -> dict[str, int]:
@@ -28,57 +27,45 @@ def split_sizes(profile: Profile) -> dict[str, int]:
     return {"train": int(counts["train"]), "test": int(counts["test"])}
 
 
-def monitored_epochs(epochs: int, every: int) -> int:
-    """Epochs after which the training curve is scored (``[evaluation] every``; 0: never)."""
-    return epochs // every if every else 0
-
-
-def stage_images(profile: Profile, sizes: dict[str, int]) -> dict[str, tuple[int, str]]:
-    """Images each image stage processes, and which rate it runs at: ``(images, rate name)``."""
-    evaluation = profile.evaluation
-    validation = round(evaluation.validation_fraction * sizes["train"])
-    fit, curve, every_image = (
-        sizes["train"] - validation,
-        min(validation, evaluation.limit),
-        sizes["train"] + sizes["test"],
-    )
-    stages: dict[str, tuple[int, str]] = {}
-    if profile.cache.enabled:
-        stages["cache build"] = (every_image, "jpeg_loader")
-    for stage, step in (("cnn", "cnn_train_step"), ("mscnn", "mscnn_train_step")):
-        epochs = profile.stage(stage).epochs
-        stages[f"{stage} training"] = (fit * epochs, step)
-        stages[f"{stage} validation curve"] = (
-            curve * monitored_epochs(epochs, evaluation.every),
-            "inference",
-        )
-        stages[f"{stage} features"] = (every_image, "inference")
-    return stages
+def stage_rate(work: Work, rates: dict[str, float], loader: float) -> tuple[str, float]:
+    """(what bounds the stage, its images/s): its rate, or the loader's when that is slower."""
+    if work.rate == NEGLIGIBLE:
+        return "not timed", float("inf")
+    rate = rates[work.rate]
+    if work.rate in IMAGE_RATES and loader < rate:
+        return "loader", loader
+    return work.rate, rate
 
 
 def project_profile(name: str, rates: dict[str, float]) -> dict:
-    """Hours of one profile's image stages at ``rates`` (images/s by
-    name, the five benchmark rates)."""
+    """Hours of one profile's chain at ``rates`` (images or vectors/s by name: the benchmark's
+    image rates and vector rates)."""
     profile = load_profile(name)
     sizes = split_sizes(profile)
     loader = rates["cached_loader" if profile.cache.enabled else "jpeg_loader"]
-    stages = {}
-    for stage, (images, rate_name) in stage_images(profile, sizes).items():
-        bound_by = (
-            rate_name if rate_name == "jpeg_loader" or rates[rate_name] <= loader else "loader"
-        )
-        rate = rates[rate_name] if bound_by == rate_name else loader
-        stages[stage] = {
-            "images": images,
+    stages: dict[str, dict] = {}
+    notebooks: dict[str, dict] = {stem: {"hours": 0.0, "stages": []} for stem in NOTEBOOKS}
+    for work in chain(profile, sizes["train"], sizes["test"]):
+        bound_by, rate = stage_rate(work, rates, loader)
+        hours = work.images / rate / 3600 if work.images else 0.0
+        stages[work.stage] = {
+            "notebook": work.notebook,
+            "images": work.images,
+            "fits": work.fits,
             "bound_by": bound_by,
-            "images_per_s": rate,
-            "hours": images / rate / 3600,
+            "images_per_s": rate if rate != float("inf") else None,
+            "hours": hours,
+            "note": work.note,
         }
+        notebooks[work.notebook]["hours"] += hours
+        notebooks[work.notebook]["stages"].append(work.stage)
     return {
         "split": sizes,
         "split_source": f"data_manifests/{profile.manifest}.json paper_counts",
         "cache": profile.cache.enabled,
         "epochs": {"cnn": profile.cnn.epochs, "mscnn": profile.mscnn.epochs},
+        "partial_grid": partial_grid(profile),
+        "notebooks": notebooks,
         "stages": stages,
         "hours": sum(s["hours"] for s in stages.values()),
         "not_projected": NOT_PROJECTED,

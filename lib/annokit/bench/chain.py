@@ -1,0 +1,222 @@
+"""What each notebook of a profile's chain computes, as work for the projection: per stage the
+images (or cached vectors) it processes over every fit and epoch, the models it trains and the
+measured rate it runs at.
+
+Image stages run at the image-step rates (``model_rates``), bounded by the loader; stages on cached
+vectors at their own measured step rates (``vector_rates``). Work that is not timed (data prep
+bookkeeping, the neighbour searches of notebook 07, tables, the viewer) is ``NEGLIGIBLE``.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from annokit import paths
+from annokit.methods.baselines.registry import HEADS, baseline_seeds
+from annokit.methods.multi_order import EVAL_LIMIT, MULTI_ORDER_FILES, table1_decoders
+from annokit.methods.partial_labels import LOSSES
+from annokit.profile import Profile
+
+NOTEBOOKS = (
+    "00_data_prep",
+    "01_cnn_finetune",
+    "02_ms_cnn",
+    "03_tags_mlp",
+    "04_lqp",
+    "05_multi_order_rnn",
+    "06_partial_labels",
+    "07_baselines",
+    "08_result_tables",
+    "09_annotation_viewer",
+)
+NEGLIGIBLE = ""  # the rate of work that is not timed
+# notebook 06's defaults where its source is not at hand (an installed package)
+PARTIAL_DEFAULTS = {"losses": list(LOSSES), "curriculum_rounds": 2, "curriculum_proportion": 0.1}
+
+
+@dataclass(frozen=True)
+class Work:
+    """One stage of a notebook: ``images`` processed over all ``fits`` and epochs, at ``rate``."""
+
+    notebook: str
+    stage: str
+    images: int
+    rate: str  # a measured rate's name; NEGLIGIBLE: not timed
+    fits: int = 0  # models trained (0: a pass, or nothing timed)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Image counts of a profile's split: training minus validation (``fit``), validation
+    images scored per curve point (``curve``), validation and test."""
+
+    fit: int
+    validation: int
+    curve: int
+    test: int
+
+    @property
+    def every(self) -> int:
+        return self.fit + self.validation + self.test
+
+
+def split_of(profile: Profile, train: int, test: int) -> Split:
+    """The split as every stage sees it (``[evaluation]``'s validation share and curve limit)."""
+    evaluation = profile.evaluation
+    validation = round(evaluation.validation_fraction * train)
+    return Split(train - validation, validation, min(validation, evaluation.limit), test)
+
+
+def notebook_parameters(stem: str) -> dict:
+    """The literal defaults of a notebook's ``parameters`` cell (``notebooks/<stem>.py``)."""
+    source = paths.repo_root() / "notebooks" / f"{stem}.py"
+    if not Path(source).exists():
+        return {}
+    cell = source.read_text().split('tags=["parameters"]', 1)[-1].split("# %%", 1)[0]
+    values = {}
+    for node in ast.parse(cell).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            try:
+                values[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    return values
+
+
+def monitored_epochs(epochs: int, every: int) -> int:
+    """Epochs after which the training curve is scored (``[evaluation] every``; 0: never)."""
+    return epochs // every if every else 0
+
+
+def data_prep(profile: Profile, split: Split) -> list[Work]:
+    """Notebook 00: the index and split (not timed), and the image cache's one decoding pass."""
+    work = [Work("00_data_prep", "data prep", 0, NEGLIGIBLE, note="index, split, checks")]
+    if profile.cache.enabled:
+        work.append(Work("00_data_prep", "cache build", split.every, "jpeg_loader"))
+    return work
+
+
+def image_stage(profile: Profile, split: Split, stage: str) -> list[Work]:
+    """Notebook 01 or 02: training (every seed), the curve (the profile's seed), features of both
+    splits, and the test scores of each extra seed."""
+    notebook = "01_cnn_finetune" if stage == "cnn" else "02_ms_cnn"
+    epochs, seeds = profile.stage(stage).epochs, len(profile.seeds(stage))
+    step = f"{stage}_train_step"
+    curve = split.curve * monitored_epochs(epochs, profile.evaluation.every)
+    work = [
+        Work(notebook, f"{stage} training", split.fit * epochs * seeds, step, seeds),
+        Work(notebook, f"{stage} validation curve", curve, "inference"),
+        Work(notebook, f"{stage} features", split.every, "inference"),
+    ]
+    if seeds > 1:
+        extra = split.test * (seeds - 1)
+        work.append(Work(notebook, f"{stage} extra-seed test scores", extra, "inference"))
+    return work
+
+
+def vector_fit(notebook: str, stage: str, fits: int, per_fit: int, rate: str) -> Work:
+    """``fits`` models on cached vectors, ``per_fit`` vectors each (epochs included)."""
+    note = "validation passes timed as training steps"
+    return Work(notebook, stage, fits * per_fit, rate, fits, note)
+
+
+def vector_stages(profile: Profile, split: Split) -> list[Work]:
+    """Notebooks 03–05: the tags MLP, the step-5 heads on f_v and [f_v, f_t] per [classifier]
+    seed, and the five decoders of Table 1 per [rnn] seed."""
+    tags, every = profile.tags_mlp, profile.evaluation.every
+    tags_vectors = split.fit * tags.epochs + split.curve * monitored_epochs(tags.epochs, every)
+    heads = 2 * len(profile.seeds("classifier"))  # on f_v and on [f_v, f_t]
+    work = [
+        vector_fit("03_tags_mlp", "tags MLP training", 1, tags_vectors, "tags_mlp_step"),
+        Work("03_tags_mlp", "tag features", split.every, "tags_mlp_step", note="timed as steps"),
+        vector_fit(
+            "04_lqp",
+            "classifier heads",
+            heads,
+            split.fit * profile.classifier.epochs,
+            "classifier_step",
+        ),
+        vector_fit("04_lqp", "LQP heads", heads, split.fit * profile.lqp.epochs, "lqp_step"),
+    ]
+    rnn, seeds = profile.rnn, len(profile.seeds("rnn"))
+    per_fit = (split.fit + min(split.validation, EVAL_LIMIT)) * rnn.epochs + split.test
+    for model in table1_decoders(rnn.variant):
+        rate = f"multi_order_step:{model}" if model in MULTI_ORDER_FILES else "fixed_order_step"
+        work.append(vector_fit("05_multi_order_rnn", f"decoder {model}", seeds, per_fit, rate))
+    return work
+
+
+def partial_grid(profile: Profile) -> dict:
+    """Notebook 06's grid: proportions × losses × seeds fine-tunings, and the curriculum's."""
+    parameters = {**PARTIAL_DEFAULTS, **notebook_parameters("06_partial_labels")}
+    settings, seeds = profile.partial, profile.seeds("partial")
+    losses = list(parameters["losses"])
+    rounds = int(parameters["curriculum_rounds"])
+    return {
+        "proportions": list(settings.proportions),
+        "losses": losses,
+        "seeds": seeds,
+        "fits": len(settings.proportions) * len(losses) * len(seeds),
+        "curriculum_fits": rounds + 1 if rounds > 0 else 0,
+        "finetune": settings.finetune,
+        "epochs": settings.epochs,
+    }
+
+
+def partial_stage(profile: Profile, split: Split) -> list[Work]:
+    """Notebook 06: every point of the grid fine-tuned on the fit images and scored on the test
+    images; the curriculum's rounds, each labelling the fit images first."""
+    grid, notebook = partial_grid(profile), "06_partial_labels"
+    per_fit = split.fit * grid["epochs"]
+    note = "at the CNN step rate ([cnn] batch)"
+    work = []
+    if grid["finetune"] == "last_block":
+        note = "last block only, timed as the whole CNN's step: an upper bound"
+        work.append(Work(notebook, "maps below the last block", split.every, "inference"))
+    fits, rounds = grid["fits"], grid["curriculum_fits"]
+    work += [
+        Work(notebook, "grid fine-tuning", fits * per_fit, "cnn_train_step", fits, note),
+        Work(notebook, "grid test scores", fits * split.test, "inference"),
+        Work(notebook, "curriculum fine-tuning", rounds * per_fit, "cnn_train_step", rounds, note),
+        Work(
+            notebook,
+            "curriculum labelling and test scores",
+            max(rounds - 1, 0) * split.fit + rounds * split.test,
+            "inference",
+        ),
+    ]
+    return work
+
+
+def baselines_stage(profile: Profile, split: Split) -> list[Work]:
+    """Notebook 07: the linear heads and LSEP's count estimator, the Order-free RNN (each per
+    baseline seed, each scoring the validation images every epoch) and the neighbour methods."""
+    seeds, baselines, notebook = len(baseline_seeds(profile)), profile.baselines, "07_baselines"
+    per_fit = (split.fit + split.validation) * baselines.epochs
+    work = [
+        vector_fit(notebook, f"head {key}", seeds, per_fit, f"head_step:{key}") for key in HEADS
+    ]
+    work.append(vector_fit(notebook, "LSEP label count", seeds, per_fit, "count_estimator_step"))
+    epochs = baselines.order_free_epochs or profile.rnn.epochs
+    order_free = (split.fit + split.validation) * epochs + split.test
+    work.append(vector_fit(notebook, "Order-free RNN", seeds, order_free, "order_free_step"))
+    work.append(Work(notebook, "neighbour methods", 0, NEGLIGIBLE, note="kNN searches, not timed"))
+    return work
+
+
+def chain(profile: Profile, train: int, test: int) -> list[Work]:
+    """Every notebook's work for a profile whose split has ``train`` and ``test`` images."""
+    split = split_of(profile, train, test)
+    return [
+        *data_prep(profile, split),
+        *image_stage(profile, split, "cnn"),
+        *image_stage(profile, split, "mscnn"),
+        *vector_stages(profile, split),
+        *partial_stage(profile, split),
+        *baselines_stage(profile, split),
+        Work("08_result_tables", "tables and figures", 0, NEGLIGIBLE, note="no training"),
+        Work("09_annotation_viewer", "viewer", 0, NEGLIGIBLE, note="no training"),
+    ]
