@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from annokit.data.annotation_table import TEST, TRAIN, AnnotationTable
+from annokit.data.csv_layout import DEFAULT_DELIMITER, DEFAULT_TEST_SHARE, LABELS_CSV, CsvLayout
 from annokit.data.image_checks import (
     describe_missing,
     describe_undecodable,
@@ -110,6 +111,22 @@ def record_manifest(
 ) -> Manifest:
     """Describe a root as it is now: checksums, line counts, image
     counts after the rule, vocabularies."""
+    return record_layout(
+        root, dataset, split_rule, (name, source), CsvLayout(), tag_vocab_size, seed
+    )
+
+
+def record_layout(
+    root: Path,
+    dataset: str,
+    split_rule: str,
+    header: tuple[str, str],
+    layout: CsvLayout,
+    tag_vocab_size: int = 1000,
+    seed: int = 0,
+) -> Manifest:
+    """``record_manifest`` with its name and source as ``header``; a folder + CSV root is read as
+    ``layout`` says, which its ``labels.csv`` entry records."""
     root = Path(root)
     check_root(root, dataset, f"`record --dataset {dataset}`")
     absent = [
@@ -129,15 +146,15 @@ def record_manifest(
             "sha256": sha256_of(path),
             "lines": count_lines(path) if rel.endswith(".txt") else None,
         }
-        files[rel] = entry
-    table = read_dataset(dataset, root, tag_vocab_size)
+        files[rel] = {**entry, **layout.entry()} if dataset == "csv" else entry
+    table = read_dataset(dataset, root, tag_vocab_size, layout)
     return Manifest(
-        name=name,
+        name=header[0],
         dataset=dataset,
         split_rule=split_rule,
-        source=source,
+        source=header[1],
         files=files,
-        counts=split_counts(table, apply_split_rule(table, split_rule, seed)),
+        counts=split_counts(table, apply_split_rule(table, split_rule, seed, layout.test_share)),
         vocabulary={"labels": len(table.label_names), "tags": len(table.tag_names)},
     )
 
@@ -228,11 +245,12 @@ def verify(
             "your copy"
         )
     try:
-        full = read_dataset(manifest.dataset, root, tag_vocab_size)
+        layout = CsvLayout.from_files(manifest.files)
+        full = read_dataset(manifest.dataset, root, tag_vocab_size, layout)
+        split = apply_split_rule(full, manifest.split_rule, seed, layout.test_share)
     except (FileNotFoundError, ValueError) as error:
         report.errors.append(str(error))
         return report, None
-    split = apply_split_rule(full, manifest.split_rule, seed)
     errors, warnings = check_counts(manifest, full, split)
     report.errors += errors
     report.warnings += warnings
@@ -287,6 +305,17 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--source", default="recorded from a local copy")
     rec.add_argument("--out", type=Path, default=None)
     rec.add_argument(
+        "--label-delimiter",
+        default=DEFAULT_DELIMITER,
+        help=f"csv: what joins an image's labels (and tags) in {LABELS_CSV} (default: a space)",
+    )
+    rec.add_argument(
+        "--test-share",
+        type=float,
+        default=DEFAULT_TEST_SHARE,
+        help=f"csv, split rule ratio: the share of images for test (default {DEFAULT_TEST_SHARE})",
+    )
+    rec.add_argument(
         "--force", action="store_true", help="overwrite the manifest file when it exists"
     )
     for command in (check, rec):
@@ -299,7 +328,9 @@ def main(argv: list[str] | None = None) -> int:
         print(report.message())
         return 0 if report.ok else 1
     refuse_overwrite(args.out or manifest_path(args.name), args.force)
-    manifest = record_manifest(args.root, args.dataset, args.split_rule, args.name, args.source)
+    layout = CsvLayout(args.label_delimiter, args.test_share)
+    header = (args.name, args.source)
+    manifest = record_layout(args.root, args.dataset, args.split_rule, header, layout)
     print(f"wrote {save_manifest(manifest, args.out, force=args.force)}")
     return 0
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from annokit import paths
 from annokit.data.readers import LAYOUT_NAMES
 
-SPLIT_RULES = ("m3", "multi_order", "official")
+SPLIT_RULES = ("m3", "multi_order", "official", "ratio")
 RECORD = "python -m annokit.data.manifest record"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from annokit.data.annotation_table import AnnotationTable
+from annokit.data.csv_layout import IMAGES, LABELS_CSV, CsvLayout, read_csv_layout
 from annokit.data.voc import FOLDER_PREFIXES, LABELS_FILE, find_voc_folder
 
 COCO_ANNOTATIONS = tuple(
@@ -27,7 +28,7 @@ NUSWIDE_LISTS = (
 # VOC 2007's files, relative to its VOC2007 folder (which may sit below the root, voc.py).
 VOC_IMAGE_SETS = ("ImageSets/Main/trainval.txt", "ImageSets/Main/test.txt")
 VOC_FILE_STARTS = ("ImageSets/", LABELS_FILE)
-DATASETS_HINT = "use 'coco2014', 'nuswide' or 'voc2007'"
+DATASETS_HINT = "use 'coco2014', 'nuswide', 'voc2007' or 'csv'"
 
 
 # Where an annotation file may also be found (NUS-WIDE's ConceptsList.zip unpacks to a folder).
@@ -38,20 +39,28 @@ IMAGE_FOLDERS = {
     "coco2014": ("train2014", "val2014"),
     "nuswide": ("Flickr",),
     "voc2007": tuple(f"{prefix}/JPEGImages".lstrip("/") for prefix in FOLDER_PREFIXES),
+    "csv": (IMAGES,),
 }
 
 # How each layout is recognised, how it is described in messages, and
 # the shipped profiles that read it.
-LAYOUT_NAMES = {"coco2014": "MS-COCO 2014", "nuswide": "NUS-WIDE", "voc2007": "PASCAL VOC 2007"}
+LAYOUT_NAMES = {
+    "coco2014": "MS-COCO 2014",
+    "nuswide": "NUS-WIDE",
+    "voc2007": "PASCAL VOC 2007",
+    "csv": "folder + CSV",
+}
 LAYOUT_SIGNS = {
     "coco2014": "annotations/instances_*2014.json",
     "nuswide": "ImageList/, Groundtruth/ or NUS_WID_Tags/",
     "voc2007": "[VOCdevkit/][VOC2007/]Annotations/ or ImageSets/",
+    "csv": f"{IMAGES}/ and {LABELS_CSV}",
 }
 LAYOUT_PROFILES = {
     "coco2014": ("coco-m3", "coco-multi-order", "demo-coco", "demo-coco-multi-order"),
     "nuswide": ("nuswide-m3", "nuswide-multi-order", "demo", "demo-multi-order", "demo-seeds"),
     "voc2007": ("demo-voc",),
+    "csv": ("demo-csv",),
 }
 
 
@@ -69,8 +78,11 @@ def resolve_file(root: Path, rel: str) -> Path:
     return path
 
 
-def read_dataset(dataset: str, root: Path, tag_vocab_size: int = 1000) -> AnnotationTable:
-    """Read a dataset root in its real layout ("coco2014", "nuswide" or "voc2007")."""
+def read_dataset(
+    dataset: str, root: Path, tag_vocab_size: int = 1000, layout: CsvLayout | None = None
+) -> AnnotationTable:
+    """Read a dataset root in its real layout ("coco2014", "nuswide", "voc2007" or "csv", the
+    folder + CSV layout read as ``layout`` says)."""
     if dataset == "coco2014":
         from annokit.data.coco import read_coco
 
@@ -81,6 +93,8 @@ def read_dataset(dataset: str, root: Path, tag_vocab_size: int = 1000) -> Annota
         return read_nuswide(Path(root))
     if dataset == "voc2007":
         return read_voc_table(Path(root))
+    if dataset == "csv":
+        return read_csv_layout(Path(root), layout or CsvLayout(), tag_vocab_size)
     raise ValueError(f"unknown dataset {dataset!r}: {DATASETS_HINT}")
 
 
@@ -99,8 +113,8 @@ def read_voc_table(root: Path) -> AnnotationTable:
 
 
 def detect_layouts(root: Path) -> list[str]:
-    """The datasets whose layout ``root`` holds: "coco2014", "nuswide"
-    and/or "voc2007" (empty when none)."""
+    """The datasets whose layout ``root`` holds: "coco2014", "nuswide",
+    "voc2007" and/or "csv" (empty when none)."""
     root = Path(root)
     found = []
     if any((root / "annotations").glob("instances_*2014.json")):
@@ -109,6 +123,8 @@ def detect_layouts(root: Path) -> list[str]:
         found.append("nuswide")
     if root.is_dir() and find_voc_folder(root) is not None:
         found.append("voc2007")
+    if (root / LABELS_CSV).is_file():
+        found.append("csv")
     return found
 
 
@@ -143,7 +159,8 @@ def check_root(root: Path, dataset: str, what: str) -> None:
         raise ValueError(
             f"the dataset root {root} holds neither the MS-COCO 2014 layout "
             f"({LAYOUT_SIGNS['coco2014']}) nor the NUS-WIDE layout ({LAYOUT_SIGNS['nuswide']}) "
-            f"nor the PASCAL VOC 2007 layout ({LAYOUT_SIGNS['voc2007']}); "
+            f"nor the PASCAL VOC 2007 layout ({LAYOUT_SIGNS['voc2007']}) nor the folder + CSV "
+            f"layout ({LAYOUT_SIGNS['csv']}); "
             f"{what} expects {expected}: point data_root (--data-root) at the folder that holds "
             f"them{_subfolder_hint(root)}"
         )
@@ -151,16 +168,19 @@ def check_root(root: Path, dataset: str, what: str) -> None:
 
 def _subfolder_hint(root: Path) -> str:
     """ ", e.g. <sub>" when a direct subfolder of root holds a layout (the
-    demo writes coco/, nuswide/ and voc2007/)."""
+    demo writes coco/, nuswide/, voc2007/ and csv/)."""
     holders = [str(sub) for sub in sorted(root.iterdir()) if sub.is_dir() and detect_layouts(sub)]
     return f", e.g. {' or '.join(holders[:2])}" if holders else ""
 
 
 def annotation_files(root: Path, dataset: str) -> list[str]:
     """Relative paths of the annotation files a manifest pins (NUS-WIDE:
-    plus every ground-truth file found; VOC 2007: plus every per-class file and labels.txt)."""
+    plus every ground-truth file found; VOC 2007: plus every per-class file and labels.txt;
+    folder + CSV: labels.csv)."""
     if dataset == "coco2014":
         return list(COCO_ANNOTATIONS)
+    if dataset == "csv":
+        return [LABELS_CSV]
     if dataset == "voc2007":
         return voc_annotation_files(Path(root))
     groundtruth = sorted(

@@ -10,10 +10,15 @@
   images that have no label (125,449 / 83,898). MS-COCO: train2014 / val2014 as they are
   (82,783 / 40,504).
 - Official (PASCAL VOC 2007 and any dataset read as published): the official split as it is,
-  every image kept (VOC 2007: trainval 5,011 is train, test 4,952 is test).
+  every image kept (VOC 2007: trainval 5,011 is train, test 4,952 is test; the folder + CSV
+  layout: its split column, which it must have).
+- Ratio (a dataset without a split, e.g. a labels.csv without split column): every image kept, a
+  share of them (the manifest's test share) drawn for test with the profile's seed.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -21,12 +26,18 @@ from annokit.data.annotation_table import TEST, TRAIN, AnnotationTable
 
 COCO2014_SIZES = {TRAIN: 82_783, TEST: 40_504}
 M3_COCO_SIZES = {TRAIN: 56_414, TEST: 30_774}
+RULES_HINT = "use 'm3', 'multi_order', 'official' or 'ratio'"
 
 
-def apply_split_rule(table: AnnotationTable, rule: str, seed: int = 0) -> AnnotationTable:
-    """The rows of ``table`` that ``rule`` ("m3", "multi_order"
-    or "official") keeps, in their original order."""
+def apply_split_rule(
+    table: AnnotationTable, rule: str, seed: int = 0, test_share: float = 0.2
+) -> AnnotationTable:
+    """The rows of ``table`` that ``rule`` ("m3", "multi_order", "official" or "ratio") keeps, in
+    their original order (``ratio``: every row, ``test_share`` of them drawn for test)."""
+    if rule == "ratio":
+        return ratio_split(table, seed, test_share)
     if rule == "official":
+        check_has_test(table)
         keep = np.ones(len(table), dtype=bool)
     elif rule == "m3":
         keep = _m3_coco_rows(table, seed) if table.dataset == "coco2014" else has_any(table.tags)
@@ -35,7 +46,7 @@ def apply_split_rule(table: AnnotationTable, rule: str, seed: int = 0) -> Annota
             has_any(table.labels) if table.dataset == "nuswide" else np.ones(len(table), dtype=bool)
         )
     else:
-        raise ValueError(f"unknown split rule {rule!r}: use 'm3', 'multi_order' or 'official'")
+        raise ValueError(f"unknown split rule {rule!r}: {RULES_HINT}")
     return table.subset(keep)
 
 
@@ -59,3 +70,30 @@ def _m3_coco_rows(table: AnnotationTable, seed: int) -> np.ndarray:
         target = min(m3_coco_target(int(in_split.sum()), split), len(candidates))
         keep[rng.choice(candidates, size=target, replace=False)] = True
     return keep
+
+
+def check_has_test(table: AnnotationTable) -> None:
+    """Refuse the official split of a folder + CSV table that assigns no image to test."""
+    if table.dataset == "csv" and not (table.official_split == TEST).any():
+        raise ValueError(
+            "labels.csv assigns no image to test (no split column, or only train in it): add a "
+            "split column, or record the manifest with --split-rule ratio and set split_rule = "
+            '"ratio" in the profile'
+        )
+
+
+def ratio_split(table: AnnotationTable, seed: int, test_share: float) -> AnnotationTable:
+    """Every row of a table without a test split, ``test_share`` of them (at least one, never all)
+    drawn for test with ``seed``, the others train."""
+    n, n_given = len(table), int((table.official_split == TEST).sum())
+    if n_given:
+        raise ValueError(
+            f"the {table.dataset} data has a split already ({n_given} test images): use the "
+            "split rule 'official', or drop the split column of labels.csv for 'ratio'"
+        )
+    if n < 2:
+        raise ValueError(f"the ratio split needs two images or more, the data has {n}: add images")
+    n_test = min(max(round(n * test_share), 1), n - 1)
+    split = np.array([TRAIN] * n, dtype="<U5")
+    split[np.random.default_rng(seed).choice(n, size=n_test, replace=False)] = TEST
+    return replace(table, official_split=split)

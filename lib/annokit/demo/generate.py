@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from annokit.demo.csv_layout_writer import CSV_LAYOUT, write_csv_layout
 from annokit.demo.files import write_json
 from annokit.demo.plan import plan_demo
 from annokit.demo.render import render_demo
@@ -36,9 +37,11 @@ log = logging.getLogger(__name__)
 # Bump when a change to the generator changes its output, so old folders are not reused.
 GENERATOR_VERSION = 1
 MARKER = "demo_config.json"
-# Rendered layouts; the VOC layout is derived from "coco" afterwards and added to an older demo.
+# Rendered layouts; the VOC and the folder + CSV layouts are derived from "coco" afterwards and
+# added to an older demo.
 RENDERED_LAYOUTS = ("coco", "nuswide")
-LAYOUTS = (*RENDERED_LAYOUTS, VOC_LAYOUT)
+DERIVED_LAYOUTS = {VOC_LAYOUT: write_voc_layout, CSV_LAYOUT: write_csv_layout}
+LAYOUTS = (*RENDERED_LAYOUTS, *DERIVED_LAYOUTS)
 
 
 def config_marker(config: DemoConfig) -> dict:
@@ -62,7 +65,8 @@ def existing_marker(root: Path) -> dict | None:
 
 
 def is_complete(root: Path, config: DemoConfig) -> bool:
-    """Whether ``root`` holds a finished demo generated with ``config`` (its VOC layout aside)."""
+    """Whether ``root`` holds a finished demo generated with ``config`` (its derived layouts
+    aside)."""
     present = all((root / name).is_dir() for name in RENDERED_LAYOUTS) and all(
         (root / name).is_file() for name in (TRUTH_ARRAYS, TRUTH_STRINGS)
     )
@@ -110,10 +114,12 @@ def clear_interrupted(root: Path) -> None:
 
 
 def reuse_demo(root: Path) -> DemoTruth:
-    """The truth of the complete demo under ``root`` (its VOC layout added when it predates it)."""
+    """The truth of the complete demo under ``root`` (its derived layouts added when it predates
+    them)."""
     truth = load_demo_truth(root)
-    if not (root / VOC_LAYOUT).is_dir():  # a demo written before the VOC layout existed
-        write_voc_layout(root / VOC_LAYOUT, truth, root / "coco")
+    for name, write in DERIVED_LAYOUTS.items():
+        if not (root / name).is_dir():  # a demo written before this layout existed
+            write(root / name, truth, root / "coco")
     return truth
 
 
@@ -124,7 +130,8 @@ def write_demo(folder: Path, config: DemoConfig) -> DemoTruth:
     images, instances = render_demo(truth, config)
     write_coco_layout(folder / "coco", truth, images, instances, config.image_size)
     write_nuswide_layout(folder / "nuswide", truth, images)
-    write_voc_layout(folder / VOC_LAYOUT, truth, folder / "coco")
+    for name, write in DERIVED_LAYOUTS.items():
+        write(folder / name, truth, folder / "coco")
     save_demo_truth(folder, truth)
     write_json(folder / MARKER, config_marker(config))
     return truth
@@ -133,7 +140,7 @@ def write_demo(folder: Path, config: DemoConfig) -> DemoTruth:
 def generate_demo(
     root: Path, config: DemoConfig | None = None, overwrite: bool = False
 ) -> DemoTruth:
-    """Write the demo in its three layouts under ``root`` (skipped when already there) and return
+    """Write the demo in its four layouts under ``root`` (skipped when already there) and return
     its truth; written beside ``root`` first and moved in when complete (annokit.demo.staging)."""
     root, config = Path(root), config or DemoConfig()
     root.mkdir(parents=True, exist_ok=True)

@@ -54,7 +54,7 @@ from annokit.profile.strict import (
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
 # The folder of each dataset's layout inside a generated demo (demo/generate.py writes them all).
-DEMO_LAYOUTS = {"coco2014": "coco", "nuswide": "nuswide", "voc2007": "voc2007"}
+DEMO_LAYOUTS = {"coco2014": "coco", "nuswide": "nuswide", "voc2007": "voc2007", "csv": "csv"}
 MAX_EXTENDS = 8
 
 

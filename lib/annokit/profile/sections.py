@@ -15,9 +15,11 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field
 
-Dataset = Literal["coco2014", "nuswide", "voc2007"]
-# "official": the dataset's published split as it is (PASCAL VOC 2007: trainval / test).
-SplitRule = Literal["m3", "multi_order", "official"]
+# "csv": the folder + CSV layout of a user's own images (images/ + labels.csv, data/csv_layout.py).
+Dataset = Literal["coco2014", "nuswide", "voc2007", "csv"]
+# "official": the dataset's published split as it is (PASCAL VOC 2007: trainval / test; csv: its
+# split column). "ratio": a data set without split, the manifest's test share drawn with the seed.
+SplitRule = Literal["m3", "multi_order", "official", "ratio"]
 # "rmsprop": torch.optim.RMSprop; "rmsprop_tf": TensorFlow 1's RMSProp (annokit.training.optimizers)
 Optimizer = Literal["sgd", "rmsprop", "rmsprop_tf", "adam"]
 Backbone = Literal["resnet18", "resnet34", "resnet50", "resnet101"]
