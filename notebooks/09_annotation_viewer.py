@@ -33,8 +33,8 @@ from annokit.viewer.widget import AnnotationViewer
 
 run = open_stage(profile, data_root=data_root, work_dir=work_dir)
 browser = Browser.from_run(run)
-images, models = len(browser.data), len(browser.data.models)
-print(f"{run.profile.description}: {images:,} test images, {models} prediction files")
+images, models, files = len(browser.data), len(browser.groups), len(browser.data.models)
+print(f"{run.profile.description}: {images:,} test images, {models} models ({files} files)")
 browser.data.summary()
 
 # %% [markdown]
@@ -61,8 +61,12 @@ browser.data.summary()
 # %% [markdown]
 # ## The viewer
 #
-# - **◀ previous / next ▶ / image #** move through the list (a page at a time in the grid).
+# - **◀ previous / next ▶ / image #** move through the list (a page at a time in the grid). The
+#   viewer opens on the first test image with a true label; the ones before it stay in the list.
 # - **model** selects the model the filters, the sort and the rule act on; its row is highlighted.
+#   Models are named as the result tables name their rows. A model trained with several seeds
+#   (files `<model>@seed<k>`, which the tables average) gets a **seed** menu: the profile's seed
+#   first, then the extra ones.
 # - **own rule / threshold t / top-k** re-annotate the selected model from its scores: its own rule
 #   (top-3, top-$\hat m$, or threshold 0.5), every label above $t$, or the $k$ best. Moving the
 #   slider or the $k$ box switches to that rule; the image stays, its labels change.
@@ -75,8 +79,9 @@ browser.data.summary()
 # is 0 by the convention of `annokit.evaluation.metrics`. A label filter skips them.
 #
 # Things to try: select *MS-CNN+Tags* and sort worst first: what do its worst images have in common?
-# Then select the full *M3* model with the outcome *label count wrong*: is $\hat m$ too high or too
-# low? Lower $t$ for the *CNN* and watch extra labels appear before the missed ones disappear.
+# Then select the full M3 model (*MS-CNN+Tags+LQP*) with the outcome *label count wrong*: is
+# $\hat m$ too high or too low? Lower $t$ for the *CNN* and watch extra labels appear before the
+# missed ones disappear.
 
 # %%
 if interactive:

@@ -9,9 +9,14 @@ import pytest
 
 from annokit.artifacts.predictions import prediction_path
 from annokit.evaluation import decision
-from annokit.viewer import Browser, Rule, display_name, model_order
+from annokit.methods.baselines.registry import METHODS
+from annokit.methods.multi_order import TABLE1_ROWS
+from annokit.methods.partial_labels import LOSSES
+from annokit.report.tables import M3_COMPONENTS
+from annokit.viewer import Browser, Rule, display_name, model_groups, model_order
 from annokit.viewer.html import OUTCOME_STYLE
 from annokit.viewer.mapped_npz import NpzArrays
+from annokit.viewer.model_names import DISPLAY_NAMES
 from helpers.viewer_reading import (
     CHIP,
     marks,
@@ -31,32 +36,67 @@ def test_models_get_display_names_in_the_papers_order():
         "zeta",
         "upper_bound",
         "partial_partial_bce_p010",
+        "partial_bce_ignore_p010@seed1",
         "multi_order_rnn",
         "mscnn_tags_lqp@seed1",
         "cnn",
         "mscnn_tags_lqp",
         "cnn_rnn_rare_first",
         "cnn_rnn_frequent_first",
+        "partial_bce_ignore_p010",
     ]
     assert model_order(files) == [
         "cnn",
         "mscnn_tags_lqp",
         "mscnn_tags_lqp@seed1",
         "upper_bound",
-        "multi_order_rnn",
-        "cnn_rnn_frequent_first",
+        "cnn_rnn_frequent_first",  # the Multi-order RNN's Table 1 order
         "cnn_rnn_rare_first",
+        "multi_order_rnn",
+        "partial_bce_ignore_p010",  # extra seeds right after their model, partial runs too
+        "partial_bce_ignore_p010@seed1",
         "partial_partial_bce_p010",
         "zeta",
     ]
-    assert display_name("mscnn_tags_lqp") == "MS-CNN+Tags+LQP (M3)"
-    assert display_name("mscnn_tags_lqp@seed1") == "MS-CNN+Tags+LQP (M3), seed 1"
+    assert display_name("mscnn_tags_lqp") == "MS-CNN+Tags+LQP"
+    assert display_name("mscnn_tags_lqp@seed1") == "MS-CNN+Tags+LQP, seed 1"
     assert display_name("cnn_rnn_frequent_first") == "CNN-RNN (frequent-first)"
-    assert display_name("partial_partial_bce_p010") == "Partial labels: partial-BCE, 10% known"
+    assert display_name("multi_order_rnn_paper_text") == "Multi-order RNN (paper text)"
     assert (
-        display_name("partial_bce_ignore_p050") == "Partial labels: BCE, unknown ignored, 50% known"
+        display_name("partial_partial_bce_p010") == "Partial labels: partial-BCE (γ = 1), 10% known"
     )
-    assert display_name("zeta") == "zeta"
+    assert (
+        display_name("partial_bce_ignore_p050")
+        == "Partial labels: BCE, known labels only, 50% known"
+    )
+    assert display_name("zeta") == "zeta" and display_name("new_model") == "new model"
+
+
+def test_models_are_named_as_the_result_tables_name_their_rows():
+    # M3 Tables I/II, the Multi-order RNN's Table 1 as notebook 05 writes it, the baselines' table
+    for row, file in M3_COMPONENTS.items():
+        assert display_name(file) == row
+    for file, row in TABLE1_ROWS.items():
+        assert display_name(file) == row
+    for method in METHODS.values():
+        assert display_name(method.file) == method.name
+        assert display_name(f"{method.file}@seed2") == f"{method.name}, seed 2"
+    for loss in LOSSES.values():
+        assert (
+            display_name(f"partial_{loss.key}_p050") == f"Partial labels: {loss.title}, 50% known"
+        )
+
+
+def test_one_menu_entry_per_model_with_its_seeds():
+    # the demo run's files: every model at the profile's seed, most with two extra seeds
+    models = [*DISPLAY_NAMES, *(f"partial_{k}_p{p:03d}" for k in LOSSES for p in (10, 50, 100))]
+    files = [f"{m}@seed{k}" if k else m for m in models for k in (2, 0, 1)]
+    groups = model_groups(files)
+    assert list(groups) == model_order(models)  # one entry per model, in the papers' order
+    assert all(g == (m, f"{m}@seed1", f"{m}@seed2") for m, g in groups.items())
+    names = [display_name(m) for m in groups]
+    assert len(set(names)) == len(names)
+    assert not [n for n in names if "_" in n or "@" in n]  # no file names
 
 
 def test_prediction_arrays_are_memory_mapped_not_read(tiny_run, tmp_path):
@@ -79,11 +119,12 @@ def test_viewer_opens_on_the_first_test_image_with_truth_tags_and_every_model(
     tiny_run, viewer, truth
 ):
     b, view = viewer.browser, viewer.view.value
-    assert b.current == 0 and len(b.order) == len(truth)
-    assert truth_shown(view) == names(tiny_run, truth[0])
+    first = int(np.flatnonzero(truth.any(axis=1))[0])  # the first test image with a true label
+    assert b.current == first == b.cursor and len(b.order) == len(truth)
+    assert truth_shown(view) == names(tiny_run, truth[first]) != []
     tags = [
         tiny_run.index.tag_names[t]
-        for t in tiny_run.index.frame["tags"].iat[tiny_run.index.rows("test")[0]]
+        for t in tiny_run.index.frame["tags"].iat[tiny_run.index.rows("test")[first]]
     ]
     for tag in tags:
         assert 'class="ak-chip ak-tag"' in view and f">{tag}<" in view
@@ -92,7 +133,7 @@ def test_viewer_opens_on_the_first_test_image_with_truth_tags_and_every_model(
     for model in b.shown:
         assert f'data-model="{model}"' in view
     assert view.count('<img class="ak-image" src="data:image/jpeg;base64,') == 1
-    assert "image 1 of" in view
+    assert f"image {first + 1} of" in view and viewer.jump.value == first + 1
     for colour, *_ in OUTCOME_STYLE.values():
         assert colour in viewer.legend.value
 
@@ -140,14 +181,14 @@ def test_lqp_models_show_predicted_against_true_count(tiny_run, viewer, truth):
 
 def test_multi_order_rnn_shows_the_top_five_labels_at_every_step(tiny_run, viewer, truth):
     stored = predictions(tiny_run, "multi_order_rnn")
-    view = viewer.view.value
+    view, position = viewer.view.value, viewer.browser.current
     table = re.search(
         r'<details class="ak-steps" data-model="multi_order_rnn" open.*?</details>', view
     ).group(0)
     lines = re.findall(r"<tr><td[^>]*>t=(\d)</td>(.*?)</tr>", table)
     assert [int(t) for t, _ in lines] == list(range(1, STEPS + 1))
     for t, line in enumerate(lines):
-        step = stored.step_scores[0, t]
+        step = stored.step_scores[position, t]
         top = np.argsort(-step, kind="stable")[:5]
         shown = re.findall(
             r'class="ak-chip ak-step-(true|other)"[^>]*>([^<*]+)(\*?) <small>([0-9.]+)</small>',
@@ -157,9 +198,9 @@ def test_multi_order_rnn_shows_the_top_five_labels_at_every_step(tiny_run, viewe
         assert [float(p) for *_, p in shown] == pytest.approx(
             [round(float(step[c]), 2) for c in top], abs=0.006
         )
-        assert [kind == "true" for kind, *_ in shown] == [bool(truth[0, c]) for c in top]
+        assert [kind == "true" for kind, *_ in shown] == [bool(truth[position, c]) for c in top]
         assert [star == "*" for _, _, star, _ in shown] == [
-            bool(step[c] == stored.step_scores[0, :, c].max()) for c in top
+            bool(step[c] == stored.step_scores[position, :, c].max()) for c in top
         ]
     # no step table for the CNN
     assert 'data-model="cnn"' not in re.sub(r'<tr class="ak-model".*?</tr>', "", view)
@@ -209,7 +250,8 @@ def test_a_model_without_a_prediction_for_the_image_says_so(tiny_run, viewer):
 
 def test_previous_next_and_jump_move_through_the_list(viewer):
     b = viewer.browser
-    assert viewer.previous_button.disabled
+    viewer.jump.value = 1  # the list's first image (the viewer opens on the first labelled one)
+    assert b.cursor == 0 and viewer.previous_button.disabled
     viewer.next_button.click()
     assert b.current == b.order[1] and "image 2 of" in viewer.view.value and viewer.jump.value == 2
     viewer.jump.value = 7
@@ -223,6 +265,7 @@ def test_previous_next_and_jump_move_through_the_list(viewer):
 
 
 def test_grid_shows_a_page_and_moves_by_pages(viewer):
+    viewer.jump.value = 1
     viewer.mode.value = "grid"
     assert viewer.view.value.count('class="ak-card"') == min(12, len(viewer.browser.order))
     viewer.next_button.click()

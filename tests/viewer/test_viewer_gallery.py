@@ -80,7 +80,7 @@ def test_notebook_09_writes_the_gallery_in_batch_mode(tiny_demo, tmp_path, monke
     for position in sample:
         for label in names(run, truth[position]):
             assert f">{label}<" in page
-    assert "MS-CNN+Tags+LQP (M3)" in page and "Multi-order RNN" in page
+    assert display_name("mscnn_tags_lqp") in page and "Multi-order RNN" in page
     cells = json.loads(output.read_text())["cells"]
     outputs = json.dumps([c.get("outputs", []) for c in cells])
     # the executed copy shows a preview

@@ -5,6 +5,7 @@ model with a prediction file, the labels it predicts marked correct, extra (fals
 missed (false negative), like the qualitative figures of M3 (Niu et al. 2019, Figs. 1 and 6) and
 the Multi-order RNN (Dutta et al. 2020, Figs. 3 and 4).
 
+- ``model_names``: each file's model, its seed and the name the result tables give it;
 - ``store``: the run's files, memory-mapped and read only for the images shown;
 - ``criteria``: the decision rule, the filter and the sort orders the controls choose;
 - ``browse``: the state behind the controls (model, rule, filter, sort, place) as plain Python;
@@ -15,7 +16,8 @@ the Multi-order RNN (Dutta et al. 2020, Figs. 3 and 4).
 from annokit.viewer.browse import Browser, ImagePanel
 from annokit.viewer.criteria import OUTCOMES, SORTS, Filter, Rule
 from annokit.viewer.html import gallery_html, panel_html, sample_positions, write_gallery
-from annokit.viewer.store import ViewerData, display_name, model_order
+from annokit.viewer.model_names import display_name, model_groups, model_order
+from annokit.viewer.store import ViewerData
 
 
 def open_viewer(run, **kwargs):
@@ -36,6 +38,7 @@ __all__ = [
     "ViewerData",
     "display_name",
     "gallery_html",
+    "model_groups",
     "model_order",
     "open_viewer",
     "panel_html",

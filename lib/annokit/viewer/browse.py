@@ -24,7 +24,14 @@ from annokit.viewer.criteria import (
     image_f1,
     image_stats,
 )
-from annokit.viewer.store import ModelOutput, ViewerData, is_main_model
+from annokit.viewer.model_names import (
+    is_main_model,
+    model_groups,
+    model_of,
+    one_file_each,
+    seed_label,
+)
+from annokit.viewer.store import ModelOutput, ViewerData
 
 CORRECT, EXTRA, MISSED = "correct", "extra", "missed"
 # selected at start when present: M3, then the Multi-order RNN
@@ -99,16 +106,17 @@ class Browser:
             raise ValueError(
                 f"no prediction files for profile {data.profile!r}: run notebooks 01-07 first"
             )
-        names = list(data.models)
-        if model is not None and model not in data.models:
-            raise KeyError(f"no prediction file for {model!r}; the run has {names}")
-        self.model = model or next((m for m in PREFERRED_MODELS if m in data.models), names[0])
-        main = [m for m in names if is_main_model(m)] or names
-        self.shown = tuple(shown) if shown is not None else tuple(main)
+        self.groups = model_groups(list(data.models))  # menu entry -> its seeds' files
+        preferred = next((m for m in PREFERRED_MODELS if m in self.groups), next(iter(self.groups)))
+        self.model = self._file(model if model is not None else preferred)
+        main = [m for m in data.models if is_main_model(m)] or list(data.models)
+        self.shown = self._files(shown if shown is not None else tuple(main))
         self.rule, self.filter, self.sort = Rule(), Filter(), "test_order"
-        self.cursor = 0
         self._stats: dict[tuple[str, Rule], ImageStats] = {}
         self._order = np.arange(len(data))
+        # open on the first image with a true label: an unlabelled one shows nothing to compare
+        labelled = np.flatnonzero(data.truth.any(axis=1))
+        self.cursor = int(labelled[0]) if len(labelled) else 0
 
     @classmethod
     def from_run(cls, run, **kwargs) -> Browser:
@@ -119,14 +127,35 @@ class Browser:
     # changes what it shows, not which).
 
     def select_model(self, model: str) -> None:
-        if model not in self.data.models:
-            raise KeyError(
-                f"no prediction file for {model!r}; the run has {list(self.data.models)}"
-            )
-        self.model = model
-        if model not in self.shown:
-            self.shown = tuple(m for m in self.data.models if m in self.shown or m == model)
+        """Select a model (its profile's seed) or one prediction file (a seed of it)."""
+        self.model = self._file(model)
+        self.shown = self._files(self.shown + (self.model,))
         self._relist(keep_image=True)
+
+    @property
+    def selected_group(self) -> str:
+        """The model (menu entry) of the selected file."""
+        return model_of(self.model)
+
+    def seeds(self, group: str | None = None) -> list[tuple[str, str]]:
+        """(label, file) of each seed of a model (default: the selected one)."""
+        files = self.groups[group or self.selected_group]
+        return [(seed_label(f, self.data.models[f].seed), f) for f in files]
+
+    def _file(self, model: str) -> str:
+        """The prediction file of a model or file name: a model's is its profile's seed."""
+        if model in self.data.models:
+            return model
+        if model in self.groups:
+            return self.groups[model][0]
+        raise KeyError(f"no prediction file for {model!r}; the run has {list(self.groups)}")
+
+    def _files(self, models: tuple[str, ...]) -> tuple[str, ...]:
+        """The files of the rows shown: one per model, the selected file for the selected model."""
+        unknown = sorted(m for m in models if m not in self.data.models and m not in self.groups)
+        if unknown:
+            raise KeyError(f"no prediction files for {unknown}")
+        return one_file_each(self.groups, models, self.model)
 
     def set_rule(self, rule: Rule) -> None:
         self.rule = rule
@@ -146,10 +175,7 @@ class Browser:
 
     def show_models(self, models: tuple[str, ...]) -> None:
         """Which models' rows the panel shows (the selected one always among them)."""
-        unknown = set(models) - set(self.data.models)
-        if unknown:
-            raise KeyError(f"no prediction files for {sorted(unknown)}")
-        self.shown = tuple(m for m in self.data.models if m in models or m == self.model)
+        self.shown = self._files(tuple(models))
 
     # The list and the place in it.
 

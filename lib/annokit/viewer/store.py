@@ -12,7 +12,6 @@ outside its test split), is refused with a ``RunFileError`` naming it and the no
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,63 +24,8 @@ from annokit.artifacts.stamps import check_matches_index
 from annokit.data.annotation_table import TEST
 from annokit.data.index import PreparedIndex
 from annokit.evaluation.decision import predicted_quantity
-from annokit.methods.baselines.registry import METHODS
 from annokit.viewer.mapped_npz import NpzArrays, damaged
-
-# Display names, in the order the papers' tables list the models (M3
-# Tables I/II, then Dutta Table 1).
-DISPLAY_NAMES = {
-    "cnn": "CNN",
-    "mscnn": "MS-CNN",
-    "tags_mlp": "Tags MLP",
-    "mscnn_lqp": "MS-CNN+LQP",
-    "mscnn_tags": "MS-CNN+Tags",
-    "mscnn_tags_lqp": "MS-CNN+Tags+LQP (M3)",
-    "upper_bound": "Upper bound (true label count)",
-    "multi_order_rnn": "Multi-order RNN",
-    "cnn_rnn_frequent_first": "CNN-RNN (frequent-first)",
-    "cnn_rnn_rare_first": "CNN-RNN (rare-first)",
-    "cnn_rnn_lexicographic": "CNN-RNN (lexicographic)",
-    **{method.file: f"{method.name} (reproduced baseline)" for method in METHODS.values()},
-}
-PARTIAL_LOSSES = {
-    "bce_negative": "BCE, unknown = negative",
-    "bce_ignore": "BCE, unknown ignored",
-    "partial_bce": "partial-BCE",
-}
-_SEED = re.compile(r"^(?P<base>.+)@seed(?P<seed>\d+)$")
-_PARTIAL = re.compile(r"^partial_(?P<loss>.+)_p(?P<percent>\d+)$")
-
-
-def display_name(model: str) -> str:
-    """A reader's name for a prediction file: ``mscnn_tags_lqp`` → "MS-CNN+Tags+LQP (M3)"."""
-    if match := _SEED.match(model):
-        return f"{display_name(match['base'])}, seed {match['seed']}"
-    if match := _PARTIAL.match(model):
-        loss = PARTIAL_LOSSES.get(match["loss"], match["loss"])
-        return f"Partial labels: {loss}, {int(match['percent'])}% known"
-    return DISPLAY_NAMES.get(model, model)
-
-
-def model_order(models: list[str]) -> list[str]:
-    """The papers' order first (extra seeds right after their model), then
-    partial-label runs, then the rest by name."""
-    known = list(DISPLAY_NAMES)
-
-    def key(model: str) -> tuple:
-        seed = _SEED.match(model)
-        base, seed_number = (seed["base"], int(seed["seed"])) if seed else (model, -1)
-        if base in DISPLAY_NAMES:
-            return (0, known.index(base), seed_number, model)
-        return (1 if _PARTIAL.match(base) else 2, 0, seed_number, model)
-
-    return sorted(models, key=key)
-
-
-def is_main_model(model: str) -> bool:
-    """One of the papers' models at the profile's own seed (shown by default; the others, reproduced
-    baselines included, on request)."""
-    return model in DISPLAY_NAMES and not model.startswith("baseline_")
+from annokit.viewer.model_names import display_name, model_order
 
 
 @dataclass
@@ -151,6 +95,12 @@ class ModelOutput:
     @property
     def rule(self) -> str:
         return self.meta.get("rule", "?")
+
+    @property
+    def seed(self) -> int | None:
+        """The seed the model was trained with, as its file records it."""
+        seed = self.meta.get("seed")
+        return seed if isinstance(seed, int) else None
 
     @property
     def num_labels(self) -> int:

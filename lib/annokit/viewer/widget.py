@@ -14,6 +14,7 @@ import ipywidgets as w
 from annokit.viewer.browse import Browser
 from annokit.viewer.criteria import OUTCOMES, RULES, SORTS, Filter, Rule
 from annokit.viewer.html import grid_html, legend_html, panel_html
+from annokit.viewer.model_names import display_name, model_of
 
 GRID_SIZE = 12  # images per grid page
 ANY_LABEL = ""  # the label filter's "any label" (a Dropdown shows None as an empty box)
@@ -48,12 +49,21 @@ class AnnotationViewer:
             style={"button_width": "60px"},
         )
         self.status = w.HTML()
+        menu = [(display_name(m), m) for m in browser.groups]  # one entry per model
         self.model = w.Dropdown(
-            options=[(m.name, k) for k, m in data.models.items()],
-            value=browser.model,
+            options=menu,
+            value=browser.selected_group,
             description="model",
             style=short,
             layout=w.Layout(width="300px"),
+        )
+        self.seed = w.Dropdown(
+            options=browser.seeds(),
+            value=browser.model,
+            description="seed",
+            style=short,
+            layout=w.Layout(width="190px"),
+            tooltip="which training seed's predictions (the tables average them)",
         )
         self.rule = w.ToggleButtons(
             options=[("own rule", "own"), ("threshold t", "threshold"), ("top-k", "top_k")],
@@ -108,10 +118,10 @@ class AnnotationViewer:
             layout=w.Layout(width="270px"),
         )
         self.shown = w.SelectMultiple(
-            options=[(m.name, k) for k, m in data.models.items()],
-            value=browser.shown,
+            options=menu,
+            value=self._shown_models(),
             description="models shown",
-            rows=min(len(data.models), 5),
+            rows=min(len(menu), 5),
             style=short,
             layout=w.Layout(width="420px"),
         )
@@ -123,6 +133,7 @@ class AnnotationViewer:
         self.jump.observe(self._on_jump, "value")
         self.mode.observe(lambda _: self.refresh(), "value")
         self.model.observe(self._on_model, "value")
+        self.seed.observe(self._on_model, "value")
         for control in (self.rule, self.threshold, self.top_k):
             control.observe(self._on_rule, "value")
         for control in (self.label, self.label_in, self.outcome):
@@ -136,7 +147,7 @@ class AnnotationViewer:
         self.widget = w.VBox(
             [
                 row(self.previous_button, self.next_button, self.jump, self.mode, self.status),
-                row(self.model, self.rule, self.threshold, self.top_k),
+                row(self.model, self.seed, self.rule, self.threshold, self.top_k),
                 row(self.label, self.label_in, self.outcome),
                 row(self.sort, self.shown),
                 self.legend,
@@ -170,6 +181,10 @@ class AnnotationViewer:
         if not self._quiet_depth:
             self.browser.select_model(change["new"])
             self.refresh()
+
+    def _shown_models(self) -> tuple[str, ...]:
+        """The models (menu entries) whose rows are shown."""
+        return tuple(model_of(f) for f in self.browser.shown)
 
     def _on_rule(self, change) -> None:
         if self._quiet_depth:
@@ -208,8 +223,12 @@ class AnnotationViewer:
         with self._quiet():
             self.jump.max = max(listed, 1)
             self.jump.value = b.cursor + 1
-            self.model.value = b.model
-            self.shown.value = b.shown
+            self.model.value = b.selected_group
+            self.seed.options = b.seeds()
+            self.seed.value = b.model
+            self.shown.value = self._shown_models()
+        # a model trained with one seed needs no seed menu
+        self.seed.layout.display = None if len(self.seed.options) > 1 else "none"
         step = self.grid_size if self.mode.value == "grid" else 1
         self.previous_button.disabled = b.cursor == 0
         self.next_button.disabled = b.cursor // step >= (listed - 1) // step if listed else True
