@@ -29,7 +29,8 @@ from IPython.display import display
 
 from annokit.artifacts.run import open_stage
 from annokit.evaluation.scoring import score_table
-from annokit.methods.m3 import cache_and_annotate, image_splits, train_cnn, train_extra_seeds
+from annokit.methods.m3 import train_cnn, train_extra_seeds
+from annokit.methods.m3_files import cache_and_annotate, image_splits
 from annokit.report.plots import plot_history, save_figure
 
 run = open_stage(profile, data_root=data_root, work_dir=work_dir, device=device, workers=workers)

@@ -32,14 +32,13 @@ from annokit.artifacts.run import open_stage
 from annokit.data.annotation_table import TEST
 from annokit.evaluation.scoring import score_table
 from annokit.methods.m3 import (
-    cache_and_annotate,
-    image_splits,
     load_finetuned_cnn,
     scale_map_shapes,
     scale_maps_of,
     train_extra_seeds,
     train_mscnn,
 )
+from annokit.methods.m3_files import cache_and_annotate, image_splits
 from annokit.report.plots import plot_history, plot_scale_maps, save_figure
 
 run = open_stage(profile, data_root=data_root, work_dir=work_dir, device=device, workers=workers)

@@ -21,7 +21,8 @@ epochs = None  # None: the profile's number of epochs for this stage
 # %%
 from annokit.artifacts.run import open_stage
 from annokit.evaluation.scoring import score_table
-from annokit.methods.m3 import cache_and_annotate, tag_splits, train_tags_mlp
+from annokit.methods.m3_files import cache_and_annotate, tag_splits
+from annokit.methods.m3_heads import train_tags_mlp
 from annokit.models.backbone import feature_dim_of
 from annokit.report.plots import plot_history, save_figure
 

@@ -30,7 +30,7 @@ from annokit.artifacts.run import open_stage
 from annokit.data.annotation_table import TEST
 from annokit.evaluation.decision import predicted_quantity
 from annokit.evaluation.scoring import score_table
-from annokit.methods.m3 import reduction_effect, top_m_hat_examples, train_step5
+from annokit.methods.m3_heads import reduction_effect, top_m_hat_examples, train_step5
 from annokit.report.plots import count_confusion, save_figure
 
 run = open_stage(profile, data_root=data_root, work_dir=work_dir, device=device)

@@ -174,9 +174,9 @@ for path, notebook, show in (
 # on small objects.
 
 # %%
-from annokit.report import claims, mechanism_plots, mechanisms
+from annokit.report import claims, mechanism_plots, mechanisms, size_recall
 
-sizes = mechanisms.object_sizes(run.index) if mechanisms.has_object_sizes(run.index) else None
+sizes = size_recall.object_sizes(run.index) if size_recall.has_object_sizes(run.index) else None
 if sizes is not None:
     by_size = mechanisms.recall_by_size_table(
         run.index, run.run_dir, models=("cnn", "mscnn"), sizes=sizes
@@ -208,7 +208,7 @@ save_figure(mechanism_plots.f1_by_count_plot(by_count), run.figure("lqp_f1_by_co
 # models dependencies should keep them more often than thresholding each label on its own.
 
 # %%
-if mechanisms.is_demo(run.index):
+if size_recall.is_demo(run.index):
     rules = mechanisms.dependency_table(run.index, run.run_dir)
     run.save_table(rules, "label_dependencies", index=False)
     save_figure(mechanism_plots.dependency_bars(rules), run.figure("label_dependencies"))

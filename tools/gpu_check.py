@@ -38,13 +38,9 @@ from annokit.data.image_cache import CachedImageDataset, image_dataset  # noqa: 
 from annokit.data.index import IndexOptions, build_index  # noqa: E402
 from annokit.data.manifest import record_manifest  # noqa: E402
 from annokit.demo import DemoConfig, generate_demo  # noqa: E402
-from annokit.methods.m3 import (  # noqa: E402
-    image_splits,
-    step5_predictions,
-    train_cnn,
-    train_mscnn,
-    train_tags_mlp,
-)
+from annokit.methods.m3 import train_cnn, train_mscnn  # noqa: E402
+from annokit.methods.m3_files import image_splits  # noqa: E402
+from annokit.methods.m3_heads import step5_predictions, train_tags_mlp  # noqa: E402
 from annokit.methods.multi_order import (  # noqa: E402
     DecoderTraining,
     LabelledScores,
@@ -252,7 +248,7 @@ def main() -> None:
     save_cached(visual, run.run_dir)
     start = time.perf_counter()
     mlp, _ = train_tags_mlp(run.on(device), mscnn.feature_dim)
-    from annokit.methods.m3 import tag_splits
+    from annokit.methods.m3_files import tag_splits
 
     tag_out = {
         split: features_and_scores(mlp, data, device) for split, data in tag_splits(run).items()

@@ -28,7 +28,7 @@ from annokit.artifacts.stamps import RunFileError, check_matches_index, writer_n
 from annokit.data.index import build_index
 from annokit.data.manifest import record_manifest
 from annokit.evaluation.scoring import score, score_against, score_table
-from annokit.methods.m3 import step5_predictions
+from annokit.methods.m3_heads import step5_predictions
 from annokit.report.tables import reproduced_scores
 from annokit.viewer.store import ViewerData
 

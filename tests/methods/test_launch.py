@@ -14,7 +14,8 @@ from annokit.artifacts.features import cache_path
 from annokit.artifacts.predictions import prediction_path
 from annokit.artifacts.run import open_run, open_stage
 from annokit.methods import launch
-from annokit.methods.m3 import cache_and_annotate, image_splits, train_cnn
+from annokit.methods.m3 import train_cnn
+from annokit.methods.m3_files import cache_and_annotate, image_splits
 from annokit.training.checkpoints import load_checkpoint
 
 

@@ -13,7 +13,7 @@ import torch
 
 from annokit import paths
 from annokit.data.annotation_table import TRAIN
-from annokit.methods.m3 import image_split
+from annokit.methods.m3_files import image_split
 from annokit.methods.partial_finetune import (
     LastBlockClassifier,
     below_last_block,

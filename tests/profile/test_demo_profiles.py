@@ -8,7 +8,7 @@ import papermill as pm
 import pytest
 
 from annokit import paths
-from annokit.data.manifest import load_manifest
+from annokit.data.manifest_file import load_manifest
 from annokit.demo import load_demo_truth
 from annokit.prepare import main as prepare_main
 

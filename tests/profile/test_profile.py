@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from annokit.data.manifest import load_manifest
+from annokit.data.manifest_file import load_manifest
 from annokit.profile import (
     PROFILES_DIR,
     ProfileError,

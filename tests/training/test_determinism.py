@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from annokit.artifacts.run import open_run
-from annokit.methods.m3 import train_classifier, train_cnn
+from annokit.methods.m3 import train_cnn
+from annokit.methods.m3_heads import train_classifier
 
 work, out = Path(sys.argv[1]), Path(sys.argv[2])
 run = replace(open_run("demo", work_dir=str(work)), run_dir=out)

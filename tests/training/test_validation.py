@@ -12,7 +12,9 @@ import pytest
 from annokit.artifacts.run import open_run
 from annokit.data.annotation_table import TEST, TRAIN
 from annokit.data.dataset import AnnotationDataset
-from annokit.methods.m3 import cache_and_annotate, image_splits, train_cnn, train_tags_mlp
+from annokit.methods.m3 import train_cnn
+from annokit.methods.m3_files import cache_and_annotate, image_splits
+from annokit.methods.m3_heads import train_tags_mlp
 from annokit.profile import PROFILES_DIR, ProfileError, load_profile
 from annokit.training.validation import validation_positions, validation_split
 

@@ -9,8 +9,7 @@
 ``decision.top_m_hat`` then keeps the top m̂ labels (Algorithm 2). Every stage takes the ``Run``
 that ``open_stage`` returns and trains with the one fit loop, so each resumes after an
 interruption and is skipped when already finished. This module holds the image stages (1–3);
-``m3_heads`` the stages on vectors (4–5) and ``m3_files`` what the stages read and write. All are
-importable from here."""
+``m3_heads`` the stages on vectors (4–5) and ``m3_files`` what the stages read and write."""
 
 from __future__ import annotations
 
@@ -26,25 +25,9 @@ from annokit.data.annotation_table import TRAIN
 from annokit.methods.launch import train_on_gpus
 from annokit.methods.m3_files import (
     annotate_test,
-    cache_and_annotate,
-    image_split,
-    image_splits,
     run_images,
     seed_folder,
-    seed_suffix,
     stage_record,
-    tag_split,
-    tag_splits,
-)
-from annokit.methods.m3_heads import (
-    joint_features,
-    reduction_effect,
-    step5_predictions,
-    top_m_hat_examples,
-    train_classifier,
-    train_quantity_regressor,
-    train_step5,
-    train_tags_mlp,
 )
 from annokit.models import MultiScaleCNN, ResNetBackbone, build_backbone
 from annokit.models.losses import sigmoid_cross_entropy
@@ -53,32 +36,6 @@ from annokit.training.config import fit_config
 from annokit.training.fit import FitOptions, History, fit, seed_everything
 from annokit.training.validation import fit_subset, monitor_every, validation_monitor
 from annokit.training.weights import resolve_weights_path, verify_weights
-
-__all__ = [
-    "annotate_test",
-    "cache_and_annotate",
-    "fit_on_images",
-    "image_split",
-    "image_splits",
-    "joint_features",
-    "load_finetuned_cnn",
-    "reduction_effect",
-    "scale_map_shapes",
-    "scale_maps_of",
-    "seed_folder",
-    "seed_suffix",
-    "step5_predictions",
-    "tag_split",
-    "tag_splits",
-    "top_m_hat_examples",
-    "train_classifier",
-    "train_cnn",
-    "train_extra_seeds",
-    "train_mscnn",
-    "train_quantity_regressor",
-    "train_step5",
-    "train_tags_mlp",
-]
 
 
 def image_loss(reduction: str) -> Callable[[nn.Module, tuple], Tensor]:

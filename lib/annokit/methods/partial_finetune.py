@@ -30,7 +30,7 @@ from annokit.atomic import atomic_savez
 from annokit.data.annotation_table import TEST, TRAIN
 from annokit.data.dataset import AnnotationDataset
 from annokit.data.manifest import sha256_of
-from annokit.methods.m3 import image_splits
+from annokit.methods.m3_files import image_splits
 from annokit.methods.partial_labels import PartialData
 from annokit.models import ResNetBackbone, build_backbone
 from annokit.profile import PartialSettings, Profile

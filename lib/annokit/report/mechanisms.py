@@ -29,8 +29,6 @@ from annokit.evaluation.decision import predicted_quantity, top_k
 from annokit.evaluation.scoring import true_labels
 from annokit.report.size_recall import (
     SIZE_THRESHOLDS,
-    has_object_sizes,  # noqa: F401 (notebook 08 reads it here)
-    is_demo,  # noqa: F401 (notebook 08 reads it here)
     object_sizes,
     recall_by_object_size,
     size_bins,

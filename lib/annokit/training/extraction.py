@@ -1,7 +1,7 @@
 """Feature extraction: a model's pooled features and sigmoid scores, batch by batch, in order.
 
-Used to cache f_v and the CNN scores for the later stages (``m3.cache_and_annotate``), to score a
-training curve on the validation images (``validation.score_monitor``) and by the benchmark.
+Used to cache f_v and the CNN scores for the later stages (``m3_files.cache_and_annotate``), to
+score a training curve on the validation images (``validation.score_monitor``) and by the benchmark.
 
 A stage that diverged is stopped here, where its features are made, not two notebooks later: a
 non-finite feature or score is a ``FloatingPointError`` naming the stage, and a largest absolute
