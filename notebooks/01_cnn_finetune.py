@@ -85,7 +85,7 @@ score_table(run.index, [cnn_predictions]).round(2)
 #
 # A profile may list more `seeds` in `[cnn]`: each trains the CNN again from the same pretrained
 # weights with another initial fc and batch order (in `<run>/seeds/seed<k>/cnn`), and annotates the
-# test split as `cnn@seed<k>`, so notebook 08 reports the CNN row as mean ± standard deviation and
+# test split as `cnn@seed<k>`, so notebook 09 reports the CNN row as mean ± standard deviation and
 # the claims table can judge whether a difference is larger than the run-to-run spread.
 
 # %%

@@ -71,7 +71,7 @@ top_m_hat_examples(main["mscnn_tags_lqp"], run.index, count=n_examples)
 # %% [markdown]
 # ## Every row of Tables I/II (the profile's own seed)
 #
-# Notebook 08 puts these beside the paper's numbers, with the spread over seeds.
+# Notebook 09 puts these beside the paper's numbers, with the spread over seeds.
 
 # %%
 earlier = [run.predictions(name) for name in ("cnn", "mscnn")]

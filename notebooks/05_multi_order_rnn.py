@@ -16,7 +16,7 @@
 #   `cnn_rnn_rare_first`, `cnn_rnn_lexicographic`; prediction files `multi_order_rnn` (released
 #   code), `multi_order_rnn_paper_text`, `cnn_rnn_*` and `cnn_threshold` in
 #   `<work>/runs/<profile>/predictions/`; `results/<profile>/tables/multi_order_rnn_orders.{csv,md}`
-#   (Table 1 rows of this run) and `multi_order_rnn_top1.{csv,md}` (Table 4); notebook 08 sets both
+#   (Table 1 rows of this run) and `multi_order_rnn_top1.{csv,md}` (Table 4); notebook 09 sets both
 #   beside the paper's numbers. Figures `results/<profile>/figures/multi_order_training.png`,
 #   `multi_order_steps.png`.
 # - **Time:** on the demo profile about 2 minutes: five decoders × three seeds × five epochs, two
@@ -175,7 +175,7 @@ pd.DataFrame(targets, columns=fig2_names, index=steps_read)
 # Why both? The text is the method the paper argues for (it says that masking every earlier pick,
 # as the Order-free RNN does, is what it avoids); the code is what produced the numbers in its
 # tables. To check a reproduction against those numbers you need the code's model; to see how much
-# the numbers depend on details the text leaves out, you compare the two. Notebook 08 puts the
+# the numbers depend on details the text leaves out, you compare the two. Notebook 09 puts the
 # released-code row beside the paper's "Multi-order RNN (Proposed)"; Table 1 below shows both.
 #
 # The profile's `[rnn]` optimiser settings are those of its own variant; the other variant trains

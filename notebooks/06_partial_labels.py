@@ -167,7 +167,7 @@ fig = plot_normalisation()
 # Each point fine-tunes a fresh copy of the pretrained part with the profile's `[partial]` settings
 # (SGD with momentum 0.9), the **same settings for every proportion**, which is the situation
 # partial-BCE is made for. With seed $s$, every loss at a given $p$ sees the same mask and starts
-# from the same fc; the seeds (`[partial] seeds`) redraw both, and notebook 08 reports the spread.
+# from the same fc; the seeds (`[partial] seeds`) redraw both, and notebook 09 reports the spread.
 # Scores on the test split: mAP (ranking, no threshold) and the per-class and overall F1 of the
 # labels with probability above 0.5. A second run reuses the trained models; if the inputs or the
 # settings changed, training stops with a message naming the folder: rerun with `retrain = True`.

@@ -114,7 +114,7 @@ def test_a_read_only_results_folder_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ANNOKIT_WORK", str(tmp_path / "results"))  # the run lock goes there first
     monkeypatch.setattr(Path, "mkdir", refuse)
     monkeypatch.setattr(
-        reproduce, "chain", lambda: [Path(reproduce.NOTEBOOKS_DIR) / "08_result_tables.ipynb"]
+        reproduce, "chain", lambda: [Path(reproduce.NOTEBOOKS_DIR) / "09_result_tables.ipynb"]
     )
     with pytest.raises(SystemExit) as stop:
         run_cli(reproduce.main, ["--profile", "demo"], prog="reproduce")

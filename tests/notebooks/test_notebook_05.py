@@ -95,7 +95,7 @@ def test_notebook_05_runs_on_a_tiny_run(tiny_run, tmp_path, monkeypatch):
     assert all(len(set(seq.tolist())) == 5 for seq in released.sequences)
     for order in ("frequent_first", "rare_first", "lexicographic"):
         assert (run_dir / "rnn" / f"cnn_rnn_{order}" / "final.pt").exists()
-    # seed 1 is the run's own; the profile's other seeds give the spread notebook 08 reports,
+    # seed 1 is the run's own; the profile's other seeds give the spread notebook 09 reports,
     # for every decoder alike
     for model in MODELS[1:]:
         for extra in (0, 2):

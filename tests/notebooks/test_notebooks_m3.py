@@ -10,7 +10,7 @@ from annokit import paths
 from annokit.artifacts.features import load_cached
 from annokit.artifacts.predictions import available_predictions, load_predictions, prediction_path
 
-M3_NOTEBOOKS = ("01_cnn_finetune", "02_ms_cnn", "03_tags_mlp", "04_lqp", "08_result_tables")
+M3_NOTEBOOKS = ("01_cnn_finetune", "02_ms_cnn", "03_tags_mlp", "04_lqp", "09_result_tables")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Notebook 09 in a real browser: JupyterLab on a loopback port, driven by headless Chromium.
+"""Notebook 10 in a real browser: JupyterLab on a loopback port, driven by headless Chromium.
 
 Needs Debian's ``chromium`` (``make test`` installs it: target ``browser``,
 ``.ci/install-browser.sh``) and the ``playwright`` package; Playwright drives the system
@@ -233,7 +233,7 @@ def test_viewer_in_jupyterlab_shows_the_next_images_truth(tiny_demo, tmp_path):
     work, results, notebooks = tmp_path / "work", tmp_path / "results", tmp_path / "notebooks"
     write_tiny_run(root, work)
     notebooks.mkdir()
-    shutil.copy(paths.repo_root() / "notebooks" / "09_annotation_viewer.ipynb", notebooks)
+    shutil.copy(paths.repo_root() / "notebooks" / "10_annotation_viewer.ipynb", notebooks)
     env = {"ANNOKIT_WORK": str(work), "ANNOKIT_RESULTS": str(results)}
     run = open_run(PROFILE, work_dir=str(work))
     truth = run.index.label_matrix("test")
@@ -244,7 +244,7 @@ def test_viewer_in_jupyterlab_shows_the_next_images_truth(tiny_demo, tmp_path):
         chromium_page(tmp_path / "chromium-profile", deadline) as page,
     ):
         run_all_and_wait_for_viewer(
-            page, port, "09_annotation_viewer.ipynb", deadline, tmp_path / "failure.png"
+            page, port, "10_annotation_viewer.ipynb", deadline, tmp_path / "failure.png"
         )
         assert page.locator(".ak-panel").get_attribute("data-position") == str(first)
         page.locator("button.widget-button", has_text="next").click()

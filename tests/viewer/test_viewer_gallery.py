@@ -50,7 +50,7 @@ def test_gallery_stands_alone_with_the_sampled_images_labels_and_colours(tiny_ru
         assert display_name(model) in page
 
 
-# Notebook 09 in batch mode.
+# Notebook 10 in batch mode.
 
 
 @pytest.mark.slow
@@ -61,10 +61,10 @@ def test_notebook_09_writes_the_gallery_in_batch_mode(tiny_demo, tmp_path, monke
     # the kernel inherits both: nothing lands in the repository
     monkeypatch.setenv("ANNOKIT_WORK", str(work))
     monkeypatch.setenv("ANNOKIT_RESULTS", str(results))
-    output = tmp_path / "09_annotation_viewer.ipynb"
+    output = tmp_path / "10_annotation_viewer.ipynb"
     start = time.perf_counter()
     pm.execute_notebook(
-        str(paths.repo_root() / "notebooks" / "09_annotation_viewer.ipynb"),
+        str(paths.repo_root() / "notebooks" / "10_annotation_viewer.ipynb"),
         str(output),
         parameters={"profile": PROFILE, "interactive": False, "gallery_size": 6, "seed": 1},
         kernel_name="python3",
@@ -90,7 +90,7 @@ def test_notebook_09_writes_the_gallery_in_batch_mode(tiny_demo, tmp_path, monke
 
 def test_committed_notebook_07_has_no_outputs_and_a_clean_parameters_cell():
     notebook = json.loads(
-        (paths.repo_root() / "notebooks" / "09_annotation_viewer.ipynb").read_text()
+        (paths.repo_root() / "notebooks" / "10_annotation_viewer.ipynb").read_text()
     )
     code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
     assert all(not c["outputs"] and c["execution_count"] is None for c in code)

@@ -4,7 +4,7 @@ measured rate it runs at.
 
 Image stages run at the image-step rates (``model_rates``), bounded by the loader; stages on cached
 vectors at their own measured step rates (``vector_rates``). Work that is not timed (data prep
-bookkeeping, the neighbour searches of notebook 07, tables, the viewer) is ``NEGLIGIBLE``.
+bookkeeping, the neighbour searches of notebook 08, tables, the viewer) is ``NEGLIGIBLE``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ NOTEBOOKS = (
     "04_lqp",
     "05_multi_order_rnn",
     "06_partial_labels",
-    "07_baselines",
-    "08_result_tables",
-    "09_annotation_viewer",
+    "08_baselines",
+    "09_result_tables",
+    "10_annotation_viewer",
 )
 NEGLIGIBLE = ""  # the rate of work that is not timed
 # notebook 06's defaults where its source is not at hand (an installed package)
@@ -192,9 +192,9 @@ def partial_stage(profile: Profile, split: Split) -> list[Work]:
 
 
 def baselines_stage(profile: Profile, split: Split) -> list[Work]:
-    """Notebook 07: the linear heads and LSEP's count estimator, the Order-free RNN (each per
+    """Notebook 08: the linear heads and LSEP's count estimator, the Order-free RNN (each per
     baseline seed, each scoring the validation images every epoch) and the neighbour methods."""
-    seeds, baselines, notebook = len(baseline_seeds(profile)), profile.baselines, "07_baselines"
+    seeds, baselines, notebook = len(baseline_seeds(profile)), profile.baselines, "08_baselines"
     per_fit = (split.fit + split.validation) * baselines.epochs
     work = [
         vector_fit(notebook, f"head {key}", seeds, per_fit, f"head_step:{key}") for key in HEADS
@@ -217,6 +217,6 @@ def chain(profile: Profile, train: int, test: int) -> list[Work]:
         *vector_stages(profile, split),
         *partial_stage(profile, split),
         *baselines_stage(profile, split),
-        Work("08_result_tables", "tables and figures", 0, NEGLIGIBLE, note="no training"),
-        Work("09_annotation_viewer", "viewer", 0, NEGLIGIBLE, note="no training"),
+        Work("09_result_tables", "tables and figures", 0, NEGLIGIBLE, note="no training"),
+        Work("10_annotation_viewer", "viewer", 0, NEGLIGIBLE, note="no training"),
     ]

@@ -1,6 +1,6 @@
 """Hours of each paper profile's chain, notebook by notebook, projected from measured rates.
 
-Per profile: every stage of ``chain.chain`` (notebooks 00 to 09) takes its images (or cached
+Per profile: every stage of ``chain.chain`` (notebooks 00 to 10) takes its images (or cached
 vectors) over its measured rate. An image stage runs no faster than the loader that feeds it
 (the cache's when ``[cache]`` is on, the JPEG path's otherwise); a stage on cached vectors runs at
 its own model's measured step rate (``vector_rates``); untimed work counts 0 h and is listed.

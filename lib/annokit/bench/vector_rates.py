@@ -1,5 +1,5 @@
 """Vectors/s of the models that train on cached vectors, on random inputs: the tags MLP, the step-5
-heads, the decoders of notebooks 05 and 07 and the linear baselines.
+heads, the decoders of notebooks 05 and 08 and the linear baselines.
 
 Each model is the stage's own, at the reference profile's widths, batch size and optimiser
 (``fit_config`` + ``build_optimizer``, float32 as the fit loop runs these stages), with the stage's
@@ -47,9 +47,9 @@ VECTOR_RATE_NAMES = {
     f"multi_order_step:{RELEASED_CODE}": "Multi-order RNN, released code (05)",
     f"multi_order_step:{PAPER_TEXT}": "Multi-order RNN, paper text (05)",
     "fixed_order_step": "fixed-order CNN-RNN (05)",
-    "order_free_step": "Order-free RNN (07)",
-    **{f"head_step:{key}": f"linear head, {key} loss (07)" for key in HEAD_LOSSES},
-    "count_estimator_step": "LSEP label-count estimator (07)",
+    "order_free_step": "Order-free RNN (08)",
+    **{f"head_step:{key}": f"linear head, {key} loss (08)" for key in HEAD_LOSSES},
+    "count_estimator_step": "LSEP label-count estimator (08)",
 }
 
 
@@ -78,7 +78,7 @@ def multi_hot(size: int, generator: torch.Generator) -> Tensor:
 
 
 def decoder_models(profile: Profile, generator: torch.Generator) -> dict[str, VectorModel]:
-    """The decoders of notebooks 05 and 07 on random CNN scores ŝ, at the ``[rnn]`` sizes."""
+    """The decoders of notebooks 05 and 08 on random CNN scores ŝ, at the ``[rnn]`` sizes."""
     rnn, size = profile.rnn, profile.rnn.batch_size
     s_hat, y = torch.rand(size, LABELS, generator=generator), multi_hot(size, generator)
     models: dict[str, VectorModel] = {}

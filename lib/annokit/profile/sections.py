@@ -236,7 +236,7 @@ class DemoSettings(Strict):
 
 @dataclass(frozen=True, kw_only=True)
 class BaselinesSettings(Training):
-    """[baselines]: notebook 07's reproduced baselines, on the fine-tuned CNN's cached features and
+    """[baselines]: notebook 08's reproduced baselines, on the fine-tuned CNN's cached features and
     scores.
 
     The Training fields train the linear heads on f_v (CNN+logistic, CNN+softmax, CNN+WARP, LSEP)

@@ -37,7 +37,7 @@ M3_COMPONENTS = {
     "MS-CNN": "mscnn",
     "CNN": "cnn",
 }
-# The copied rows of earlier methods that notebook 07 reproduces
+# The copied rows of earlier methods that notebook 08 reproduces
 # (annokit.methods.baselines.METHODS, files baseline_<key>).
 M3_SOTA = {
     "Upper bound (Ours)": "upper_bound",

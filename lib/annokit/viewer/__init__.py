@@ -1,4 +1,4 @@
-"""The annotation viewer: look at what each model annotates, image by image (notebook 09).
+"""The annotation viewer: look at what each model annotates, image by image (notebook 10).
 
 For a run's test split it shows an image, its ground-truth labels, its noisy tags and, for every
 model with a prediction file, the labels it predicts marked correct, extra (false positive) or

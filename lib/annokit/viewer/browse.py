@@ -104,7 +104,7 @@ class Browser:
         self.data = data
         if not data.models:
             raise ValueError(
-                f"no prediction files for profile {data.profile!r}: run notebooks 01-07 first"
+                f"no prediction files for profile {data.profile!r}: run notebooks 01-08 first"
             )
         self.groups = model_groups(list(data.models))  # menu entry -> its seeds' files
         preferred = next((m for m in PREFERRED_MODELS if m in self.groups), next(iter(self.groups)))

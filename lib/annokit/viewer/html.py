@@ -305,7 +305,7 @@ def gallery_html(browser: Browser, positions: np.ndarray, seed: int | None = Non
         f'<h1 style="font-size:20px">{html.escape(title)}</h1>'
         f"<p>{len(positions):,} of the {len(data):,} test images of profile "
         f"<code>{html.escape(data.profile)}</code>{sample}; made {time.strftime('%Y-%m-%d %H:%M')} "
-        f"by annokit {annokit.__version__} (notebook 09).</p>"
+        f"by annokit {annokit.__version__} (notebook 10).</p>"
         f"<p>Models and their decision rules:</p><ul>{models}</ul>"
         f"{legend_html()}\n{panels}\n</body></html>\n"
     )

@@ -1,6 +1,6 @@
 """``annokit viewer``: a run's annotation gallery as one HTML file, without Jupyter.
 
-The same panels as notebook 09's static gallery: a seeded sample of test images, every model at
+The same panels as notebook 10's static gallery: a seeded sample of test images, every model at
 its own decision rule, the images embedded, so the file opens in any web browser.
 """
 

@@ -21,7 +21,7 @@ ANY_LABEL = ""  # the label filter's "any label" (a Dropdown shows None as an em
 
 
 class AnnotationViewer:
-    """Browse a run's test images and what every model annotates on them (notebook 09)."""
+    """Browse a run's test images and what every model annotates on them (notebook 10)."""
 
     def __init__(self, browser: Browser, grid_size: int = GRID_SIZE):
         self.browser, self.grid_size = browser, grid_size

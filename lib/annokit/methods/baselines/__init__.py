@@ -10,7 +10,7 @@ the cached CNN outputs.
 - ``selection``: every epoch chosen on the validation split; ``inputs``: the fit / validation /
   test parts.
 - ``registry``: names, files and jobs; ``trained_methods`` and ``neighbour_methods``: one method
-  with one seed, start to prediction file; ``stages``: ``run_all``, which notebook 07 calls;
+  with one seed, start to prediction file; ``stages``: ``run_all``, which notebook 08 calls;
   ``summary``: the ``baselines_reproduced`` table.
 """
 

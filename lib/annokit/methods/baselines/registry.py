@@ -2,7 +2,7 @@
 their decision rules.
 
 Prediction files are ``baseline_<key>`` in ``<run>/predictions/`` (extra seeds
-``baseline_<key>@seed<k>``), written by notebook 07; ``annokit.report.tables`` sets them beside the
+``baseline_<key>@seed<k>``), written by notebook 08; ``annokit.report.tables`` sets them beside the
 papers' copied rows.
 """
 

@@ -4,7 +4,7 @@ split.
 ``baseline_jobs`` lists the jobs of a profile (a trained method once per seed, a neighbour method
 once) and ``run_baseline`` runs one ``BaselineJob`` and returns its ``Predictions``, what was chosen
 on the validation split in ``meta["chosen"]``. The jobs are independent and seed themselves, so
-``run_all`` runs them side by side, one per CPU core (``annokit.methods.side_by_side``); notebook 07
+``run_all`` runs them side by side, one per CPU core (``annokit.methods.side_by_side``); notebook 08
 saves the files.
 """
 

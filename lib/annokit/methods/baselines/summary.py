@@ -30,14 +30,14 @@ def choices_text(chosen: list[dict]) -> str:
 
 
 def summary_table(index: PreparedIndex, run_dir: Path) -> pd.DataFrame:
-    """The ``baselines_reproduced`` table of a run (every method's files must exist: notebook 07
+    """The ``baselines_reproduced`` table of a run (every method's files must exist: notebook 08
     writes them)."""
     rows = []
     for method in METHODS.values():
         files = seed_files(run_dir, method.file)
         if not files:
             path = prediction_path(run_dir, method.file)
-            raise FileNotFoundError(f"no prediction file {path}: run notebook 07_baselines")
+            raise FileNotFoundError(f"no prediction file {path}: run notebook 08_baselines")
         mean, std, n = reproduced_scores(index, run_dir, method.file)
         predictions = [load_predictions(prediction_path(run_dir, f)) for f in files]
         chosen = [p.meta.get("chosen", {}) for p in predictions]

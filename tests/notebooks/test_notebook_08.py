@@ -1,4 +1,4 @@
-"""Notebook 07 (the reproduced baselines) runs end to end with papermill on a tiny run with fake
+"""Notebook 08 (the reproduced baselines) runs end to end with papermill on a tiny run with fake
 cached CNN outputs; its table has the eight methods with their spread over seeds, and the annotation
 viewer opens their files."""
 
@@ -27,7 +27,7 @@ METRICS = ["C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "S-P", "S-R", "S-F1", "mA
 @pytest.fixture(scope="module")
 def executed(make_tiny_run, tmp_path_factory) -> tuple[Path, Path, Path]:
     """The tiny demo's index, CNN features and scores that carry the labels (plus noise), and
-    notebook 07 run on them."""
+    notebook 08 run on them."""
     work, results = tmp_path_factory.mktemp("nb07-work"), tmp_path_factory.mktemp("nb07-results")
     run_dir, index = make_tiny_run(work, PROFILE)
     labels = index.label_matrix().astype(np.float32)
@@ -54,8 +54,8 @@ def executed(make_tiny_run, tmp_path_factory) -> tuple[Path, Path, Path]:
     mp.setenv("ANNOKIT_RESULTS", str(results))
     try:
         pm.execute_notebook(
-            str(REPO / "notebooks" / "07_baselines.ipynb"),
-            str(results / "07_baselines.ipynb"),
+            str(REPO / "notebooks" / "08_baselines.ipynb"),
+            str(results / "08_baselines.ipynb"),
             parameters={"profile": PROFILE, "work_dir": str(work)},
             kernel_name="python3",
             cwd=str(REPO / "notebooks"),
@@ -90,7 +90,7 @@ def test_every_seed_has_its_prediction_file_chosen_on_validation(executed):
     _, run_dir, _ = executed
     files = [f for f in available_predictions(run_dir) if f.startswith("baseline_")]
     assert len(files) == 5 * 3 + 3
-    assert all(writer_notebook(f) == "07_baselines" for f in files)
+    assert all(writer_notebook(f) == "08_baselines" for f in files)
     lsep = load_predictions(prediction_path(run_dir, "baseline_lsep@seed1"))
     assert lsep.counts is not None
     assert (lsep.annotation.sum(axis=1) == np.minimum(lsep.counts, lsep.scores.shape[1])).all()

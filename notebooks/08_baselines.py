@@ -15,7 +15,7 @@
 # - **Writes:** the trained models in `<work>/runs/<profile>/baselines/`, prediction files
 #   `<work>/runs/<profile>/predictions/baseline_<method>[@seed<k>].npz` (the annotation viewer shows
 #   them), the table `results/<profile>/tables/baselines_reproduced.{csv,md}` and the figure
-#   `results/<profile>/figures/baselines_f1.png`. Notebook 08 sets the same files beside the papers'
+#   `results/<profile>/figures/baselines_f1.png`. Notebook 09 sets the same files beside the papers'
 #   copied rows.
 # - **Time:** on the demo profile about 45 s, two jobs at a time on 2 CPU cores: 15 small fits (five
 #   trained methods × three seeds) and three neighbour searches. A second run reloads the trained
@@ -225,7 +225,7 @@ save_figure(fig, run.figure("baselines_f1"));
 # ## Beside the papers' copied rows
 #
 # The same files, set beside the rows that M3 and the Multi-order RNN copied from the original
-# papers (notebook 08 writes the full tables). On the demo's synthetic scenes only the *order* of
+# papers (notebook 09 writes the full tables). On the demo's synthetic scenes only the *order* of
 # the methods can be compared with the papers, never the numbers. The definition column says how the
 # printed row and ours compute the per-image metrics: where a row copied overall sums, ours is the
 # overall sum too.

@@ -8,7 +8,7 @@
 # Multi-order RNN: Figs. 3 and 4).
 #
 # - **Reads:** the prepared index and the test images of notebook 00, and every prediction file in
-#   `<run>/predictions/` (notebooks 01–07; a model without a file is simply not shown).
+#   `<run>/predictions/` (notebooks 01–08; a model without a file is simply not shown).
 # - **Writes:** `results/<profile>/figures/annotation_gallery.html`, a static page of a seeded
 #   sample of test images that opens in any web browser, no kernel needed.
 # - **Time:** seconds on the demo profile. The viewer opens in under 3 seconds even on 50,000 test
