@@ -81,6 +81,18 @@ cnn_predictions = cache_and_annotate(
 score_table(run.index, [cnn_predictions]).round(2)
 
 # %% [markdown]
+# **Reading the row.** Every number is a percentage over the **test** split, computed from the
+# three labels the CNN gives each image (the `rule` column). *C-P / C-R / C-F1* average over the
+# labels: of the images a label was given to, how many carry it (precision), and of the images
+# that carry it, how many got it (recall); *O-P / O-R / O-F1* count every (image, label) decision
+# together, so frequent labels weigh more; *S-\** average per image; *H-F1* is the harmonic mean of
+# C-F1 and O-F1, M3's summary. *mAP* ranks the test images by each label's score and needs no
+# decision rule at all. A fixed top-3 caps precision on images with fewer than three labels and
+# recall on images with more: notebook 04's label quantity prediction removes that cap. On the
+# demo these are figures of a 64-pixel synthetic task, not of NUS-WIDE: compare them with the
+# rows of later notebooks, not with the paper's values.
+
+# %% [markdown]
 # ## More seeds, for the spread
 #
 # A profile may list more `seeds` in `[cnn]`: each trains the CNN again from the same pretrained

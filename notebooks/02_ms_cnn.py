@@ -147,6 +147,12 @@ mscnn_predictions = cache_and_annotate(
 score_table(run.index, [run.predictions("cnn"), mscnn_predictions]).round(2)
 
 # %% [markdown]
+# **Reading the rows.** The same metrics as notebook 01 (percent, test split, top-3 for both), so
+# the two rows differ only by the fusion blocks: a positive difference in C-R and O-R is what
+# Tables I/II credit to the multi-scale features. One seed says little: notebook 09 sets the
+# difference against the spread over the `[mscnn]` seeds before calling it a gain.
+
+# %% [markdown]
 # ## More seeds, for the spread
 #
 # With more `seeds` in `[mscnn]`, each seed k trains the fusion blocks and head again over the

@@ -60,3 +60,10 @@ tags_predictions = cache_and_annotate(
     checkpoint=run.run_dir / "tags_mlp" / "final.pt",
 )
 score_table(run.index, [tags_predictions]).round(2)
+
+# %% [markdown]
+# **Reading the row.** Tags alone, top-3, on the test split, in percent (metrics as in notebook
+# 01). This row is not in the paper's tables; it shows how much the noisy tags know on their own.
+# Tags that name a label often help precision; images without a useful tag get three guesses from
+# the label frequencies, which pulls recall down. Notebook 04 joins $f_t$ to $f_v$, where the two
+# sources can make up for each other.

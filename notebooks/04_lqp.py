@@ -82,6 +82,17 @@ run.save_table(table[columns], "m3_components")
 table[columns].round(2)
 
 # %% [markdown]
+# **Reading the table** (percent, test split; metrics as in notebook 01). Rows run from the upper
+# bound down to the plain CNN, as in the paper. *Upper bound* is the classifier's top-$m$ with the
+# **true** count $m$: what a perfect label quantity predictor would reach, the ceiling of the LQP
+# rows. Within a pair of rows, one change: `mscnn` → `mscnn_lqp` replaces the fixed top-3 by the
+# predicted count (precision and recall move towards each other), `mscnn` → `mscnn_tags` adds the
+# tags to the features. mAP depends on the scores only, not on the rule: the three rows on
+# $[f_v, f_t]$ (upper bound, `mscnn_tags`, `mscnn_tags_lqp`) share one classifier and so one mAP;
+# `mscnn_lqp` ranks with the step-5 classifier on $f_v$, trained here, which is close to but not
+# the MS-CNN's own head of notebook 02.
+
+# %% [markdown]
 # ## Summed or averaged over the labels?
 #
 # Eq. 4 is written for one image as a sum over its $C$ labels. The paper's learning rates come from
@@ -98,6 +109,10 @@ reduction_effect(run, visual, textual, epochs=epochs).round(3)
 # ## Tables V/VI: how good is the predicted label count?
 #
 # Accuracy counts the images whose rounded $\hat m$ equals $m$; MSE compares the raw prediction.
+#
+# Accuracy is a percentage of the test images; MSE is in labels² (an MSE of 1 means the raw count is
+# off by about one label). Chance for accuracy is the share of the most common count; the paper's
+# claim is that the tags make the count more accurate (the second row above the first).
 
 # %%
 lqp = table.loc[["mscnn_lqp", "mscnn_tags_lqp"], ["LQP-accuracy", "LQP-MSE"]]
