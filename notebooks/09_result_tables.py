@@ -240,6 +240,7 @@ else:
 # a single run (no spread to judge by).
 
 # %%
-paper_claims = claims.paper_claims(run.run_dir, run.index, sweep=sweep, sizes=sizes)
+results_tables = claims.claim_tables(run.results / "tables")
+paper_claims = claims.paper_claims(run.run_dir, run.index, tables=results_tables, sizes=sizes)
 run.save_table(paper_claims, "paper_claims", index=False)
 display(paper_claims)

@@ -11,6 +11,7 @@ import pytest
 from annokit.artifacts.predictions import Predictions, save_predictions
 from annokit.evaluation.scoring import score
 from annokit.report import claims
+from annokit.report.claim_list import CLAIMS
 from annokit.report.mechanisms import dependency_agreement, generator_rules
 from annokit.report.verdict import difference, holds
 
@@ -54,7 +55,7 @@ def test_difference_paired_unpaired_and_single_run():
 
 
 def test_paper_figures_come_from_the_reported_tables_of_the_run_dataset():
-    by_name = {c.claim: c for c in claims.CLAIMS}
+    by_name = {c.claim: c for c in CLAIMS}
     value, where = claims.paper_figure(by_name["MS-CNN beats CNN (C-F1)"], "nuswide")
     assert value == pytest.approx(52.77 - 50.96) and where == "M3 Table I: MS-CNN − CNN"
     assert claims.paper_figure(by_name["MS-CNN beats CNN (O-F1)"], "coco2014")[0] == pytest.approx(
@@ -132,9 +133,9 @@ def tiny_claims_run(make_tiny_run, tmp_path):
 
 def test_paper_claims_table_from_fake_prediction_files(tiny_claims_run):
     run_dir, index, sweep = tiny_claims_run
-    table = claims.paper_claims(run_dir, index, sweep=sweep)
+    table = claims.paper_claims(run_dir, index, tables={"partial_labels": sweep})
     assert list(table.columns[:5]) == ["claim", "paper", "measured", "spread", "holds"]
-    assert list(table["claim"]) == [c.claim for c in claims.CLAIMS]
+    assert list(table["claim"]) == [c.claim for c in CLAIMS]
     row = table.set_index("claim").loc
     c_f1 = lambda name: score(index, _load(run_dir, name))["C-F1"]
 
@@ -218,3 +219,37 @@ def test_mechanism_claims_need_the_demo(make_tiny_run, tmp_path):
         "not the demo"
         in notes["Multi-order RNN's sets follow the label dependencies more often than the CNN's"]
     )
+
+
+def test_table_values_pick_the_model_rows_at_the_setting_and_average_within_a_seed():
+    from annokit.report.claim_types import TableMeasure
+
+    table = pd.DataFrame(
+        [
+            {"strategy": "partial", "budget": 0.1, "split": "test", "seed": 0, "mAP": 0.50},
+            {"strategy": "partial", "budget": 0.1, "split": "test", "seed": 0, "mAP": 0.60},
+            {"strategy": "partial", "budget": 0.1, "split": "val", "seed": 0, "mAP": 0.99},
+            {"strategy": "partial", "budget": 0.5, "split": "test", "seed": 0, "mAP": 0.99},
+            {"strategy": "partial", "budget": 0.1, "split": "test", "seed": 1, "mAP": 0.70},
+            {"strategy": "subset", "budget": 0.1, "split": "test", "seed": 1, "mAP": 0.40},
+        ]
+    )
+    measure = TableMeasure("t", "06", key="strategy", at={"budget": 0.1, "split": "test"})
+    assert claims.table_values(table, measure, "partial") == pytest.approx({"0": 55.0, "1": 70.0})
+    assert claims.table_values(table, measure, "subset") == pytest.approx({"1": 40.0})
+    assert claims.table_values(table, measure, "noisy") == {}
+    # a table without the setting's column has nothing to give
+    assert claims.table_values(table.drop(columns="split"), measure, "partial") == {}
+
+
+def test_a_claim_whose_table_is_missing_or_empty_at_its_setting_is_not_run(tiny_claims_run):
+    run_dir, index, sweep = tiny_claims_run
+    partial = [c for c in CLAIMS if c.measure is not None and c.measure.table == "partial_labels"]
+    missing = claims.paper_claims(run_dir, index, tables={}, claims=tuple(partial))
+    assert (missing["note"] == "not run: no partial_labels table (notebook 06)").all()
+    assert (missing["holds"] == "unclear").all()
+    elsewhere = sweep[sweep["proportion"] == 1.0]
+    empty = claims.paper_claims(
+        run_dir, index, tables={"partial_labels": elsewhere}, claims=tuple(partial)
+    )
+    assert empty["note"].str.startswith("not run: the partial_labels table has no rows at").all()

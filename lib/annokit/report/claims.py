@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,8 @@ from annokit.artifacts.predictions import Predictions
 from annokit.data.annotation_table import TEST
 from annokit.data.index import PreparedIndex
 from annokit.evaluation.scoring import score, true_labels
+from annokit.report.claim_list import CLAIMS, RULES_FOLLOWED, SMALL_GAIN
+from annokit.report.claim_types import QUALITATIVE, Claim, TableMeasure
 from annokit.report.mechanisms import dependency_agreement, generator_rules, seed_predictions
 from annokit.report.reported import load_reported
 from annokit.report.size_recall import (
@@ -37,7 +38,6 @@ from annokit.report.size_recall import (
 from annokit.report.tables import ROW_MODELS
 from annokit.report.verdict import difference, holds
 
-QUALITATIVE = "qualitative"
 COLUMNS = (
     "claim",
     "paper",
@@ -50,97 +50,6 @@ COLUMNS = (
     "source",
     "note",
 )
-# (A − B) recall on small objects minus (A − B) on large ones
-SMALL_GAIN = "recall gain small − large"
-RULES_FOLLOWED = "sets following the rules"
-PARTIAL_PROPORTION = 0.1
-SWEEP_METRIC = "mAP at 10 %"  # of notebook 06's sweep table, not of a prediction file
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim: ``better`` beats ``worse`` (the best of them) in ``metric``;
-    the paper's figure from ``tables``."""
-
-    claim: str
-    metric: str  # a key of ``evaluation.score``, SMALL_GAIN, RULES_FOLLOWED or SWEEP_METRIC
-    better: str
-    worse: tuple[str, ...]
-    # run dataset -> reported table; None: the paper states it without a number
-    tables: Mapping[str, str] | None = None
-    text: str = ""  # where a claim without a number is stated
-
-
-M3_TABLES = {"nuswide": "m3_table1", "coco2014": "m3_table2"}
-LQP_TABLES = {"nuswide": "m3_table5", "coco2014": "m3_table6"}
-# printed for MS-COCO only
-ORDER_TABLES = {"nuswide": "multi_order_table1", "coco2014": "multi_order_table1"}
-TOP1_TABLES = {"nuswide": "multi_order_table4", "coco2014": "multi_order_table4"}
-FIXED_ORDERS = ("cnn_rnn_frequent_first", "cnn_rnn_rare_first", "cnn_rnn_lexicographic")
-M3_OTHERS = ("cnn", "mscnn", "mscnn_tags", "mscnn_lqp")
-
-CLAIMS: tuple[Claim, ...] = (
-    *(Claim(f"MS-CNN beats CNN ({m})", m, "mscnn", ("cnn",), M3_TABLES) for m in ("C-F1", "O-F1")),
-    *(
-        Claim(f"tags help: MS-CNN+Tags beats MS-CNN ({m})", m, "mscnn_tags", ("mscnn",), M3_TABLES)
-        for m in ("C-F1", "O-F1")
-    ),
-    *(
-        Claim(f"LQP helps: MS-CNN+LQP beats MS-CNN ({m})", m, "mscnn_lqp", ("mscnn",), M3_TABLES)
-        for m in ("C-F1", "O-F1")
-    ),
-    *(
-        Claim(f"tags and LQP together are best ({m})", m, "mscnn_tags_lqp", M3_OTHERS, M3_TABLES)
-        for m in ("C-F1", "O-F1")
-    ),
-    Claim(
-        "tags make LQP's count more accurate",
-        "LQP-accuracy",
-        "mscnn_tags_lqp",
-        ("mscnn_lqp",),
-        LQP_TABLES,
-    ),
-    Claim(
-        "MS-CNN's recall gain is larger on small objects than on large ones",
-        SMALL_GAIN,
-        "mscnn",
-        ("cnn",),
-        text="M3 Sec. II-A: the highest-level features miss the low-level ones with local "
-        "information",
-    ),
-    *(
-        Claim(
-            f"Multi-order RNN beats every fixed order ({m})",
-            m,
-            "multi_order_rnn",
-            FIXED_ORDERS,
-            ORDER_TABLES,
-        )
-        for m in ("C-F1", "S-F1")
-    ),
-    Claim(
-        "Multi-order RNN's top-1 beats rare-first",
-        "top1",
-        "multi_order_rnn",
-        ("cnn_rnn_rare_first",),
-        TOP1_TABLES,
-    ),
-    Claim(
-        "Multi-order RNN's sets follow the label dependencies more often than the CNN's",
-        RULES_FOLLOWED,
-        "multi_order_rnn",
-        ("cnn_threshold",),
-        text="Multi-order RNN Sec. 1: an RNN after the CNN encodes inter-label dependencies",
-    ),
-    Claim(
-        "partial-BCE beats BCE at 10 % known labels",
-        SWEEP_METRIC,
-        "partial_bce",
-        ("bce_negative", "bce_ignore"),
-        text="Durand et al. 2019 (seed summary: partial-BCE 80.7 mAP at 10 % on VOC 2007, no BCE "
-        "figure)",
-    ),
-)
 
 
 # The paper's figures.
@@ -150,7 +59,7 @@ def paper_figure(claim: Claim, dataset: str | None) -> tuple[float | str, str]:
     """The paper's A − B for ``claim`` on the run's dataset (best of B by the paper's
     numbers), and where it is printed."""
     if claim.tables is None:
-        return QUALITATIVE, claim.text
+        return (QUALITATIVE if claim.figure is None else claim.figure), claim.text
     if dataset not in claim.tables:
         return math.nan, f"no reported table for dataset {dataset!r}"
     name = claim.tables[dataset]
@@ -173,13 +82,37 @@ def paper_figure(claim: Claim, dataset: str | None) -> tuple[float | str, str]:
 # Our figures.
 
 
-def sweep_values(
-    sweep: pd.DataFrame, loss: str, proportion: float = PARTIAL_PROPORTION, metric: str = "mAP"
-) -> dict[str, float]:
-    """A loss's ``metric`` (percent) at one proportion of the partial-label sweep, by seed."""
-    table = sweep if "seed" in sweep.columns else sweep.assign(seed=0)
-    rows = table[(table["loss"] == loss) & np.isclose(table["proportion"], proportion)]
-    return {str(seed): 100 * float(group[metric].mean()) for seed, group in rows.groupby("seed")}
+def table_values(table: pd.DataFrame, measure: TableMeasure, model: str) -> dict[str, float]:
+    """``model``'s values in a results table (points), by seed: the rows whose ``measure.key`` is
+    ``model`` and whose columns match ``measure.at``, averaged within a seed."""
+    if measure.key not in table.columns or measure.column not in table.columns:
+        return {}
+    table = table if "seed" in table.columns else table.assign(seed=0)
+    chosen = (table[measure.key] == model).to_numpy().copy()
+    for column, wanted in measure.at.items():
+        if column not in table.columns:
+            return {}
+        values = table[column]
+        if isinstance(wanted, str):
+            chosen &= (values.astype(str) == wanted).to_numpy()
+        else:
+            chosen &= np.isclose(pd.to_numeric(values, errors="coerce"), wanted)
+    rows = table[chosen]
+    return {
+        str(seed): measure.scale * float(group[measure.column].mean())
+        for seed, group in rows.groupby("seed")
+    }
+
+
+def claim_tables(tables_dir: Path, claims: tuple[Claim, ...] = CLAIMS) -> dict[str, pd.DataFrame]:
+    """The results tables the claims read, by name, from ``results/<profile>/tables`` (those
+    present: a missing one makes its claims "not run")."""
+    names = {c.measure.table for c in claims if c.measure is not None}
+    return {
+        n: pd.read_csv(tables_dir / f"{n}.csv")
+        for n in sorted(names)
+        if (tables_dir / f"{n}.csv").exists()
+    }
 
 
 def _size_gain(sizes: np.ndarray, rows: np.ndarray) -> Callable[[Predictions, np.ndarray], float]:
@@ -196,19 +129,19 @@ def _size_gain(sizes: np.ndarray, rows: np.ndarray) -> Callable[[Predictions, np
 def paper_claims(
     run_dir: Path,
     index: PreparedIndex,
-    sweep: pd.DataFrame | None = None,
+    tables: Mapping[str, pd.DataFrame] | None = None,
     sizes: np.ndarray | None = None,
     claims: tuple[Claim, ...] = CLAIMS,
 ) -> pd.DataFrame:
     """One row per claim: claim, paper, measured, spread, holds, then
     metric, models, seeds, source and a note.
 
-    ``sweep``: notebook 06's ``partial_labels`` table (None: that claim is "not run"). ``sizes``:
-    ``object_sizes`` of the test rows, read from the COCO instance annotations when None. A claim
-    that cannot be measured (its prediction files missing, no sweep, no object sizes, not the demo's
-    label rules) is "unclear", noted "not run: …".
+    ``tables``: the notebooks' results tables by name (``claim_tables``); a claim read from a table
+    that is absent is "not run". ``sizes``: ``object_sizes`` of the test rows, read from the COCO
+    instance annotations when None. A claim that cannot be measured (its prediction files or table
+    missing, no object sizes, not the demo's label rules) is "unclear", noted "not run: …".
     """
-    cache, scores = {}, {}
+    cache, scores, tables = {}, {}, tables or {}
 
     def per_seed(
         model: str, metric: str, per_file: Callable[[Predictions, np.ndarray], float] | None
@@ -231,11 +164,8 @@ def paper_claims(
     for claim in claims:
         paper, source = paper_figure(claim, index.meta.get("dataset"))
         models = (claim.better, *claim.worse)
-        if claim.metric == SWEEP_METRIC:
-            values = {m: sweep_values(sweep, m) for m in models} if sweep is not None else {}
-            note = "not run: no partial-label sweep table (notebook 06)" if sweep is None else None
-            if sweep is not None and not any(values.values()):
-                note = f"not run: the sweep has no {PARTIAL_PROPORTION:.0%} rows"
+        if claim.measure is not None:
+            values, note = _from_table(claim.measure, tables, models)
         elif claim.metric in unmeasured:
             values, note = {}, unmeasured[claim.metric]
         else:
@@ -245,6 +175,19 @@ def paper_claims(
             )
         rows.append(_row(claim, paper, source, values, note))
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def _from_table(
+    measure: TableMeasure, tables: Mapping[str, pd.DataFrame], models: tuple[str, ...]
+) -> tuple[dict[str, dict[str, float]], str | None]:
+    """Each model's per-seed values from its results table, or why there are none."""
+    if measure.table not in tables:
+        return {}, f"not run: no {measure.table} table (notebook {measure.notebook})"
+    values = {m: table_values(tables[measure.table], measure, m) for m in models}
+    if not any(values.values()):
+        where = ", ".join(f"{k} = {v}" for k, v in measure.at.items()) or "any setting"
+        return values, f"not run: the {measure.table} table has no rows at {where}"
+    return values, None
 
 
 def _mechanism_measures(
