@@ -58,23 +58,43 @@ def test_autocast_context():
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
 
 
-def test_channels_last_and_cudnn_benchmark_only_on_cuda():
+def test_channels_last_only_on_cuda_and_cudnn_benchmark_only_when_not_deterministic():
     assert precision.uses_channels_last("cuda", True) and not precision.uses_channels_last(
         "cpu", True
     )
     assert not precision.uses_channels_last("cuda", False)
-    before = torch.backends.cudnn.benchmark
+    before = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
+    fast = PrecisionSettings(deterministic=False, cudnn_benchmark=True)
     try:
-        assert (
-            precision.apply_kernel_settings("cuda", True) == {"cudnn_benchmark": True}
-            and torch.backends.cudnn.benchmark
-        )
-        assert (
-            precision.apply_kernel_settings("cpu", True) == {"cudnn_benchmark": False}
-            and not torch.backends.cudnn.benchmark
-        )
+        assert precision.apply_kernel_settings("cuda", fast) == {
+            "deterministic": False,
+            "cudnn_benchmark": True,
+        }
+        assert torch.backends.cudnn.benchmark and not torch.are_deterministic_algorithms_enabled()
+        assert precision.apply_kernel_settings("cpu", fast)["cudnn_benchmark"] is False
+        # deterministic wins over the benchmark, which picks kernels by timing them
+        strict = PrecisionSettings(deterministic=True, cudnn_benchmark=True)
+        assert precision.apply_kernel_settings("cuda", strict) == {
+            "deterministic": True,
+            "cudnn_benchmark": False,
+        }
+        assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
+        # strict: an op without a deterministic kernel raises instead of warning
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
     finally:
-        torch.backends.cudnn.benchmark = before
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before
+        torch.use_deterministic_algorithms(True)
+
+
+def test_global_average_pool_is_the_adaptive_pool_to_the_last_bit_on_the_cpu():
+    from annokit.models.pooling import GlobalAvgPool
+
+    maps = torch.randn(3, 5, 7, 9, generator=torch.Generator().manual_seed(0))
+    pooled = GlobalAvgPool()(maps)
+    assert pooled.shape == (3, 5, 1, 1)
+    assert torch.equal(pooled, nn.AdaptiveAvgPool2d(1)(maps))
+    torch.testing.assert_close(pooled, maps.mean(dim=(2, 3), keepdim=True))
 
 
 def test_compile_wraps_the_model_and_shares_its_parameters():
@@ -92,6 +112,7 @@ def test_describe_records_what_a_stage_runs_with():
         "autocast": "float16",
         "grad_scaler": True,
         "channels_last": True,
+        "deterministic": True,
         "cudnn_benchmark": False,
         "compile": False,
     }
@@ -114,7 +135,7 @@ def test_image_stages_take_the_profiles_precision_and_heads_train_in_float32():
 def test_paper_profiles_set_precision_and_cache(name):
     profile = load_profile(name)
     assert profile.precision == PrecisionSettings(
-        amp="auto", channels_last=True, cudnn_benchmark=True, compile=False
+        amp="auto", channels_last=True, deterministic=True, cudnn_benchmark=False, compile=False
     )
     assert profile.cache.enabled and profile.cache.folder == ""
 

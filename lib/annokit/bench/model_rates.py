@@ -7,7 +7,7 @@ The MS-CNN trains its fusion blocks and head over the frozen ResNet, as notebook
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -114,8 +114,8 @@ def inference_rate(model: MultiScaleCNN, bench: ModelBench, budget: Budget) -> R
 def model_rates(bench: ModelBench, budget: Budget) -> dict[str, Rate]:
     """The CNN's training step (3), the MS-CNN branch's training step (4), MS-CNN inference (5)."""
     seed_everything(0)  # the fit loop's deterministic algorithms; then the profile's cuDNN choice
-    torch.use_deterministic_algorithms(bench.deterministic, warn_only=True)
-    precision.apply_kernel_settings(bench.device.type, bench.precision.cudnn_benchmark)
+    kernels = replace(bench.precision, deterministic=bench.deterministic)
+    precision.apply_kernel_settings(bench.device.type, kernels)
     cnn: ResNetBackbone = build_backbone(bench.backbone, num_classes=LABELS)
     rates = {"cnn_train_step": train_rate(cnn, list(cnn.parameters()), bench, budget)}
     mscnn = MultiScaleCNN.from_finetuned_cnn(cnn.cpu()).freeze_backbone()

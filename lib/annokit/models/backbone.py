@@ -16,6 +16,8 @@ import torch
 import torchvision.models as tvm
 from torch import Tensor, nn
 
+from annokit.models.pooling import GlobalAvgPool
+
 # depth -> (torchvision constructor, ImageNet weights this kit uses)
 RESNETS: dict[int, tuple[Callable[..., tvm.ResNet], tvm.WeightsEnum]] = {
     18: (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
@@ -143,7 +145,7 @@ class ResNetBackbone(nn.Module):
             512 * expansion,
         )
         self.feature_dim = self.channels[-1]
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.avgpool = GlobalAvgPool()
         # None when only the maps are wanted (e.g. inside MultiScaleCNN, which has its own fc).
         self.fc = nn.Linear(self.feature_dim, num_classes) if num_classes else None
         if pretrained or weights_path is not None:

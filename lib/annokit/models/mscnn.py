@@ -12,6 +12,8 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
+from annokit.models.pooling import GlobalAvgPool
+
 from .backbone import ResNetBackbone
 
 
@@ -62,7 +64,7 @@ class MultiScaleCNN(nn.Module):
         self.fusion = nn.ModuleList(
             FusionBlock(c[level - 1], c[level]) for level in range(1, len(c))
         )
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.avgpool = GlobalAvgPool()
         self.feature_dim = backbone.feature_dim
         self.fc = nn.Linear(self.feature_dim, num_classes)
         self.backbone_frozen = False

@@ -288,6 +288,9 @@ class PrecisionSettings(Strict):
     # auto: bfloat16 where the GPU has it, else float16 with a GradScaler; off: float32
     amp: Amp = "auto"
     channels_last: bool = True  # NHWC memory for 4-D inputs and the model
-    # let cuDNN time its (deterministic) algorithms once per input shape
+    # deterministic kernels only (an op without one raises, naming itself): two runs on one card
+    # give the same weights bit for bit; false lets cuDNN and the other libraries pick faster ones
+    deterministic: bool = True
+    # let cuDNN time its algorithms once per input shape; only with deterministic = false
     cudnn_benchmark: bool = False
     compile: bool = False  # torch.compile the model being trained

@@ -153,7 +153,7 @@ def _fit(
 
     # Rank 0 keeps the single-process stream; other ranks get their own dropout masks.
     seed_everything(config.seed + rank)
-    precision.apply_kernel_settings(device.type, config.precision.cudnn_benchmark)
+    precision.apply_kernel_settings(device.type, config.precision)
     steppers = prepare_model(model, device, config, options.params)
     history, start_epoch = resume(run_dir, model, steppers, record, config.epochs)
     train_model = model
@@ -276,12 +276,13 @@ def evaluate(model: nn.Module, options: FitOptions, epoch: int) -> dict[str, flo
 def seed_everything(seed: int) -> None:
     """Seed every generator a stage draws from; ask for deterministic kernels. Call before building.
 
-    On the CPU a run is then bit-identical from process to process. On CUDA, cuBLAS gets a fixed
-    workspace and cuDNN its deterministic algorithms; the few kernels without a deterministic
-    version (PyTorch warns about them) may still vary in the last bits.
+    A run is then bit-identical from process to process on one machine: on CUDA, cuBLAS gets a
+    fixed workspace and cuDNN its deterministic algorithms, and an op without a deterministic kernel
+    raises instead of varying. ``fit`` then applies the profile's ``[precision] deterministic``
+    (``precision.apply_kernel_settings``), which may turn this off for speed.
     """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.benchmark = False
     torch.manual_seed(seed)  # also seeds every CUDA device
     np.random.seed(seed % 2**32)

@@ -69,17 +69,20 @@ def uses_channels_last(device_type: str, channels_last: bool) -> bool:
     return device_type == "cuda" and channels_last
 
 
-def apply_kernel_settings(device_type: str, cudnn_benchmark: bool) -> dict[str, Any]:
-    """Set cuDNN's benchmark mode for a stage (call after ``seed_everything``, which turns it off);
+def apply_kernel_settings(device_type: str, settings: PrecisionSettings) -> dict[str, Any]:
+    """Deterministic kernels, or cuDNN's benchmark, for a stage (call after ``seed_everything``);
     returns what was set.
 
-    Under ``torch.use_deterministic_algorithms`` the benchmark chooses among deterministic
-    algorithms only, but the fastest one may differ between cards and runs, so results may move in
-    the last digits.
+    Deterministic mode is strict: an op without a deterministic kernel raises an error naming it,
+    rather than warning and varying (the kit's models pool with ``models.pooling.GlobalAvgPool``,
+    whose CUDA path has one). The benchmark picks kernels by timing them, which may differ from run
+    to run, so it runs only when ``deterministic`` is off.
     """
-    benchmark = device_type == "cuda" and cudnn_benchmark
+    torch.use_deterministic_algorithms(settings.deterministic)
+    benchmark = device_type == "cuda" and settings.cudnn_benchmark and not settings.deterministic
     torch.backends.cudnn.benchmark = benchmark
-    return {"cudnn_benchmark": benchmark}
+    torch.backends.cudnn.deterministic = settings.deterministic
+    return {"deterministic": settings.deterministic, "cudnn_benchmark": benchmark}
 
 
 def maybe_compile(model: nn.Module, enabled: bool) -> nn.Module:
@@ -101,6 +104,9 @@ def describe(
         "autocast": str(dtype).removeprefix("torch.") if dtype is not None else "off (float32)",
         "grad_scaler": needs_grad_scaler(dtype),
         "channels_last": uses_channels_last(device_type, settings.channels_last),
-        "cudnn_benchmark": device_type == "cuda" and settings.cudnn_benchmark,
+        "deterministic": settings.deterministic,
+        "cudnn_benchmark": device_type == "cuda"
+        and settings.cudnn_benchmark
+        and not settings.deterministic,
         "compile": settings.compile,
     }

@@ -34,6 +34,7 @@ RESUME_MAY_DIFFER = (
     "fit.loader.pin_memory",
     "fit.precision.amp",
     "fit.precision.channels_last",
+    "fit.precision.deterministic",
     "fit.precision.cudnn_benchmark",
     "fit.precision.compile",
 )
