@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -166,6 +167,32 @@ def kill_after_first_epoch(work: Path, profile_path: Path, device: torch.device)
     return killed and checkpoint.exists()
 
 
+def same_weights(first: Path, second: Path) -> bool:
+    """Two checkpoints' model weights equal bit for bit."""
+    a = torch.load(first, map_location="cpu", weights_only=True)["model"]
+    b = torch.load(second, map_location="cpu", weights_only=True)["model"]
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def trained_twice(work: Path, profile_path: Path, device: torch.device) -> dict:
+    """Stage 1 trained again, uninterrupted, in two fresh work folders with the prepared index: with
+    ``[precision] deterministic`` on, both runs and the killed-and-resumed run agree bit for bit."""
+    finals = []
+    for name in ("twice-a", "twice-b"):
+        other = work / name
+        shutil.rmtree(other, ignore_errors=True)
+        index = other / "runs" / "gpu-check" / "index"
+        shutil.copytree(work / "runs" / "gpu-check" / "index", index)
+        train_cnn_stage(other, profile_path, device)
+        finals.append(other / "runs" / "gpu-check" / "cnn" / "final.pt")
+    resumed = work / "runs" / "gpu-check" / "cnn" / "final.pt"
+    return {
+        "deterministic": load_profile(profile_path).precision.deterministic,
+        "two_runs_same_weights": same_weights(*finals),
+        "resumed_run_same_weights": same_weights(finals[0], resumed),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -220,6 +247,9 @@ def main() -> None:
     timings["cnn_resumed_epoch_2"] = resumed["seconds"]
     report["cnn_epoch_seconds"] = resumed["epoch_seconds"]
     report["cnn_train_images_per_s_epoch_2"] = args.n_train / resumed["epoch_seconds"][-1]
+    start = time.perf_counter()
+    report["cnn_trained_twice"] = trained_twice(args.work, profile_path, device)
+    timings["cnn_trained_twice"] = time.perf_counter() - start
 
     profile = load_profile(profile_path)
     run = open_run(str(profile_path), work_dir=str(args.work))

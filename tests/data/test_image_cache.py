@@ -59,6 +59,28 @@ def test_cached_items_equal_the_jpeg_path(source):
         assert torch.equal(tags_a, tags_b) and torch.equal(labels_a, labels_b) and row_a == row_b
 
 
+def test_uint8_batches_normalised_on_the_device_equal_the_cpu_path_bit_for_bit(source):
+    from torch.utils.data import DataLoader
+
+    from annokit.training.device_images import for_device, normalise_on_device
+    from annokit.training.epoch import to_device
+
+    index, data_root, work = source
+    cached = build(index, data_root, work)
+    assert for_device(cached, "cpu") is cached  # the CPU keeps normalising in the loader
+    raw = cached.with_uint8_items()
+    assert not cached.uint8_items  # a copy: the original set still yields float32
+    image, tags, labels, row = raw[3]
+    assert image.dtype == torch.uint8 and image.shape == (3, SIZE, SIZE)
+    floats = next(iter(DataLoader(cached, batch_size=11)))
+    pixels = next(iter(DataLoader(raw, batch_size=11)))
+    assert torch.equal(normalise_on_device(pixels[0]), floats[0])
+    moved = to_device(pixels, torch.device("cpu"), channels_last=True)
+    assert moved[0].dtype == torch.float32 and torch.equal(moved[0], floats[0])
+    assert moved[0].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(moved[2], floats[2])  # labels untouched
+
+
 def test_cache_off_gives_the_jpeg_dataset(source):
     index, data_root, work = source
     plain = image_dataset(index, data_root, TRAIN, SIZE, ImageCacheSettings(), work)

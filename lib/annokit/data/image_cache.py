@@ -13,6 +13,7 @@ same ``ToTensor`` and normalisation.
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import hashlib
 import itertools
@@ -248,7 +249,15 @@ class CachedImageDataset(AnnotationDataset):
         self.data, self.augment = Path(data), augment
         self.shape = tuple(open_image_cache(self.data, identity)["shape"])
         self.table = normalisation_table()
+        self.uint8_items = False  # True: items are the (3, H, W) uint8 pixels, normalised later
         self._images: np.memmap | None = None
+
+    def with_uint8_items(self) -> CachedImageDataset:
+        """The same set yielding (3, H, W) uint8 images, for a loader that normalises on the GPU
+        (``training.device_images``)."""
+        other = copy.copy(self)
+        other.uint8_items = True
+        return other
 
     @property
     def images(self) -> np.memmap:
@@ -273,7 +282,11 @@ class CachedImageDataset(AnnotationDataset):
                     f"{augmented.dtype}"
                 )
             pixels = augmented.numpy().transpose(1, 2, 0)
-        return normalised(pixels, self.table), self.tags[i], self.labels[i], int(self.rows[i])
+        if self.uint8_items:
+            image = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
+        else:
+            image = normalised(pixels, self.table)
+        return image, self.tags[i], self.labels[i], int(self.rows[i])
 
 
 @dataclass(frozen=True)

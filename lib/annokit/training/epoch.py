@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from annokit.training import precision
 from annokit.training.config import FitConfig
+from annokit.training.device_images import is_uint8_images, normalise_on_device
 from annokit.training.distributed import is_distributed, is_main_process
 
 
@@ -66,7 +67,10 @@ def train_one_epoch(
 
 
 def to_device(batch: Any, device: torch.device, channels_last: bool = False) -> Any:
-    """Move tensors inside tuples/lists/dicts to ``device``; leave everything else as is."""
+    """Move tensors inside tuples/lists/dicts to ``device``; leave everything else as is. A uint8
+    image batch from the cache (``device_images.for_device``) arrives normalised to float32."""
+    if is_uint8_images(batch):  # cached pixels: normalised here, on the device
+        batch = normalise_on_device(batch.to(device, non_blocking=True))
     if isinstance(batch, Tensor):
         if channels_last and batch.dim() == 4:
             return batch.to(device, memory_format=torch.channels_last, non_blocking=True)

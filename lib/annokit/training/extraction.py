@@ -21,6 +21,8 @@ from tqdm.auto import tqdm
 
 from annokit.profile import LoaderSettings
 from annokit.training.config import loader_options
+from annokit.training.device_images import for_device
+from annokit.training.epoch import to_device
 
 EVAL_BATCH = 128
 # The largest absolute feature a healthy stage makes is far below this; above it, a warning.
@@ -38,7 +40,7 @@ def extraction_loader(
     options = loader_options(loader or LoaderSettings(workers=0), device)
     workers = options["num_workers"]
     return DataLoader(
-        dataset,
+        for_device(dataset, device),
         batch_size=EVAL_BATCH,
         num_workers=workers,
         prefetch_factor=options["prefetch_factor"] if workers else None,
@@ -59,7 +61,7 @@ def features_and_scores(
     model.eval().to(device)
     features, scores = [], []
     for batch in tqdm(extraction_loader(dataset, device, loader), desc=desc, leave=False):
-        f = model.features(batch[input_index].to(device))
+        f = model.features(to_device(batch[input_index], device))
         features.append(f.float().cpu())
         scores.append(torch.sigmoid(model.fc(f)).float().cpu())
     features_array, scores_array = torch.cat(features).numpy(), torch.cat(scores).numpy()

@@ -39,6 +39,7 @@ from annokit import __version__
 from annokit.training import precision
 from annokit.training.checkpoints import load_weights, save_final
 from annokit.training.config import FitConfig, build_optimizer, build_scheduler
+from annokit.training.device_images import for_device
 from annokit.training.distributed import (
     barrier,
     gather_rng_states,
@@ -247,7 +248,7 @@ def shuffled_loader(
     )
     workers = config.workers(device.type)
     loader = DataLoader(
-        train_set,
+        for_device(train_set, device),
         batch_size=config.batch_size // world_size,
         sampler=sampler,
         drop_last=config.drop_last,
