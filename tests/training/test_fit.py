@@ -422,3 +422,18 @@ def test_to_device_and_config_checks():
         FitConfig(Training(epochs=1, batch_size=1, lr=0.1, optimizer="lbfgs"))
     with pytest.raises(ValueError, match="step_epochs"):
         FitConfig(Training(epochs=1, batch_size=1, lr=0.1), lr_schedule="step")
+
+
+def test_only_the_final_weights_are_flushed_to_disk(tmp_path, monkeypatch):
+    """Epoch checkpoints and history.json are atomic renames without fsync (a killed run still
+    never sees half a file); final.pt is fsynced, file and folder."""
+    import annokit.atomic
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(annokit.atomic.os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    model, data = mlp_problem()
+    fit(model, data, mse, FitConfig(Training(epochs=4, batch_size=8, lr=0.05)), tmp_path)
+    assert len(synced) == 2  # final.pt and its folder
+    assert latest_checkpoint(tmp_path) is not None and (tmp_path / "final.pt").exists()
+    assert load_weights(tmp_path / "final.pt", mlp_problem()[0])["history"]["epoch"] == [1, 2, 3, 4]

@@ -88,7 +88,8 @@ def save_checkpoint(
     history: dict,
     meta: dict | None = None,
 ) -> Path:
-    """Write an epoch checkpoint atomically (a temp file in the folder, fsync, ``os.replace``)."""
+    """Write an epoch checkpoint atomically (a temp file in the folder, ``os.replace``), without
+    the fsyncs of a final file: one is written every epoch (``annokit.atomic``)."""
     payload = {
         "format": FORMAT,
         "kind": "epoch",
@@ -102,7 +103,7 @@ def save_checkpoint(
         "rng": state.rng,
         "meta": plain(meta or {}),
     }
-    return atomic_torch_save(payload, path)
+    return atomic_torch_save(payload, path, durable=False)
 
 
 def save_final(

@@ -136,4 +136,4 @@ def save_epoch(run_dir: Path, state: TrainingState, history: History, record: Ru
     for old in epoch_checkpoints(run_dir)[:-KEEP_EPOCH_FILES]:
         old.unlink(missing_ok=True)
     text = json.dumps({"config": record.config, **history.to_dict()}, indent=1)
-    atomic_write_text(text, run_dir / "history.json")
+    atomic_write_text(text, run_dir / "history.json", durable=False)
