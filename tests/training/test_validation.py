@@ -113,3 +113,36 @@ def test_features_are_extracted_once_per_checkpoint_and_again_when_it_changes(
     checkpoint.write_bytes(checkpoint.read_bytes() + b"\0")
     cache_and_annotate(run, model, "cnn", image_splits(run), cache=cache, checkpoint=checkpoint)
     assert set(reads) == set(index.rows(TRAIN)) | set(index.rows(TEST))
+
+
+def test_the_validation_monitor_builds_one_loader_and_keeps_its_workers(monkeypatch):
+    import torch
+    from torch import nn
+    from torch.utils.data import TensorDataset
+
+    import annokit.training.extraction as extraction
+    from annokit.profile import LoaderSettings
+    from annokit.training.validation import score_monitor
+
+    built = []
+
+    class Counting(extraction.DataLoader):
+        def __init__(self, *args, **kwargs):
+            built.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body, self.fc = nn.Linear(4, 3), nn.Linear(3, 2)
+
+        def features(self, x):
+            return self.body(x)
+
+    monkeypatch.setattr(extraction, "DataLoader", Counting)
+    data = TensorDataset(torch.randn(12, 4), torch.zeros(12))
+    truth = np.tile(np.array([[1, 0], [0, 1]], dtype=bool), (6, 1))
+    monitor = score_monitor(data, truth, torch.device("cpu"), loader=LoaderSettings(workers=1))
+    curve = [monitor(Tiny())["val mAP"] for _ in range(3)]
+    assert len(built) == 1 and built[0]["persistent_workers"] and built[0]["num_workers"] == 1
+    assert all(0 < value <= 1 for value in curve)

@@ -36,13 +36,16 @@ class FeatureScaleWarning(UserWarning):
 def extraction_loader(
     dataset: Dataset, device: torch.device | str, loader: LoaderSettings | None = None
 ) -> DataLoader:
-    """Batches of ``dataset`` in order, with the profile's ``[loader]`` workers (or none)."""
+    """Batches of ``dataset`` in order, with the profile's ``[loader]`` workers (or none); the
+    workers stay alive between passes, so a loader built once (``validation.score_monitor``) does
+    not restart them every epoch."""
     options = loader_options(loader or LoaderSettings(workers=0), device)
     workers = options["num_workers"]
     return DataLoader(
         for_device(dataset, device),
         batch_size=EVAL_BATCH,
         num_workers=workers,
+        persistent_workers=workers > 0,
         prefetch_factor=options["prefetch_factor"] if workers else None,
         pin_memory=options["pin_memory"] and torch.device(device).type == "cuda",
     )
@@ -51,16 +54,21 @@ def extraction_loader(
 @torch.no_grad()
 def features_and_scores(
     model: nn.Module,
-    dataset: Dataset,
+    dataset: Dataset | DataLoader,
     device: torch.device,
     input_index: int = 0,
     desc: str = "extracting",
     loader: LoaderSettings | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The features (``model.features``) and sigmoid scores (``model.fc``) of every item."""
+    """The features (``model.features``) and sigmoid scores (``model.fc``) of every item;
+    ``dataset`` may be an ``extraction_loader`` already built (kept across calls)."""
     model.eval().to(device)
     features, scores = [], []
-    for batch in tqdm(extraction_loader(dataset, device, loader), desc=desc, leave=False):
+    if isinstance(dataset, DataLoader):
+        batches = dataset
+    else:
+        batches = extraction_loader(dataset, device, loader)
+    for batch in tqdm(batches, desc=desc, leave=False):
         f = model.features(to_device(batch[input_index], device))
         features.append(f.float().cpu())
         scores.append(torch.sigmoid(model.fc(f)).float().cpu())

@@ -8,7 +8,7 @@ array.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -20,7 +20,7 @@ from annokit.data.annotation_table import TRAIN
 from annokit.data.index import PreparedIndex
 from annokit.evaluation import metrics
 from annokit.profile import EvaluationSettings, LoaderSettings, Profile
-from annokit.training.extraction import features_and_scores
+from annokit.training.extraction import extraction_loader, features_and_scores
 
 
 def validation_split(n_train: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,12 +76,12 @@ def score_monitor(
     input_index: int = 0,
     loader: LoaderSettings | None = None,
 ) -> Callable[[nn.Module], dict]:
-    """An ``eval_fn`` for ``fit``: the validation mAP of ``dataset``, for the training curves."""
+    """An ``eval_fn`` for ``fit``: the validation mAP of ``dataset``, for the training curves. One
+    loader serves every epoch, its workers kept alive between passes."""
+    batches = extraction_loader(dataset, device, loader)
 
     def evaluate(model: nn.Module) -> dict:
-        _, scores = features_and_scores(
-            model, dataset, device, input_index, desc="validation mAP", loader=loader
-        )
+        _, scores = features_and_scores(model, batches, device, input_index, desc="validation mAP")
         return {"val mAP": metrics.mean_average_precision(y_true, scores)}
 
     return evaluate
@@ -109,3 +109,21 @@ def fit_subset(run: StageRun, dataset: Dataset) -> Dataset:
 def monitor_every(run: StageRun, monitor: bool = True) -> int:
     """Epochs between validation scores of a training curve (0: none)."""
     return run.profile.evaluation.every if monitor else 0
+
+
+def lowest_epoch(losses: Sequence[float]) -> int:
+    """The epoch (from 1) of the lowest validation loss; the earliest of equal ones (a NaN loss
+    never wins). Early stopping keeps this epoch's weights."""
+    if not losses:
+        raise ValueError("no validation losses: the fit recorded none")
+
+    def rank(i: int) -> tuple[float, int]:
+        return (losses[i] if losses[i] == losses[i] else float("inf"), i)
+
+    return min(range(len(losses)), key=rank) + 1
+
+
+def patience_ran_out(losses: Sequence[float], patience: int) -> bool:
+    """Whether ``patience`` epochs have passed since the lowest validation loss of ``losses`` (one
+    per epoch so far): early stopping ends the fit there. Patience 0 never stops a fit."""
+    return patience > 0 and len(losses) - lowest_epoch(losses) >= patience
