@@ -1,9 +1,15 @@
-"""Independent small fits side by side: one process per CPU core, each training on one thread.
+"""Independent fits side by side: one process per CPU core, or one job each on a cluster.
 
 The decoders and heads that train on cached vectors run on one thread (``SMALL_MODEL_THREADS``), so
 on a CPU a second core sits idle. ``run_jobs`` starts a pool of fresh (spawned) processes and gives
 each job to one; every job seeds itself, so its result does not depend on the process that ran it.
 On a GPU, or with one worker, the jobs run one after another in this process.
+
+``ANNOKIT_EXECUTOR`` sends the same jobs through submitit instead: ``slurm`` submits them as one
+SLURM job array (``ANNOKIT_SLURM`` holds the array's options, e.g.
+``partition=gpu,gpus_per_node=1,timeout_min=240``), ``local`` runs them as submitit's local
+processes (what the tests use). Every job writes its files into the shared work folder and skips a
+fit whose ``final.pt`` is already there, so a finished piece is reused whichever launcher ran it.
 """
 
 from __future__ import annotations
@@ -12,11 +18,15 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 
 R = TypeVar("R")
+EXECUTOR_VARIABLE = "ANNOKIT_EXECUTOR"
+SLURM_VARIABLE = "ANNOKIT_SLURM"
+EXECUTORS = ("", "local", "slurm")
 
 
 def cpu_workers(device: torch.device | str, limit: int | None = None) -> int:
@@ -31,10 +41,14 @@ def cpu_workers(device: torch.device | str, limit: int | None = None) -> int:
 
 
 def run_jobs(fn: Callable[..., R], jobs: Sequence[tuple[Any, ...]], workers: int) -> list[R]:
-    """``[fn(*job) for job in jobs]``, in order, on ``workers`` spawned processes (this one when 1).
+    """``[fn(*job) for job in jobs]``, in order, on ``workers`` spawned processes (this one when 1),
+    or through submitit when ``ANNOKIT_EXECUTOR`` names an executor.
 
     ``fn`` must be importable (a module-level function) and its arguments picklable.
     """
+    executor = os.environ.get(EXECUTOR_VARIABLE, "")
+    if executor:
+        return submitit_jobs(fn, jobs, executor)
     if workers <= 1 or len(jobs) <= 1:
         return [fn(*job) for job in jobs]
     # fork would copy this process's threads and locks
@@ -42,3 +56,45 @@ def run_jobs(fn: Callable[..., R], jobs: Sequence[tuple[Any, ...]], workers: int
     with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
         futures = [pool.submit(fn, *job) for job in jobs]
         return [future.result() for future in futures]
+
+
+def slurm_options(text: str) -> dict[str, Any]:
+    """``ANNOKIT_SLURM``'s ``key=value,key=value`` as submitit parameters (integers where they
+    parse), e.g. ``partition=gpu,gpus_per_node=1,timeout_min=240``."""
+    options: dict[str, Any] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(
+                f"{SLURM_VARIABLE}: {item!r} is not key=value (e.g. partition=gpu,timeout_min=240)"
+            )
+        options[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
+    return options
+
+
+def submitit_jobs(
+    fn: Callable[..., R], jobs: Sequence[tuple[Any, ...]], executor: str, folder: Path | None = None
+) -> list[R]:
+    """The jobs as one submitit job array (``slurm``) or submitit's local processes (``local``),
+    their logs in ``folder`` (default ``<work>/submitit``); results in the jobs' order."""
+    if executor not in EXECUTORS[1:]:
+        raise ValueError(f"{EXECUTOR_VARIABLE}={executor!r}: use one of {', '.join(EXECUTORS[1:])}")
+    try:
+        import submitit
+    except ImportError:
+        raise ImportError(
+            f"{EXECUTOR_VARIABLE}={executor} needs submitit: .venv/bin/pip install -e '.[cluster]'"
+        ) from None
+    from annokit import paths
+
+    folder = Path(folder or paths.work_dir() / "submitit")
+    if executor == "local":
+        pool = submitit.LocalExecutor(folder=folder)
+        pool.update_parameters(timeout_min=24 * 60)
+    else:
+        pool = submitit.AutoExecutor(folder=folder, cluster="slurm")
+        pool.update_parameters(**slurm_options(os.environ.get(SLURM_VARIABLE, "")))
+    if not jobs:
+        return []
+    submitted = pool.map_array(fn, *zip(*jobs))
+    return [job.result() for job in submitted]
