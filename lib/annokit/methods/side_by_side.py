@@ -6,12 +6,13 @@ student sees when the jobs run one after another (on a GPU, or on a single core)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from tqdm.auto import tqdm
 
-from annokit.training.parallel import run_jobs
+from annokit.training.parallel import EXECUTOR_VARIABLE, run_jobs
 
 R = TypeVar("R")
 
@@ -20,7 +21,8 @@ def run_side_by_side(
     fn: Callable[..., R], jobs: Sequence[tuple], workers: int, desc: str
 ) -> list[R]:
     """``[fn(*job) for job in jobs]`` in order: on ``workers`` processes (``run_jobs``), or in
-    this process with a progress bar when ``workers`` is 1."""
-    if workers <= 1:
+    this process with a progress bar when ``workers`` is 1 and no cluster executor is set
+    (``parallel.EXECUTOR_VARIABLE``)."""
+    if workers <= 1 and not os.environ.get(EXECUTOR_VARIABLE):
         return [fn(*job) for job in tqdm(jobs, desc=desc, unit="job")]
     return run_jobs(fn, jobs, workers)
