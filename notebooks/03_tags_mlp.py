@@ -19,17 +19,19 @@ device = "auto"  # auto: CUDA when there is a GPU, else cpu
 epochs = None  # None: the profile's number of epochs for this stage
 
 # %%
+from IPython.display import display
+
 from annokit.artifacts.run import open_stage
 from annokit.evaluation.scoring import score_table
 from annokit.methods.m3_files import cache_and_annotate, tag_splits
-from annokit.methods.m3_heads import train_tags_mlp
+from annokit.methods.m3_heads import NO_TAGS, has_tags, train_tags_mlp
 from annokit.models.backbone import feature_dim_of
 from annokit.report.plots import plot_history, save_figure
 
 run = open_stage(profile, data_root=data_root, work_dir=work_dir, device=device)
 feature_dim = feature_dim_of(run.profile.cnn.backbone)
 tags, hidden = len(run.index.tag_names), run.profile.tags_mlp.hidden
-print(f"{tags} tags -> {hidden} -> {feature_dim} (= dim f_v)")
+print(f"{tags} tags -> {hidden} -> {feature_dim} (= dim f_v)" if tags else f"tags MLP {NO_TAGS}")
 
 # %% [markdown]
 # ## The MLP
@@ -39,10 +41,11 @@ print(f"{tags} tags -> {hidden} -> {feature_dim} (= dim f_v)")
 # labels. Once trained, only $f_t$ is kept.
 
 # %%
-mlp, history = train_tags_mlp(run, feature_dim=feature_dim, epochs=epochs)
-fig = plot_history(history)
-fig.axes[0].set_title("Tags MLP")
-save_figure(fig, run.figure("m3_tags_mlp_training"));
+if has_tags(run.index):  # a dataset without tags: notebook 04 trains its heads on f_v alone
+    mlp, history = train_tags_mlp(run, feature_dim=feature_dim, epochs=epochs)
+    fig = plot_history(history)
+    fig.axes[0].set_title("Tags MLP")
+    save_figure(fig, run.figure("m3_tags_mlp_training"))
 
 # %% [markdown]
 # ## Cache $f_t$; how far do tags alone go?
@@ -51,15 +54,16 @@ save_figure(fig, run.figure("m3_tags_mlp_training"));
 # noisy tags know before they are joined with the image.
 
 # %%
-tags_predictions = cache_and_annotate(
-    run,
-    mlp,
-    "tags_mlp",
-    tag_splits(run),
-    cache=("tags_features",),
-    checkpoint=run.run_dir / "tags_mlp" / "final.pt",
-)
-score_table(run.index, [tags_predictions]).round(2)
+if has_tags(run.index):
+    tags_predictions = cache_and_annotate(
+        run,
+        mlp,
+        "tags_mlp",
+        tag_splits(run),
+        cache=("tags_features",),
+        checkpoint=run.run_dir / "tags_mlp" / "final.pt",
+    )
+    display(score_table(run.index, [tags_predictions]).round(2))
 
 # %% [markdown]
 # **Reading the row.** Tags alone, top-3, on the test split, in percent (metrics as in notebook

@@ -30,13 +30,18 @@ from annokit.artifacts.run import open_stage
 from annokit.data.annotation_table import TEST
 from annokit.evaluation.decision import predicted_quantity
 from annokit.evaluation.scoring import score_table
-from annokit.methods.m3_heads import reduction_effect, top_m_hat_examples, train_step5
+from annokit.methods.m3_heads import (
+    reduction_effect,
+    textual_features,
+    top_m_hat_examples,
+    train_step5,
+)
 from annokit.report.plots import count_confusion, save_figure
 
 run = open_stage(profile, data_root=data_root, work_dir=work_dir, device=device)
-visual, textual = run.cached("mscnn_features"), run.cached("tags_features")
+visual, textual = run.cached("mscnn_features"), textual_features(run)  # f_t: None without tags
 seeds = run.profile.seeds("classifier")
-print("f_v:", visual.train.shape, " f_t:", textual.train.shape, " seeds:", seeds)
+print("f_v:", visual.train.shape, " f_t:", textual and textual.train.shape, " seeds:", seeds)
 
 # %% [markdown]
 # ## Classifier and label quantity prediction on fixed features
@@ -66,7 +71,7 @@ main = {p.model: p for p in by_seed[run.profile.seed]}
 # the full M3 model (both heads on $[f_v, f_t]$).
 
 # %%
-top_m_hat_examples(main["mscnn_tags_lqp"], run.index, count=n_examples)
+top_m_hat_examples(main.get("mscnn_tags_lqp", main["mscnn_lqp"]), run.index, count=n_examples)
 
 # %% [markdown]
 # ## Every row of Tables I/II (the profile's own seed)
@@ -76,7 +81,8 @@ top_m_hat_examples(main["mscnn_tags_lqp"], run.index, count=n_examples)
 # %%
 earlier = [run.predictions(name) for name in ("cnn", "mscnn")]
 order = ["upper_bound", "mscnn_tags_lqp", "mscnn_lqp", "mscnn_tags", "mscnn", "cnn"]
-table = score_table(run.index, earlier + list(main.values())).loc[order]
+table = score_table(run.index, earlier + list(main.values()))
+table = table.loc[[name for name in order if name in table.index]]  # no tags: no tag rows
 columns = ["rule", "C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "H-F1", "mAP"]
 run.save_table(table[columns], "m3_components")
 table[columns].round(2)
@@ -115,7 +121,8 @@ reduction_effect(run, visual, textual, epochs=epochs).round(3)
 # claim is that the tags make the count more accurate (the second row above the first).
 
 # %%
-lqp = table.loc[["mscnn_lqp", "mscnn_tags_lqp"], ["LQP-accuracy", "LQP-MSE"]]
+with_lqp = [name for name in ("mscnn_lqp", "mscnn_tags_lqp") if name in main]
+lqp = table.loc[with_lqp, ["LQP-accuracy", "LQP-MSE"]]
 lqp = lqp.rename(index={"mscnn_lqp": "MS-CNN", "mscnn_tags_lqp": "MS-CNN+Tags"})
 run.save_table(lqp, "m3_lqp", float_format="%.3f")
 lqp.round(3)
@@ -124,7 +131,7 @@ lqp.round(3)
 true_counts = run.index.label_matrix(TEST).sum(axis=1)
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
 panels = (("mscnn_lqp", "LQP on f_v"), ("mscnn_tags_lqp", "LQP on [f_v, f_t]"))
-for ax, (name, title) in zip(axes, panels):
+for ax, (name, title) in zip(axes, [panel for panel in panels if panel[0] in main]):
     predicted = predicted_quantity(main[name].counts, len(run.index.label_names))
     count_confusion(ax, true_counts, predicted, title=title)
 fig.tight_layout()

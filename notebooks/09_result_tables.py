@@ -98,7 +98,8 @@ effects.drop(columns="used by").round(2)
 
 # %%
 names = run.index.label_names
-cnn, full = run.predictions("cnn"), run.predictions("mscnn_tags_lqp")
+full_model = "mscnn_tags_lqp" if "mscnn_tags_lqp" in present else "mscnn_lqp"  # no tags: f_v
+cnn, full = run.predictions("cnn"), run.predictions(full_model)
 test_set = AnnotationDataset(
     run.index, run.data_root, split=TEST, image_size=run.profile.image_size
 )

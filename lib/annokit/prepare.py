@@ -13,7 +13,8 @@ from annokit import paths
 from annokit.cli import add_debug_flag, called_as, run_cli
 from annokit.data.index import IndexOptions, PreparedIndex, build_index
 from annokit.data.manifest_file import Manifest, load_manifest
-from annokit.profile import Profile, available_profiles, load_profile
+from annokit.profile import Profile, load_profile
+from annokit.profile.load import profile_argument
 
 DEMO_PROFILES = ("demo", "demo-coco", "demo-multi-order", "demo-coco-multi-order")
 
@@ -111,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile",
         action="append",
-        choices=available_profiles(),
-        help="profile(s) to prepare; default: the four demo profiles",
+        type=profile_argument,
+        help="profile(s) to prepare: a shipped profile's name or the path of your own profile "
+        "file (mine.toml); default: the four demo profiles",
     )
     parser.add_argument(
         "--data-root",

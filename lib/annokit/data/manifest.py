@@ -37,7 +37,9 @@ from annokit.data.readers import (
     LAYOUT_NAMES,
     annotation_files,
     check_root,
+    layout_entry,
     read_dataset,
+    recorded_layout,
     resolve_file,
 )
 from annokit.data.splits import apply_split_rule
@@ -126,7 +128,7 @@ def record_layout(
     seed: int = 0,
 ) -> Manifest:
     """``record_manifest`` with its name and source as ``header``; a folder + CSV root is read as
-    ``layout`` says, which its ``labels.csv`` entry records."""
+    ``layout`` says, which its ``labels.csv`` entry records (a COCO JSON root: its test share)."""
     root = Path(root)
     check_root(root, dataset, f"`record --dataset {dataset}`")
     absent = [
@@ -146,7 +148,7 @@ def record_layout(
             "sha256": sha256_of(path),
             "lines": count_lines(path) if rel.endswith(".txt") else None,
         }
-        files[rel] = {**entry, **layout.entry()} if dataset == "csv" else entry
+        files[rel] = {**entry, **layout_entry(dataset, layout)}
     table = read_dataset(dataset, root, tag_vocab_size, layout)
     return Manifest(
         name=header[0],
@@ -245,7 +247,7 @@ def verify(
             "your copy"
         )
     try:
-        layout = CsvLayout.from_files(manifest.files)
+        layout = recorded_layout(manifest.files)
         full = read_dataset(manifest.dataset, root, tag_vocab_size, layout)
         split = apply_split_rule(full, manifest.split_rule, seed, layout.test_share)
     except (FileNotFoundError, ValueError) as error:
@@ -313,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "--test-share",
         type=float,
         default=DEFAULT_TEST_SHARE,
-        help=f"csv, split rule ratio: the share of images for test (default {DEFAULT_TEST_SHARE})",
+        help=f"csv, cocojson, split rule ratio: the share for test (default {DEFAULT_TEST_SHARE})",
     )
     rec.add_argument(
         "--force", action="store_true", help="overwrite the manifest file when it exists"

@@ -7,7 +7,16 @@ from pathlib import Path
 import numpy as np
 
 from annokit.data.annotation_table import AnnotationTable
-from annokit.data.csv_layout import IMAGES, LABELS_CSV, CsvLayout, read_csv_layout
+from annokit.data.coco_json_layout import PATTERN as INSTANCES_PATTERN
+from annokit.data.coco_json_layout import detect as holds_coco_json
+from annokit.data.coco_json_layout import instances_files, read_coco_json_layout
+from annokit.data.csv_layout import (
+    IMAGES,
+    LABELS_CSV,
+    TEST_SHARE_KEY,
+    CsvLayout,
+    read_csv_layout,
+)
 from annokit.data.voc import FOLDER_PREFIXES, LABELS_FILE, find_voc_folder
 
 COCO_ANNOTATIONS = tuple(
@@ -28,7 +37,7 @@ NUSWIDE_LISTS = (
 # VOC 2007's files, relative to its VOC2007 folder (which may sit below the root, voc.py).
 VOC_IMAGE_SETS = ("ImageSets/Main/trainval.txt", "ImageSets/Main/test.txt")
 VOC_FILE_STARTS = ("ImageSets/", LABELS_FILE)
-DATASETS_HINT = "use 'coco2014', 'nuswide', 'voc2007' or 'csv'"
+DATASETS_HINT = "use 'coco2014', 'nuswide', 'voc2007', 'csv' or 'cocojson'"
 
 
 # Where an annotation file may also be found (NUS-WIDE's ConceptsList.zip unpacks to a folder).
@@ -40,6 +49,7 @@ IMAGE_FOLDERS = {
     "nuswide": ("Flickr",),
     "voc2007": tuple(f"{prefix}/JPEGImages".lstrip("/") for prefix in FOLDER_PREFIXES),
     "csv": (IMAGES,),
+    "cocojson": (IMAGES,),
 }
 
 # How each layout is recognised, how it is described in messages, and
@@ -49,18 +59,21 @@ LAYOUT_NAMES = {
     "nuswide": "NUS-WIDE",
     "voc2007": "PASCAL VOC 2007",
     "csv": "folder + CSV",
+    "cocojson": "COCO JSON",
 }
 LAYOUT_SIGNS = {
     "coco2014": "annotations/instances_*2014.json",
     "nuswide": "ImageList/, Groundtruth/ or NUS_WID_Tags/",
     "voc2007": "[VOCdevkit/][VOC2007/]Annotations/ or ImageSets/",
     "csv": f"{IMAGES}/ and {LABELS_CSV}",
+    "cocojson": f"{IMAGES}/ and [annotations/]{INSTANCES_PATTERN}",
 }
 LAYOUT_PROFILES = {
     "coco2014": ("coco-m3", "coco-multi-order", "demo-coco", "demo-coco-multi-order"),
     "nuswide": ("nuswide-m3", "nuswide-multi-order", "demo", "demo-multi-order", "demo-seeds"),
-    "voc2007": ("demo-voc",),
+    "voc2007": ("demo-voc", "voc2007-cnn-rnn"),
     "csv": ("demo-csv",),
+    "cocojson": ("demo-cocojson",),
 }
 
 
@@ -81,8 +94,8 @@ def resolve_file(root: Path, rel: str) -> Path:
 def read_dataset(
     dataset: str, root: Path, tag_vocab_size: int = 1000, layout: CsvLayout | None = None
 ) -> AnnotationTable:
-    """Read a dataset root in its real layout ("coco2014", "nuswide", "voc2007" or "csv", the
-    folder + CSV layout read as ``layout`` says)."""
+    """Read a dataset root in its real layout ("coco2014", "nuswide", "voc2007", "csv", the
+    folder + CSV layout read as ``layout`` says, or "cocojson")."""
     if dataset == "coco2014":
         from annokit.data.coco import read_coco
 
@@ -95,6 +108,8 @@ def read_dataset(
         return read_voc_table(Path(root))
     if dataset == "csv":
         return read_csv_layout(Path(root), layout or CsvLayout(), tag_vocab_size)
+    if dataset == "cocojson":
+        return read_coco_json_layout(Path(root), tag_vocab_size)
     raise ValueError(f"unknown dataset {dataset!r}: {DATASETS_HINT}")
 
 
@@ -114,7 +129,7 @@ def read_voc_table(root: Path) -> AnnotationTable:
 
 def detect_layouts(root: Path) -> list[str]:
     """The datasets whose layout ``root`` holds: "coco2014", "nuswide",
-    "voc2007" and/or "csv" (empty when none)."""
+    "voc2007", "csv" and/or "cocojson" (empty when none)."""
     root = Path(root)
     found = []
     if any((root / "annotations").glob("instances_*2014.json")):
@@ -125,6 +140,8 @@ def detect_layouts(root: Path) -> list[str]:
         found.append("voc2007")
     if (root / LABELS_CSV).is_file():
         found.append("csv")
+    if holds_coco_json(root):
+        found.append("cocojson")
     return found
 
 
@@ -156,11 +173,11 @@ def check_root(root: Path, dataset: str, what: str) -> None:
             f"point data_root (--data-root) at your {expected} copy"
         )
     if not found:
+        layouts = " nor ".join(
+            f"the {LAYOUT_NAMES[d]} layout ({LAYOUT_SIGNS[d]})" for d in LAYOUT_NAMES
+        )
         raise ValueError(
-            f"the dataset root {root} holds neither the MS-COCO 2014 layout "
-            f"({LAYOUT_SIGNS['coco2014']}) nor the NUS-WIDE layout ({LAYOUT_SIGNS['nuswide']}) "
-            f"nor the PASCAL VOC 2007 layout ({LAYOUT_SIGNS['voc2007']}) nor the folder + CSV "
-            f"layout ({LAYOUT_SIGNS['csv']}); "
+            f"the dataset root {root} holds neither {layouts}; "
             f"{what} expects {expected}: point data_root (--data-root) at the folder that holds "
             f"them{_subfolder_hint(root)}"
         )
@@ -168,7 +185,7 @@ def check_root(root: Path, dataset: str, what: str) -> None:
 
 def _subfolder_hint(root: Path) -> str:
     """ ", e.g. <sub>" when a direct subfolder of root holds a layout (the
-    demo writes coco/, nuswide/, voc2007/ and csv/)."""
+    demo writes coco/, nuswide/, voc2007/, csv/ and cocojson/)."""
     holders = [str(sub) for sub in sorted(root.iterdir()) if sub.is_dir() and detect_layouts(sub)]
     return f", e.g. {' or '.join(holders[:2])}" if holders else ""
 
@@ -176,11 +193,13 @@ def _subfolder_hint(root: Path) -> str:
 def annotation_files(root: Path, dataset: str) -> list[str]:
     """Relative paths of the annotation files a manifest pins (NUS-WIDE:
     plus every ground-truth file found; VOC 2007: plus every per-class file and labels.txt;
-    folder + CSV: labels.csv)."""
+    folder + CSV: labels.csv; COCO JSON: every instances_*.json found)."""
     if dataset == "coco2014":
         return list(COCO_ANNOTATIONS)
     if dataset == "csv":
         return [LABELS_CSV]
+    if dataset == "cocojson":
+        return instances_files(Path(root))
     if dataset == "voc2007":
         return voc_annotation_files(Path(root))
     groundtruth = sorted(
@@ -203,3 +222,19 @@ def voc_annotation_files(root: Path) -> list[str]:
     )
     extra = [LABELS_FILE] if (folder / LABELS_FILE).is_file() else []
     return list(VOC_IMAGE_SETS) + per_class + extra
+
+
+def layout_entry(dataset: str, layout: CsvLayout) -> dict[str, str | float]:
+    """What a manifest's annotation file entries add for a user's layout: how labels.csv is read
+    (folder + CSV), the ratio rule's test share (COCO JSON); nothing for the published datasets."""
+    if dataset == "csv":
+        return layout.entry()
+    return {TEST_SHARE_KEY: layout.test_share} if dataset == "cocojson" else {}
+
+
+def recorded_layout(files: dict[str, dict]) -> CsvLayout:
+    """How a manifest's ``files`` say the root is read: labels.csv's delimiter, and the test share
+    any of its entries records (the defaults where none does)."""
+    layout = CsvLayout.from_files(files)
+    shares = [entry[TEST_SHARE_KEY] for entry in files.values() if TEST_SHARE_KEY in entry]
+    return CsvLayout(layout.delimiter, float(shares[0])) if shares else layout

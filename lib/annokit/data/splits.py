@@ -11,9 +11,11 @@
   (82,783 / 40,504).
 - Official (PASCAL VOC 2007 and any dataset read as published): the official split as it is,
   every image kept (VOC 2007: trainval 5,011 is train, test 4,952 is test; the folder + CSV
-  layout: its split column, which it must have).
-- Ratio (a dataset without a split, e.g. a labels.csv without split column): every image kept, a
-  share of them (the manifest's test share) drawn for test with the profile's seed.
+  layout: its split column, which it must have; the COCO JSON layout: its instances_test*.json or
+  instances_val*.json, which it must have).
+- Ratio (a dataset without a split, e.g. a labels.csv without split column, or a COCO JSON export
+  with only instances_train*.json or instances_default.json): every image kept, a share of them
+  (the manifest's test share) drawn for test with the profile's seed.
 """
 
 from __future__ import annotations
@@ -73,8 +75,17 @@ def _m3_coco_rows(table: AnnotationTable, seed: int) -> np.ndarray:
 
 
 def check_has_test(table: AnnotationTable) -> None:
-    """Refuse the official split of a folder + CSV table that assigns no image to test."""
-    if table.dataset == "csv" and not (table.official_split == TEST).any():
+    """Refuse the official split of a user's table (folder + CSV, COCO JSON) that assigns no image
+    to test."""
+    if (table.official_split == TEST).any():
+        return
+    if table.dataset == "cocojson":
+        raise ValueError(
+            "the COCO JSON files assign no image to test (no instances_test*.json or "
+            "instances_val*.json): export the test images to such a file, or record the manifest "
+            'with --split-rule ratio and set split_rule = "ratio" in the profile'
+        )
+    if table.dataset == "csv":
         raise ValueError(
             "labels.csv assigns no image to test (no split column, or only train in it): add a "
             "split column, or record the manifest with --split-rule ratio and set split_rule = "
@@ -89,7 +100,8 @@ def ratio_split(table: AnnotationTable, seed: int, test_share: float) -> Annotat
     if n_given:
         raise ValueError(
             f"the {table.dataset} data has a split already ({n_given} test images): use the "
-            "split rule 'official', or drop the split column of labels.csv for 'ratio'"
+            "split rule 'official', or, for 'ratio', drop the split column of labels.csv (COCO "
+            "JSON: join the test file's images into the train file)"
         )
     if n < 2:
         raise ValueError(f"the ratio split needs two images or more, the data has {n}: add images")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from annokit.demo.coco_json_writer import COCO_JSON_LAYOUT, write_coco_json_layout
 from annokit.demo.csv_layout_writer import CSV_LAYOUT, write_csv_layout
 from annokit.demo.files import write_json
 from annokit.demo.plan import plan_demo
@@ -37,10 +38,14 @@ log = logging.getLogger(__name__)
 # Bump when a change to the generator changes its output, so old folders are not reused.
 GENERATOR_VERSION = 1
 MARKER = "demo_config.json"
-# Rendered layouts; the VOC and the folder + CSV layouts are derived from "coco" afterwards and
-# added to an older demo.
+# Rendered layouts; the VOC, the folder + CSV and the COCO JSON layouts are derived from "coco"
+# afterwards and added to an older demo.
 RENDERED_LAYOUTS = ("coco", "nuswide")
-DERIVED_LAYOUTS = {VOC_LAYOUT: write_voc_layout, CSV_LAYOUT: write_csv_layout}
+DERIVED_LAYOUTS = {
+    VOC_LAYOUT: write_voc_layout,
+    CSV_LAYOUT: write_csv_layout,
+    COCO_JSON_LAYOUT: write_coco_json_layout,
+}
 LAYOUTS = (*RENDERED_LAYOUTS, *DERIVED_LAYOUTS)
 
 
@@ -140,7 +145,7 @@ def write_demo(folder: Path, config: DemoConfig) -> DemoTruth:
 def generate_demo(
     root: Path, config: DemoConfig | None = None, overwrite: bool = False
 ) -> DemoTruth:
-    """Write the demo in its four layouts under ``root`` (skipped when already there) and return
+    """Write the demo in its five layouts under ``root`` (skipped when already there) and return
     its truth; written beside ``root`` first and moved in when complete (annokit.demo.staging)."""
     root, config = Path(root), config or DemoConfig()
     root.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@
 The classifier and the label-quantity regressor train on the cached f_v and [f_v, f_t], with the
 visual and textual models fixed. ``step5_predictions`` trains both heads on f_v and on [f_v, f_t]
 with one seed and gives every Table I/II row they make; ``train_step5`` does so for each seed the
-profile lists and saves them."""
+profile lists and saves them. A dataset without tags (a labels.csv without tags column, a COCO
+export without "tags") trains the heads on f_v alone: the rows that need tags are not run."""
 
 from __future__ import annotations
 
@@ -30,6 +31,20 @@ from annokit.training.config import fit_config
 from annokit.training.fit import SMALL_MODEL_THREADS, FitOptions, History, fit, seed_everything
 from annokit.training.validation import fit_subset, monitor_every, validation_monitor
 
+# The models that read the noisy tags: not run on a dataset without tags, and the tables say why.
+TAG_MODELS = ("tags_mlp", "mscnn_tags", "mscnn_tags_lqp")
+NO_TAGS = "not run: the dataset has no tags"
+
+
+def has_tags(index: PreparedIndex) -> bool:
+    """Whether the dataset has noisy tags for M3's textual branch (a tag vocabulary at all)."""
+    return len(index.tag_names) > 0
+
+
+def textual_features(run: Run) -> CachedArrays | None:
+    """The cached f_t of notebook 03, or None on a dataset without tags (notebook 03 ran no MLP)."""
+    return run.cached("tags_features") if has_tags(run.index) else None
+
 
 def vector_loss(reduction: str) -> Callable[[nn.Module, tuple], Tensor]:
     """Eq. 4 on (input vector, labels) batches: tags MLP and classifiers on cached features."""
@@ -52,6 +67,8 @@ def train_tags_mlp(
 ) -> tuple[TagsMLP, History]:
     """Algorithm 1 step 4: the MLP on noisy tags, f_t of the same size as f_v (Sec. III-B)."""
     profile, index = run.profile, run.index
+    if not has_tags(index):
+        raise ValueError(f"tags MLP {NO_TAGS}: give each image its tags to train it (docs/data.md)")
     seed_everything(profile.seed)
     model = TagsMLP(
         len(index.tag_names),
@@ -148,10 +165,13 @@ def train_quantity_regressor(
     return model, history, head_outputs(model, test_features, run.device)
 
 
-def check_same_images(run: Run, visual: CachedArrays, textual: CachedArrays) -> None:
-    """f_v and f_t made on this run's index, for the same images in the same order."""
-    for cached in (visual, textual):
+def check_same_images(run: Run, visual: CachedArrays, textual: CachedArrays | None) -> None:
+    """f_v and f_t made on this run's index, for the same images in the same order (f_v alone on
+    a dataset without tags)."""
+    for cached in (visual, textual) if textual is not None else (visual,):
         check_matches_index(cached, run.index)
+    if textual is None:
+        return
     fix = "rerun notebooks 02 and 03 on the same index"
     if visual.meta.get(FINGERPRINT) != textual.meta.get(FINGERPRINT):
         raise ValueError(
@@ -165,7 +185,7 @@ def check_same_images(run: Run, visual: CachedArrays, textual: CachedArrays) -> 
 def step5_predictions(
     run: Run,
     visual: CachedArrays,
-    textual: CachedArrays,
+    textual: CachedArrays | None,
     *,
     epochs: int | None = None,
     seed: int | None = None,
@@ -173,13 +193,15 @@ def step5_predictions(
     """Train classifier and LQP on f_v and on [f_v, f_t] with one seed: the Table I/II rows.
 
     MS-CNN+LQP (f_v), MS-CNN+Tags (top-k), MS-CNN+Tags+LQP (the full M3) and the upper bound.
-    An extra seed's runs and files carry the suffix ``@seed<k>``.
+    An extra seed's runs and files carry the suffix ``@seed<k>``. Without tags (``textual`` None)
+    the heads train on f_v alone: MS-CNN+LQP and the upper bound of its scores.
     """
     seed = run.profile.seed if seed is None else seed
     suffix = seed_suffix(run.profile, seed)
     check_same_images(run, visual, textual)
     scores, counts = {}, {}
-    for name, tags in (("visual", None), ("joint", textual)):
+    inputs = {"visual": None} if textual is None else {"visual": None, "joint": textual}
+    for name, tags in inputs.items():
         train, test = joint_features(visual, tags, TRAIN), joint_features(visual, tags, TEST)
         heads = (f"classifier_{name}{suffix}", f"lqp_{name}{suffix}")
         _, _, scores[name] = train_classifier(run, heads[0], train, test, epochs=epochs, seed=seed)
@@ -189,17 +211,29 @@ def step5_predictions(
     rows, k = visual.test_rows, run.profile.annotation.top_k
     meta = {"profile": run.profile.name, "seed": seed}
     truth = run.index.label_matrix()[rows]
-    visual_scores, joint = scores["visual"], scores["joint"]
+    visual_scores, joint = scores["visual"], scores.get("joint")
+    lqp_on_fv = Predictions(
+        f"mscnn_lqp{suffix}",
+        rows,
+        visual_scores,
+        decision.top_m_hat(visual_scores, counts["visual"]),
+        "top-m̂ (LQP on f_v)",
+        counts=counts["visual"],
+        meta=meta,
+    )
+    best = visual_scores if joint is None else joint  # the full model's scores
+    upper_bound = Predictions(
+        f"upper_bound{suffix}",
+        rows,
+        best,
+        decision.upper_bound(best, truth),
+        "top-m, m the true count" + (" (on f_v: no tags)" if joint is None else ""),
+        meta=meta,
+    )
+    if joint is None:
+        return [lqp_on_fv, upper_bound]
     return [
-        Predictions(
-            f"mscnn_lqp{suffix}",
-            rows,
-            visual_scores,
-            decision.top_m_hat(visual_scores, counts["visual"]),
-            "top-m̂ (LQP on f_v)",
-            counts=counts["visual"],
-            meta=meta,
-        ),
+        lqp_on_fv,
         Predictions(
             f"mscnn_tags{suffix}", rows, joint, decision.top_k(joint, k), f"top-{k}", meta=meta
         ),
@@ -212,22 +246,15 @@ def step5_predictions(
             counts=counts["joint"],
             meta=meta,
         ),
-        Predictions(
-            f"upper_bound{suffix}",
-            rows,
-            joint,
-            decision.upper_bound(joint, truth),
-            "top-m, m the true count",
-            meta=meta,
-        ),
+        upper_bound,
     ]
 
 
 def train_step5(
-    run: Run, visual: CachedArrays, textual: CachedArrays, *, epochs: int | None = None
+    run: Run, visual: CachedArrays, textual: CachedArrays | None, *, epochs: int | None = None
 ) -> dict[int, list[Predictions]]:
     """``step5_predictions`` for each seed the profile lists in ``[classifier]``, each seed's
-    prediction files saved; by seed."""
+    prediction files saved; by seed (``textual`` None: a dataset without tags, f_v alone)."""
     by_seed = {}
     for seed in run.profile.seeds("classifier"):
         by_seed[seed] = step5_predictions(run, visual, textual, epochs=epochs, seed=seed)
@@ -262,10 +289,10 @@ def top_m_hat_examples(
 
 
 def reduction_effect(
-    run: Run, visual: CachedArrays, textual: CachedArrays, *, epochs: int | None = None
+    run: Run, visual: CachedArrays, textual: CachedArrays | None, *, epochs: int | None = None
 ) -> pd.DataFrame:
-    """The joint classifier (top-k on [f_v, f_t]) trained with Eq. 4 summed and averaged over the
-    labels, at the same rate.
+    """The joint classifier (top-k on [f_v, f_t]; on f_v without tags) trained with Eq. 4 summed
+    and averaged over the labels, at the same rate.
 
     Averaging divides every gradient by C, as if the learning rate were C times smaller: the table
     shows what the profile's ``loss_reduction`` choice does at its own learning rate.

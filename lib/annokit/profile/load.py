@@ -9,6 +9,7 @@ file against it and every problem of the file, in whichever file of the chain, i
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from annokit.profile.sections import (
     AnnotationSettings,
     BaselinesSettings,
     ClassifierSettings,
+    CNNRNNSettings,
     CNNSettings,
     Dataset,
     DemoSettings,
@@ -53,8 +55,9 @@ from annokit.profile.strict import (
 )
 
 PROFILES_DIR = Path(__file__).resolve().parents[1] / "profiles"
-# The folder of each dataset's layout inside a generated demo (demo/generate.py writes them all).
-DEMO_LAYOUTS = {"coco2014": "coco", "nuswide": "nuswide", "voc2007": "voc2007", "csv": "csv"}
+# The folder of each dataset's layout inside a generated demo (demo/generate.py writes them all):
+# coco/ for COCO 2014, every other layout in the folder of its dataset's name.
+DEMO_LAYOUTS = {"coco2014": "coco"} | {d: d for d in ("nuswide", "voc2007", "csv", "cocojson")}
 MAX_EXTENDS = 8
 
 
@@ -82,6 +85,7 @@ class Profile(Strict):
     loader: LoaderSettings = LoaderSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
     baselines: BaselinesSettings = BaselinesSettings()
+    cnn_rnn: CNNRNNSettings = CNNRNNSettings()
     cache: ImageCacheSettings = ImageCacheSettings()
     precision: PrecisionSettings = PrecisionSettings()
     demo: DemoSettings | None = None
@@ -113,8 +117,8 @@ class Profile(Strict):
             return paths.demo_data_dir(self.demo.seed) / DEMO_LAYOUTS[self.dataset]
         raise ValueError(
             f"profile {self.name!r} needs the dataset root: pass data_root (papermill parameter "
-            f"or --data-root) pointing at your {self.dataset} copy, or set data_root in "
-            f"{PROFILES_DIR / (self.name + '.toml')}"
+            f"or --data-root) pointing at your {self.dataset} copy, or set data_root in its "
+            f"profile file ({self.name}.toml)"
         )
 
     def run_dir(self, work_dir: Path | None = None) -> Path:
@@ -154,10 +158,16 @@ def available_profiles() -> list[str]:
     return sorted(p.stem for p in PROFILES_DIR.glob("*.toml"))
 
 
+def is_profile_file(name_or_path: str | Path) -> bool:
+    """Whether a profile is given as a file (a path, or a name ending in .toml), not by name."""
+    text = str(name_or_path)
+    return text.endswith(".toml") or "/" in text or "\\" in text
+
+
 def profile_path(name_or_path: str | Path) -> Path:
     """A shipped profile's file by name, or the TOML file given by path."""
     text = str(name_or_path)
-    if text.endswith(".toml") or "/" in text or "\\" in text:
+    if is_profile_file(text):
         path = Path(text).expanduser()
         if not path.is_file():
             raise ProfileError(f"{path}: no such profile file")
@@ -166,8 +176,27 @@ def profile_path(name_or_path: str | Path) -> Path:
     if not path.is_file():
         raise ProfileError(
             f"no profile {text!r} ({path} is missing); available: {', '.join(available_profiles())}"
+            ", or the path of your own profile file (mine.toml)"
         )
     return path
+
+
+def profile_argument(text: str) -> str:
+    """``--profile`` of prepare and reproduce: a shipped profile's name as it is, or a profile
+    file's path made absolute (the notebooks run in notebooks/); else one line with the fix."""
+    try:
+        path = profile_path(text)
+    except ProfileError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    shipped = PROFILES_DIR / path.name
+    if shipped.resolve() == path.resolve():
+        return path.stem  # a shipped profile, by its name or by its path
+    if shipped.is_file():
+        raise argparse.ArgumentTypeError(
+            f"{path} has the name of the shipped profile {path.stem!r}, whose run and results "
+            f"folders it would share: rename it (e.g. my-{path.name})"
+        )
+    return str(path.resolve())
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -256,7 +285,7 @@ def parse_profile(path: Path, raw: dict[str, Any], origins: dict[tuple[str, ...]
         return profile
     root = root.expanduser()
     if not root.is_absolute():  # from the folder of the file that sets it, wherever the kit runs
-        root = origins.get(("data_root",), path).resolve().parent / root
+        root = (origins.get(("data_root",), path).resolve().parent / root).resolve()
     return replace(profile, data_root=root)
 
 

@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field
 
-# "csv": the folder + CSV layout of a user's own images (images/ + labels.csv, data/csv_layout.py).
-Dataset = Literal["coco2014", "nuswide", "voc2007", "csv"]
+# "csv": the folder + CSV layout of a user's own images (images/ + labels.csv, data/csv_layout.py);
+# "cocojson": a COCO export without captions (images/ + instances_*.json, data/coco_json_layout.py).
+Dataset = Literal["coco2014", "nuswide", "voc2007", "csv", "cocojson"]
 # "official": the dataset's published split as it is (PASCAL VOC 2007: trainval / test; csv: its
 # split column). "ratio": a data set without split, the manifest's test share drawn with the seed.
 SplitRule = Literal["m3", "multi_order", "official", "ratio"]

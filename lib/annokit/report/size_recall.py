@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from annokit.data.annotation_table import TEST
+from annokit.data.csv_layout import IMAGES
 from annokit.data.index import PreparedIndex
+from annokit.demo.csv_layout_writer import csv_image_names
 from annokit.demo.truth import TRUTH_STRINGS
 
 # Relative areas (instance area / image area). The demo's 64-px scenes have no object as small as
@@ -69,8 +71,8 @@ def coco_files(
     index: PreparedIndex, rows: np.ndarray, data_root: Path | None = None
 ) -> tuple[Path, np.ndarray]:
     """The COCO root and COCO file of each row: the index's own paths (COCO) or, for the demo's
-    NUS-WIDE layout, the same image's COCO file through the generator's truth
-    (``nuswide_paths`` -> ``coco_files``)."""
+    other layouts, the same image's COCO file through the generator's truth (NUS-WIDE:
+    ``nuswide_paths`` -> ``coco_files``; VOC, folder + CSV, COCO JSON: generation order)."""
     root = Path(data_root or index.meta["data_root"])
     paths = index.frame["path"].to_numpy()[rows].astype(str)
     if index.meta.get("dataset") == "coco2014":
@@ -83,6 +85,8 @@ def coco_files(
         )
     strings = json.loads(truth.read_text(encoding="utf-8"))
     coco_of = dict(zip(strings["nuswide_paths"], strings["coco_files"]))
+    for name, coco in zip(csv_image_names(len(strings["coco_files"])), strings["coco_files"]):
+        coco_of[f"{IMAGES}/{name}"] = coco_of[f"VOCdevkit/VOC2007/JPEGImages/{name}"] = coco
     unknown = [p for p in paths if p not in coco_of]
     if unknown:
         raise ValueError(

@@ -21,6 +21,7 @@ import pandas as pd
 from annokit.artifacts.predictions import available_predictions, load_predictions, prediction_path
 from annokit.data.index import PreparedIndex
 from annokit.evaluation.scoring import score
+from annokit.methods.m3_heads import NO_TAGS, TAG_MODELS, has_tags
 from annokit.report.reported import (
     REPORTED_DATASETS,
     REPORTED_TABLES,
@@ -85,7 +86,9 @@ ROW_MODELS: dict[str, dict[str, str]] = {
     "multi_order_table4": MULTI_ORDER_TOP1,
 }
 PAPER_DATASET = {"nuswide": "NUS-WIDE", "coco2014": "MS-COCO"}
+# A dataset no paper reports on (VOC 2007, your own images) is set beside NUS-WIDE's tables.
 # A printed row whose per-image columns are overall sums (its "definition" starts with
+OTHER_DATASETS = "NUS-WIDE"
 # "overall") is set beside our overall sums; every other row beside our means over images, the
 # Multi-order RNN paper's Sec. 4.2.
 OVERALL_SOURCE = {"S-P": "O-P", "S-R": "O-R", "S-F1": "O-F1"}
@@ -104,7 +107,7 @@ def tables_for(dataset: str) -> list[str]:
     Tables of the same dataset, plus the Multi-order RNN's baseline table (Table 1, printed for
     MS-COCO only) and its top-1 table.
     """
-    wanted = PAPER_DATASET[dataset]
+    wanted = PAPER_DATASET.get(dataset, OTHER_DATASETS)
     same = [
         name for name, data in REPORTED_DATASETS.items() if data == wanted and name in ROW_MODELS
     ]
@@ -135,19 +138,21 @@ def comparison(name: str, index: PreparedIndex, run_dir: Path, run_dataset: str)
     std / difference blocks per metric."""
     reported = load_reported(name)
     if name == "multi_order_table4":
-        reported = reported[reported["dataset"] == PAPER_DATASET[run_dataset]].reset_index(
-            drop=True
-        )
+        paper_dataset = PAPER_DATASET.get(run_dataset, OTHER_DATASETS)
+        reported = reported[reported["dataset"] == paper_dataset].reset_index(drop=True)
     scores = {}
     for method in reported["method"]:
         model = ROW_MODELS[name].get(method)
         if model is not None and seed_files(run_dir, model):
             scores[method] = reproduced_scores(index, run_dir, model)
-    return comparison_table(name, reported, scores)
+    return comparison_table(name, reported, scores, tagged=has_tags(index))
 
 
 def comparison_table(
-    name: str, reported: pd.DataFrame, scores: dict[str, tuple[pd.Series, pd.Series, int]]
+    name: str,
+    reported: pd.DataFrame,
+    scores: dict[str, tuple[pd.Series, pd.Series, int]],
+    tagged: bool = True,
 ) -> pd.DataFrame:
     """The comparison of ``comparison`` from numbers at hand.
 
@@ -157,7 +162,8 @@ def comparison_table(
     (reproduced − reported, unrounded), then ("", "reproduction"), a note per row, and, for the
     tables that record each printed row's definition (the Multi-order RNN's), ("", "definition"):
     how the printed row and ours define P_I, R_I, F1_I (``row_definition``; ours follows the
-    printed row where it used overall sums).
+    printed row where it used overall sums). ``tagged`` False: the dataset has no tags, and the
+    rows of models that read them say they were not run.
     """
     metrics = [
         c
@@ -183,11 +189,9 @@ def comparison_table(
             notes.append(f"{model or row['method']} ({n} seed{'s' if n > 1 else ''})")
         else:
             ours = spread = [np.nan] * len(metrics)
-            notes.append(
-                "not reproduced by the kit"
-                if model is None
-                else f"{model}: prediction file missing"
-            )
+            untagged = not tagged and model in TAG_MODELS
+            missing = NO_TAGS if untagged else f"{model}: prediction file missing"
+            notes.append("not reproduced by the kit" if model is None else missing)
         printed = [row[m] for m in metrics]
         blocks["reported"].append(printed)
         blocks["reproduced"].append(ours)
@@ -273,6 +277,7 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     paper = paper_headers(table)
     out = pd.DataFrame(index=paper.index)
     metrics = [m for block, m in paper.columns if block == "reported"]
+    not_run = [note == NO_TAGS for note in paper[("", "reproduction")]]  # said in each cell
     for metric in metrics:
         digits = 3 if metric == "MSE" else 2
         printed, mean, std = (
@@ -282,10 +287,12 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
         )
         out[(metric, "paper")] = [_number(p, digits) for p in printed]
         out[(metric, "ours")] = [
-            _number(m, digits)
+            "not run"
+            if skipped
+            else _number(m, digits)
             if is_missing(s) or is_missing(m)
             else f"{_number(m, digits)} ± {s:.{digits}f}"
-            for m, s in zip(mean, std)
+            for m, s, skipped in zip(mean, std, not_run)
         ]
         out[(metric, "Δ")] = [_delta(m, p, digits) for m, p in zip(mean, printed)]
     out.columns = pd.MultiIndex.from_tuples(out.columns)
