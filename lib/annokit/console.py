@@ -45,6 +45,9 @@ SUBCOMMANDS = {
     "viewer": Subcommand(
         "annokit.viewer.static_gallery", "write a run's annotation gallery (HTML)"
     ),
+    "annotate": Subcommand(
+        "annokit.annotate.__main__", "annotate new images with a finished run's model"
+    ),
 }
 
 

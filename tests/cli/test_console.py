@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 
 import pytest
 
+from annokit.annotate.model_menu import MODELS
 from annokit.console import SUBCOMMANDS, main
 from helpers.viewer_run import PROFILE, write_tiny_run
 
@@ -30,7 +31,16 @@ def test_the_package_installs_the_annokit_command():
 def test_help_lists_every_subcommand():
     out = run("--help")
     assert out.returncode == 0
-    for name in ("reproduce", "prepare", "verify", "profile", "demo", "bench", "viewer"):
+    for name in (
+        "reproduce",
+        "prepare",
+        "verify",
+        "profile",
+        "demo",
+        "bench",
+        "viewer",
+        "annotate",
+    ):
         assert name in out.stdout and name in SUBCOMMANDS
 
 
@@ -46,6 +56,15 @@ def test_a_subcommand_runs_the_tool_and_its_errors_are_one_line(capsys):
     out = run("profile", "check", "no-such-profile")
     assert out.returncode != 0 and len(out.stderr.strip().splitlines()) == 1
     assert out.stderr.startswith("annokit profile: error:") and "no-such-profile" in out.stderr
+
+
+def test_annotate_errors_are_one_line_without_traceback(tmp_path):
+    out = run("annotate", "--model", "resnet", "--work-dir", str(tmp_path), str(tmp_path))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "annokit annotate: error: unknown model 'resnet': choose one of "
+        + "; ".join(f"{c.name} ({c.summary})" for c in MODELS.values())
+    ]
 
 
 def test_an_unknown_subcommand_names_the_choices():
