@@ -27,8 +27,9 @@ $(STAMP): pyproject.toml $(if $(filter-out $(CURDIR),$(shell cat $(STAMP) 2>/dev
 	$(PY) -m pip install --quiet -e ".[test]"
 	echo "$(CURDIR)" > $(STAMP)
 
+# JOBS=N: notebooks at once (default: the runner's, 2 on 2 or more cores); JOBS=1 runs them in turn
 reproduce: setup
-	ANNOKIT_REPO="$(CURDIR)" $(PY) -m annokit.reproduce --profile $(PROFILE)
+	ANNOKIT_REPO="$(CURDIR)" $(PY) -m annokit.reproduce --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS))
 
 # browser first: a missing chromium stops make before the long PyTorch install, not after it
 test: browser setup lint

@@ -10,7 +10,6 @@ the error in one message. Relative paths are taken from the caller's folder, not
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import time
@@ -22,11 +21,22 @@ from nbclient.exceptions import DeadKernelError
 from tqdm.auto import tqdm
 
 from annokit import paths
-from annokit.cli import add_debug_flag, called_as, run_cli, worker_message
-from annokit.notebook_kernel import echo_kernel_log, kernel_config, kernel_log_path
+from annokit.chain_graph import StepsFailed, critical_order, needs_of, run_graph
+from annokit.cli import called_as, run_cli, worker_message
+from annokit.notebook_kernel import (
+    SIDE_BY_SIDE_ENV,
+    allow_kernels,
+    echo_kernel_log,
+    kernel_config,
+    kernel_log_path,
+    kernels_stopped,
+    stop_kernels,
+)
 from annokit.notebook_parameters import typed_parameters
 from annokit.notebook_strip import code_fingerprint
-from annokit.profile import available_profiles, load_profile
+from annokit.profile import load_profile
+from annokit.profile.load import is_profile_file
+from annokit.reproduce_options import chain_parameters, default_jobs, reproduce_parser
 from annokit.run_guard import check_gpus, data_state, run_folder, run_lock
 
 NOTEBOOKS_DIR = paths.repo_root() / "notebooks"  # of the checkout imported; chain() reads it again
@@ -110,8 +120,11 @@ def is_up_to_date(output: Path, expected: str) -> bool:
     )
 
 
-def run_notebook(notebook: Path, output: Path, parameters: dict) -> float:
-    """Execute one notebook into ``output``; returns its wall time in seconds."""
+def run_notebook(
+    notebook: Path, output: Path, parameters: dict, env: dict[str, str] | None = None
+) -> float:
+    """Execute one notebook into ``output`` (``env``: added to its kernel's environment);
+    returns its wall time in seconds."""
     output.parent.mkdir(parents=True, exist_ok=True)
     stamp_path(output).unlink(missing_ok=True)
     kernel_log_path(output).unlink(missing_ok=True)
@@ -124,7 +137,7 @@ def run_notebook(notebook: Path, output: Path, parameters: dict) -> float:
             cwd=str(notebook.parent),
             progress_bar=False,
             kernel_name="python3",
-            config=kernel_config(kernel_log_path(output)),
+            config=kernel_config(kernel_log_path(output), env),
         )
     except KeyboardInterrupt:
         raise  # the kernel's shutdown noise stays in its log
@@ -136,6 +149,8 @@ def run_notebook(notebook: Path, output: Path, parameters: dict) -> float:
             f"the executed copy with the traceback is {output}"
         ) from None
     except DeadKernelError:
+        if kernels_stopped():
+            raise KeyboardInterrupt from None  # Ctrl-C: its shutdown noise stays in its log
         echo_kernel_log(kernel_log_path(output))
         raise NotebookFailed(
             f"{notebook.name}: its kernel died (most often out of memory); lower the batch size or "
@@ -152,56 +167,110 @@ def reproduce(
     notebooks: list[Path] | None = None,
     force: bool = False,
     raw: dict[str, str] | None = None,
+    jobs: int = 1,
 ) -> dict[str, float | None]:
     """Run the chain for a profile; returns each notebook's wall time (None
     where it was up to date and skipped). ``raw``: ``-p`` values, checked against each notebook's
-    parameters cell before any notebook runs."""
+    parameters cell before any notebook runs. ``jobs``: notebooks at most at once, each starting
+    when the notebooks whose files it reads (``annokit.chain_graph.READS``) have finished."""
+    if is_profile_file(profile):  # a profile file of your own: found from notebooks/ too
+        profile = str(Path(profile).expanduser().resolve())
     parameters = absolute_paths({"profile": profile, "interactive": False, **(parameters or {})})
+    if is_profile_file(profile):  # your own data: notebook 00 prepares no demo profile beside it
+        parameters.setdefault("companion_profiles", [])
     check_paths(parameters)
     paths.check_checkout()
     notebooks = notebooks or chain()
     typed = typed_parameters(notebooks, raw or {})
     # the kernels inherit the checkout and the work folder: everything under it follows --work-dir
     with paths.working_in(parameters.get("work_dir")), run_lock(run_folder(profile, parameters)):
-        return _run_chain(profile, parameters, notebooks, typed, force)
+        return _run_chain(profile, parameters, notebooks, typed, force, jobs)
 
 
 def _run_chain(
-    profile: str, parameters: dict, notebooks: list[Path], typed: dict[Path, dict], force: bool
+    profile: str,
+    parameters: dict,
+    notebooks: list[Path],
+    typed: dict[Path, dict],
+    force: bool,
+    jobs: int,
 ) -> dict[str, float | None]:
-    """The chain under the run lock: skip what is up to date, run the rest in order."""
-    executed = paths.profile_results_dir(profile) / "executed"
+    """The chain under the run lock: skip what is up to date, run the rest, each notebook after
+    the ones it reads (a notebook reruns when one of those reran)."""
+    executed = paths.profile_results_dir(load_profile(profile).name) / "executed"
     settings, code = profile_text(profile), code_digest()
-    state = data_state(profile, parameters)
-    plan = []
+    state = [data_state(profile, parameters)]  # after the latest notebook that ran
+    plan = {}
     for notebook in notebooks:
         own = {**declared_parameters(notebook, parameters), **typed.get(notebook, {})}
-        plan.append((notebook, own, executed / notebook.name))
+        plan[notebook.stem] = (notebook, own, executed / notebook.name)
     _check_gpus_before(
-        plan, force, lambda notebook, own: stamp_of(notebook, own, settings, code + state)
+        list(plan.values()),
+        force,
+        lambda notebook, own: stamp_of(notebook, own, settings, code + state[0]),
     )
-    timings: dict[str, float | None] = {}
-    rerun_upstream = force
-    for notebook, own, output in (bar := tqdm(plan, desc=f"reproduce {profile}", unit="notebook")):
-        bar.set_postfix_str(notebook.stem)
-        if not rerun_upstream and is_up_to_date(
-            output, stamp_of(notebook, own, settings, code + state)
+    needs = needs_of(list(plan))
+    reran: set[str] = set()  # notebooks run in this invocation: their readers rerun too
+    running: list[str] = []
+    bar = tqdm(total=len(plan), desc=f"reproduce {profile}", unit="notebook")
+
+    def step(name: str) -> float | None:
+        notebook, own, output = plan[name]
+        if not (force or needs[name] & reran) and is_up_to_date(
+            output, stamp_of(notebook, own, settings, code + state[0])
         ):
-            timings[notebook.stem] = None
-            continue
-        timings[notebook.stem] = run_notebook(notebook, output, own)
-        state = data_state(profile, parameters)  # what the notebook made of the data
-        stamp_path(output).write_text(
-            json.dumps(
-                {
-                    "stamp": stamp_of(notebook, own, settings, code + state),
-                    "parameters": own,
-                    "seconds": timings[notebook.stem],
-                }
-            )
+            bar.update()
+            return None
+        running.append(name)
+        bar.set_postfix_str(", ".join(running))
+        try:
+            seconds = run_notebook(notebook, output, own, SIDE_BY_SIDE_ENV if jobs > 1 else None)
+        finally:
+            running.remove(name)
+        state[0] = data_state(profile, parameters)  # what the notebook made of the data
+        record = {
+            "stamp": stamp_of(notebook, own, settings, code + state[0]),
+            "parameters": own,
+            "seconds": seconds,
+        }
+        stamp_path(output).write_text(json.dumps(record))
+        reran.add(name)
+        bar.update()
+        return seconds
+
+    allow_kernels()
+    earlier = {name: recorded_seconds(output) for name, (_, _, output) in plan.items()}
+    try:
+        timings = run_graph(
+            needs, step, jobs, critical_order(needs, earlier), interrupt=stop_kernels
         )
-        rerun_upstream = True  # what follows reads what this one wrote
-    return timings
+    except StepsFailed as failed:
+        raise chain_failure(failed) from None
+    finally:
+        bar.close()
+    return {name: timings[name] for name in plan}
+
+
+def recorded_seconds(output: Path) -> float:
+    """How long a notebook took the last time it ran (its stamp record), 60 s if unknown: the
+    runner starts the longest chain of notebooks first."""
+    try:
+        return float(json.loads(stamp_path(output).read_text())["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 60.0
+
+
+def chain_failure(failed: StepsFailed) -> Exception:
+    """The error a failed chain ends with: the first failure's own message, what else failed and
+    which notebooks did not run because they read a failed one's files, in one line."""
+    names = sorted(failed.failures)
+    first = failed.failures[names[0]]
+    if not isinstance(first, NotebookFailed):
+        return first
+    text = "; ".join(str(failed.failures[name]) for name in names)
+    if failed.not_run:
+        text += f"; not run, as they read its files: {', '.join(failed.not_run)}"
+    return NotebookFailed(text)
 
 
 def stamp_of(notebook: Path, own: dict, profile_settings: str, code: str) -> str:
@@ -238,85 +307,14 @@ def check_paths(parameters: dict) -> None:
         )
 
 
-def at_least_one(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
-
-
-def worker_count(text: str) -> int:
-    """An argparse type: loader processes, 0 or more, or -1 for automatic."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -2
-    if value < -1:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of processes: give 0 or more, or -1 for automatic"
-        )
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog=called_as("python -m annokit.reproduce"),
-        description="Execute the notebooks in order for a profile.",
-    )
-    parser.add_argument("--profile", default="demo", choices=available_profiles())
-    parser.add_argument("--data-root", default="", help="dataset root for the real-data profiles")
-    parser.add_argument(
-        "--work-dir", default="", help="work folder (default: $ANNOKIT_WORK or <repo>/.work)"
-    )
-    parser.add_argument("--device", default="", help="auto (default), cpu, cuda, cuda:1 …")
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="rerun notebooks even when their outputs are up to date",
-    )
-    parser.add_argument(
-        "--workers",
-        type=worker_count,
-        default=None,
-        help="processes that decode images for the image stages (default: the profile's [loader] "
-        "workers; -1: automatic)",
-    )
-    parser.add_argument(
-        "-p",
-        "--parameter",
-        nargs=2,
-        action="append",
-        default=[],
-        metavar=("NAME", "VALUE"),
-        help="a notebook parameter, checked against the type of its default in the notebooks' "
-        "parameters cells (true/false for switches, a,b for lists)",
-    )
-    parser.add_argument(
-        "--gpus",
-        type=at_least_one,
-        default=None,
-        help="GPUs for the image-training stages (notebooks 01, 02): N > 1 trains them under "
-        "torchrun with NCCL, the same files as one GPU (default: the notebooks' gpus, 1)",
-    )
-    add_debug_flag(parser)
-    args = parser.parse_args(argv)
-    parameters = {
-        k: v
-        for k, v in {
-            "data_root": args.data_root,
-            "work_dir": args.work_dir,
-            "device": args.device,
-        }.items()
-        if v
-    }
-    if args.workers is not None:
-        parameters["workers"] = args.workers  # only the notebooks that declare it get it
-    if args.gpus is not None:
-        parameters["gpus"] = args.gpus
+    args = reproduce_parser(called_as("python -m annokit.reproduce")).parse_args(argv)
+    parameters = chain_parameters(args)
     start = time.perf_counter()
     raw = dict(args.parameter)
-    timings = reproduce(args.profile, parameters, force=args.force, raw=raw)
-    results = paths.profile_results_dir(args.profile)
+    jobs = args.jobs or default_jobs(parameters.get("device", ""))
+    timings = reproduce(args.profile, parameters, force=args.force, raw=raw, jobs=jobs)
+    results = paths.profile_results_dir(load_profile(args.profile).name)
     print(f"\nProfile {args.profile}: executed notebooks in {results / 'executed'}")
     for name, seconds in timings.items():
         print(

@@ -24,9 +24,12 @@ class RunLocked(RuntimeError):
 
 
 def run_folder(profile: str, parameters: dict) -> Path:
-    """``<work>/runs/<profile>``: where the chain of a profile writes its artifacts."""
+    """``<work>/runs/<profile>``: where the chain of a profile writes its artifacts (a profile
+    file's run is named after the file)."""
+    from annokit.profile import load_profile
+
     work = parameters.get("work_dir") or paths.work_dir()
-    return Path(work).expanduser() / "runs" / profile
+    return Path(work).expanduser() / "runs" / load_profile(profile).name
 
 
 @contextmanager

@@ -11,20 +11,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-import torchvision.models as tvm
 from torch import Tensor, nn
 
 from annokit.models.pooling import GlobalAvgPool
 
-# depth -> (torchvision constructor, ImageNet weights this kit uses)
-RESNETS: dict[int, tuple[Callable[..., tvm.ResNet], tvm.WeightsEnum]] = {
-    18: (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
-    34: (tvm.resnet34, tvm.ResNet34_Weights.IMAGENET1K_V1),
-    50: (tvm.resnet50, tvm.ResNet50_Weights.IMAGENET1K_V1),
-    101: (tvm.resnet101, tvm.ResNet101_Weights.IMAGENET1K_V1),
+if TYPE_CHECKING:
+    import torchvision.models as tvm
+
+# depth -> (torchvision constructor, ImageNet weights this kit uses), by name: torchvision is
+# imported when a ResNet is built, as its import (torch._dynamo with it) costs every notebook
+# that only reads cached features a second or more
+RESNETS: dict[int, tuple[str, str]] = {
+    18: ("resnet18", "ResNet18_Weights"),
+    34: ("resnet34", "ResNet34_Weights"),
+    50: ("resnet50", "ResNet50_Weights"),
+    101: ("resnet101", "ResNet101_Weights"),
 }
+
+
+def torchvision_resnet(depth: int) -> tuple[Callable[..., tvm.ResNet], tvm.WeightsEnum]:
+    """The torchvision constructor of a ResNet-``depth`` and the ImageNet weights this kit uses."""
+    import torchvision.models as tvm
+
+    constructor, weights = RESNETS[depth]
+    return getattr(tvm, constructor), getattr(tvm, weights).IMAGENET1K_V1
 
 
 def parse_depth(depth: str | int) -> int:
@@ -44,7 +57,7 @@ def feature_dim_of(depth: str | int) -> int:
 def imagenet_cache_path(depth: str | int) -> Path:
     """Where torchvision keeps the ImageNet weights of this depth (torch
     hub cache, never downloaded here)."""
-    url = RESNETS[parse_depth(depth)][1].url
+    url = torchvision_resnet(parse_depth(depth))[1].url
     return Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
 
 
@@ -59,7 +72,7 @@ def load_imagenet_weights(
         if not path.is_file():
             raise FileNotFoundError(
                 f"ImageNet weights for ResNet-{depth} not found at {path} (nothing is downloaded). "
-                f"Either copy {path.name} (from {RESNETS[depth][1].url}) to {path}, "
+                f"Either copy {path.name} (from {torchvision_resnet(depth)[1].url}) to {path}, "
                 f"or pass weights_path= pointing to a local torchvision ResNet-{depth} state_dict."
             )
     else:
@@ -91,7 +104,7 @@ def _check_matches(state: dict[str, Tensor], depth: int, path: Path) -> None:
     with torch.device("meta"):  # shapes only, no memory or init cost
         expected = {
             k: v.shape
-            for k, v in RESNETS[depth][0]().state_dict().items()
+            for k, v in torchvision_resnet(depth)[0]().state_dict().items()
             if not k.startswith("fc.")
         }
     # BN step counters are bookkeeping, absent from old checkpoints;
@@ -122,7 +135,7 @@ class ResNetBackbone(nn.Module):
     ) -> None:
         super().__init__()
         self.depth = parse_depth(depth)
-        resnet = RESNETS[self.depth][0](weights=None)
+        resnet = torchvision_resnet(self.depth)[0](weights=None)
         # Same attribute names as torchvision, so ImageNet state_dicts load key for key.
         self.conv1, self.bn1, self.relu, self.maxpool = (
             resnet.conv1,

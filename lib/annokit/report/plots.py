@@ -9,7 +9,6 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import torch
 from PIL import Image
 
@@ -20,6 +19,9 @@ from annokit.models.losses import (
     partial_bce_normalisation,
 )
 from annokit.training.fit import History
+
+# seaborn (and scipy.stats with it) is imported by the three functions that draw with it: its
+# import costs every notebook's kernel about a second
 
 
 def save_figure(fig: matplotlib.figure.Figure, path: Path, dpi: int = 120) -> Path:
@@ -49,6 +51,8 @@ def label_frequency_bars(
 ) -> matplotlib.figure.Figure:
     """Horizontal bars of label frequencies, most frequent on top."""
     fig, ax = plt.subplots(figsize=(6, max(3, 0.22 * len(frequencies))))
+    import seaborn as sns
+
     sns.barplot(x=frequencies.to_numpy(), y=list(frequencies.index), ax=ax, color="tab:blue")
     ax.set_xlabel("training images")
     ax.set_ylabel("label")
@@ -62,6 +66,8 @@ def cooccurrence_heatmap(
     """Heatmap of conditional label co-occurrence."""
     size = max(5, 0.28 * len(conditional))
     fig, ax = plt.subplots(figsize=(size + 1, size))
+    import seaborn as sns
+
     sns.heatmap(
         conditional,
         ax=ax,
@@ -100,6 +106,8 @@ def count_confusion(
     confusion = pd.crosstab(
         pd.Categorical(true_counts, labels), pd.Categorical(predicted_counts, labels), dropna=False
     )
+    import seaborn as sns
+
     sns.heatmap(confusion, annot=True, fmt="d", cmap="Blues", ax=ax, cbar=False)
     ax.set_xlabel("predicted label count m̂")
     ax.set_ylabel("true label count m")
