@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
-from torchvision import transforms
 
 from annokit.data.image_decode import decode_rgb
 from annokit.data.index import PreparedIndex
@@ -22,6 +21,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 def default_transform(image_size: int = 224) -> Callable[[Image.Image], torch.Tensor]:
     """The papers' preprocessing: resize to image_size × image_size (224
     in both), ImageNet normalisation."""
+    from torchvision import transforms  # here: the stages on cached vectors never import it
+
     return transforms.Compose(
         [
             transforms.Resize((image_size, image_size)),

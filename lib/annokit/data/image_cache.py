@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
-from torchvision import transforms
 from tqdm.auto import tqdm
 
 from annokit import paths
@@ -213,6 +212,8 @@ def normalisation_table() -> np.ndarray:
         .expand(3, 1, 256)
         .contiguous()
     )
+    from torchvision import transforms  # here: importing torchvision costs every kernel seconds
+
     return transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)(values).reshape(3, 256).numpy()
 
 
