@@ -84,6 +84,7 @@ ROW_MODELS: dict[str, dict[str, str]] = {
     "multi_order_table2": MULTI_ORDER_SOTA,
     "multi_order_table3": MULTI_ORDER_SOTA,
     "multi_order_table4": MULTI_ORDER_TOP1,
+    **dict.fromkeys(("wang2016_table1", "wang2016_table2"), {"CNN-RNN": "wang_cnn_rnn"}),  # nb 07
 }
 PAPER_DATASET = {"nuswide": "NUS-WIDE", "coco2014": "MS-COCO"}
 # A dataset no paper reports on (VOC 2007, your own images) is set beside NUS-WIDE's tables.

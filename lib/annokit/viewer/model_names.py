@@ -25,6 +25,7 @@ DISPLAY_NAMES = {
     **{file: _TABLE_NAMES[file] for file in _M3_ORDER},
     **TABLE1_ROWS,
     **{method.file: method.name for method in METHODS.values()},
+    "wang_cnn_rnn": "CNN-RNN (Wang et al. 2016)",  # notebook 07
 }
 # Shown by default: the papers' own models at the profile's seed (the others on request).
 MAIN_MODELS = (
