@@ -253,3 +253,36 @@ def test_a_claim_whose_table_is_missing_or_empty_at_its_setting_is_not_run(tiny_
         run_dir, index, tables={"partial_labels": elsewhere}, claims=tuple(partial)
     )
     assert empty["note"].str.startswith("not run: the partial_labels table has no rows at").all()
+
+
+def test_the_cnn_rnn_claims_compare_the_three_highest_scores_not_the_files_own_sets(
+    make_tiny_run, tmp_path
+):
+    """Wang et al.'s k = 3 comparison: a file whose own set is empty but whose scores rank the
+    truth first is judged by its top 3."""
+    from annokit.evaluation.decision import top_k
+    from annokit.evaluation.metrics import annotation_scores
+
+    run_dir, index = make_tiny_run(tmp_path)
+    rows, y = index.rows("test"), index.label_matrix("test")
+    noise = np.random.default_rng(0).random(y.shape)
+    for suffix, scale in (("", 0.5), ("@seed1", 0.4)):
+        scores = y + scale * noise  # the truth ranks first
+        save_predictions(
+            Predictions(f"wang_cnn_rnn{suffix}", rows, scores, np.zeros_like(y), "beam"), run_dir
+        )
+        save_predictions(
+            Predictions(f"cnn{suffix}", rows, noise, top_k(noise, 3), "top-3"), run_dir
+        )
+    cnn_rnn = [c for c in CLAIMS if c.better == "wang_cnn_rnn"]
+    table = claims.paper_claims(run_dir, index, claims=tuple(cnn_rnn)).set_index("claim")
+    row = table.loc["CNN-RNN beats the independent-classifier CNN (C-F1, top 3)"]
+    expected = np.mean(
+        [
+            100 * annotation_scores(y, top_k(y + s * noise, 3))["C-F1"]
+            - 100 * annotation_scores(y, top_k(noise, 3))["C-F1"]
+            for s in (0.5, 0.4)
+        ]
+    )
+    assert row["measured"] == pytest.approx(expected) and row["paper"] == "qualitative"
+    assert row["measured"] > 0 and row["seeds"] == "2 paired"

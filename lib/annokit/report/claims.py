@@ -22,8 +22,10 @@ import pandas as pd
 from annokit.artifacts.predictions import Predictions
 from annokit.data.annotation_table import TEST
 from annokit.data.index import PreparedIndex
+from annokit.evaluation.decision import top_k
+from annokit.evaluation.metrics import annotation_scores
 from annokit.evaluation.scoring import score, true_labels
-from annokit.report.claim_list import CLAIMS, RULES_FOLLOWED, SMALL_GAIN
+from annokit.report.claim_list import CLAIMS, RULES_FOLLOWED, SMALL_GAIN, TOP3
 from annokit.report.claim_types import QUALITATIVE, Claim, TableMeasure
 from annokit.report.mechanisms import dependency_agreement, generator_rules, seed_predictions
 from annokit.report.reported import load_reported
@@ -190,12 +192,21 @@ def _from_table(
     return values, None
 
 
+def _top3(metric: str) -> Callable[[Predictions, np.ndarray], float]:
+    """Per file: ``metric`` (points) of the annotation by the file's three highest scores."""
+
+    def value(p: Predictions, y: np.ndarray) -> float:
+        return 100 * float(annotation_scores(y, top_k(p.scores, 3))[metric])
+
+    return value
+
+
 def _mechanism_measures(
     index: PreparedIndex, sizes: np.ndarray | None
 ) -> tuple[dict, dict[str, str]]:
     """Per-file measures of the mechanism claims, and why a
     mechanism cannot be measured on this run."""
-    measures, unmeasured = {}, {}
+    measures, unmeasured = {metric: _top3(key) for key, metric in TOP3.items()}, {}
     if sizes is None:
         try:
             sizes = object_sizes(index, index.rows(TEST))
