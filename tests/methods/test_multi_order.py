@@ -144,7 +144,11 @@ def test_settings_come_from_the_profile():
     profile = load_profile("demo")
     settings = profile.rnn
     model = (settings.hidden, settings.embedding, settings.steps, settings.optimizer)
-    assert model == (512, 256, 5, "rmsprop_tf")
+    # the demo's own decoder size (the paper profiles: 512, 256), the paper's 50 epochs at most,
+    # early stopping after 5 epochs without a lower validation loss
+    assert model == (64, 32, 5, "rmsprop_tf")
+    assert (settings.epochs, settings.patience) == (50, 5)
+    assert load_profile("nuswide-multi-order").rnn.patience == 0  # all 50 epochs, lowest kept
     assert settings.variant == "released-code"
     assert settings.with_epochs(2).epochs == 2 and settings.with_epochs(None) is settings
     # the baselines train exactly as long as the Multi-order RNN
@@ -176,12 +180,11 @@ def test_every_decoder_trains_alike_and_a_second_process_gives_the_same_predicti
 
     def jobs(run_dir):
         return [
-            (DecoderJob(model, seed, settings, profile_seed=0, run_dir=run_dir), data)
+            (DecoderJob(model, (0, 3), settings, profile_seed=0, run_dir=run_dir), data)
             for model in ("released-code", "rare_first")
-            for seed in (0, 3)
         ]
 
-    in_process = run_jobs(train_decoder, jobs(tmp_path / "a"), workers=1)
+    in_process = [fit for job in run_jobs(train_decoder, jobs(tmp_path / "a"), 1) for fit in job]
     names = [p.model for p, _ in in_process]
     assert names == [
         "multi_order_rnn",
@@ -189,11 +192,15 @@ def test_every_decoder_trains_alike_and_a_second_process_gives_the_same_predicti
         "cnn_rnn_rare_first",
         "cnn_rnn_rare_first@seed3",
     ]
-    # the same epochs for every decoder, the curve on the validation images
+    # at most the same epochs for every decoder (patience 0: all), the curve on the validation
+    # images, the epoch of lowest validation loss kept
     assert all(len(h.epoch) == settings.epochs for _, h in in_process)
     assert all("val_loss" in h.metrics[-1] for _, h in in_process)
+    for p, h in in_process:
+        losses = [m["val_loss"] for m in h.metrics]
+        assert p.meta["chosen epoch"] == int(np.argmin(losses)) + 1
     assert (tmp_path / "a" / "seeds" / "seed3" / "rnn" / "cnn_rnn_rare_first" / "final.pt").exists()
-    spawned = run_jobs(train_decoder, jobs(tmp_path / "b"), workers=2)
+    spawned = [fit for job in run_jobs(train_decoder, jobs(tmp_path / "b"), 2) for fit in job]
     for (mine, _), (theirs, _) in zip(in_process, spawned):
         np.testing.assert_array_equal(mine.scores, theirs.scores)
 

@@ -1,10 +1,12 @@
-"""Every decoder of Table 1 with every seed: one job each, side by side on the CPU cores.
+"""Every decoder of Table 1 with every seed: one job per decoder, side by side on the CPU cores.
 
 ``train_decoders(run, scores, models=..., seeds=..., epochs=...)`` is notebook 05's one call. It
 cuts the cached CNN scores into the fit, validation and test images (``DecoderData``), gives every
-(decoder, seed) a ``DecoderJob`` and runs ``train_decoder`` on each with
+decoder a ``DecoderJob`` holding all its seeds and runs ``train_decoder`` on each with
 ``annokit.methods.side_by_side``: one process per core on a CPU, one after another (with a
-progress bar) on a GPU. Every job seeds itself, so its files do not depend on the process.
+progress bar) on a GPU. A job trains its seeds as one stack (``annokit.methods.decoder_seeds``):
+each seed draws its own weights and batches and stops early on its own validation loss, so its
+files depend neither on the process nor on the other seeds.
 """
 
 from __future__ import annotations
@@ -14,27 +16,36 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from annokit import __version__
+from annokit.artifacts.digest import array_digest
 from annokit.artifacts.features import CachedArrays
 from annokit.artifacts.predictions import Predictions
 from annokit.artifacts.run import Run
+from annokit.data.label_orders import label_sequences
+from annokit.methods.decoder_seeds import SeedProblem, fit_seeds
 from annokit.methods.multi_order import (
+    EVAL_LIMIT,
+    FIXED_ORDER,
     MULTI_ORDER_FILES,
     PAPER_TEXT,
-    DecoderTraining,
+    RELEASED_CODE,
     LabelledScores,
     cnn_predictions,
+    decoder_stage,
     fixed_order_predictions,
     multi_order_predictions,
-    train_fixed_order,
-    train_multi_order,
     variant_settings,
 )
 from annokit.methods.side_by_side import run_side_by_side
+from annokit.models.multi_order_rnn import MultiOrderRNN, multi_order_loss
+from annokit.models.rnn_decoder import LabelDecoder, sequence_loss, teacher_forcing
 from annokit.profile import RNNSettings, stage_settings_dict
+from annokit.training.config import fit_config
 from annokit.training.fit import History
 from annokit.training.parallel import cpu_workers
+from annokit.training.validation import curve_subset
 
 
 @dataclass(frozen=True)
@@ -74,17 +85,86 @@ def seed_run_dir(run_dir: Path, seed: int, profile_seed: int) -> Path:
     return Path(run_dir) if seed == profile_seed else Path(run_dir) / "seeds" / f"seed{seed}"
 
 
+def _floats(a: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a), dtype=torch.float32)
+
+
+def multi_order_problem(
+    settings: RNNSettings, train: LabelledScores, curve: LabelledScores
+) -> SeedProblem:
+    """What the seeds of a Multi-order RNN variant (``settings.variant``) learn: Eq. 7 on the
+    training scores; the same loss on at most ``EVAL_LIMIT`` validation images stops them early."""
+    num_labels, variant, steps = train.y.shape[1], settings.variant, settings.steps
+    keep = curve_subset(len(curve.s), EVAL_LIMIT)
+
+    def losses(stack, batch):
+        s_hat, y = batch
+        logits, picks = stack.multi_order(s_hat, steps)
+        return torch.stack([multi_order_loss(*seed, variant) for seed in zip(logits, y, picks)])
+
+    return SeedProblem(
+        build=lambda: MultiOrderRNN(
+            num_labels, settings.hidden, settings.embedding, steps, variant=variant
+        ),
+        data=(_floats(train.s), _floats(train.y)),
+        losses=losses,
+        validation=(_floats(curve.s[keep]), _floats(curve.y[keep])),
+        stage=decoder_stage(
+            MULTI_ORDER_FILES[variant], settings, num_labels, array_digest(train.s, train.y)
+        ),
+    )
+
+
+def fixed_order_problem(
+    settings: RNNSettings,
+    order: str,
+    train: LabelledScores,
+    label_names: Sequence[str],
+    curve: LabelledScores,
+) -> SeedProblem:
+    """What the seeds of a CNN-RNN baseline learn: its labels in ``order`` (frequencies from
+    ``train.y``) by teacher forcing; the sequence loss on the validation images stops them early."""
+    num_labels = train.y.shape[1]
+
+    def tensors(s_hat: np.ndarray, labels: np.ndarray) -> tuple[torch.Tensor, ...]:
+        sequences = label_sequences(order, train.y, labels, label_names)
+        inputs, targets = teacher_forcing(sequences, num_labels)
+        return _floats(s_hat), torch.as_tensor(inputs), torch.as_tensor(targets)
+
+    def losses(stack, batch):
+        s_hat, inputs, targets = batch
+        logits = stack.teacher_forced(s_hat, inputs)
+        return torch.stack([sequence_loss(*seed) for seed in zip(logits, targets)])
+
+    keep = curve_subset(len(curve.s), EVAL_LIMIT)
+    inputs = array_digest(train.s, train.y)
+    return SeedProblem(
+        build=lambda: LabelDecoder(num_labels, settings.hidden, settings.embedding, end_token=True),
+        data=tensors(train.s, np.asarray(train.y)),
+        losses=losses,
+        validation=tensors(curve.s[keep], np.asarray(curve.y)[keep]),
+        stage=decoder_stage(
+            FIXED_ORDER[order],
+            settings,
+            num_labels,
+            inputs,
+            order=order,
+            label_names=list(label_names),
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class DecoderJob:
-    """One decoder of Table 1 with one seed, as a worker process receives it (plain data).
+    """One decoder of Table 1 with all its seeds, as a worker process receives it (plain data).
 
     ``model``: a Multi-order RNN variant (``RELEASED_CODE``, ``PAPER_TEXT``) or a fixed order
-    (``ORDERS``). ``settings``: the profile's ``[rnn]``, epochs included. The profile's seed
-    keeps the plain file names; another seed's files are ``<name>@seed<k>``.
+    (``ORDERS``). ``settings``: the profile's ``[rnn]``, epochs and patience included. The
+    profile's seed keeps the plain file names; another seed's files are ``<name>@seed<k>``.
     """
 
     model: str
-    seed: int
+    seeds: tuple[int, ...]
     settings: RNNSettings
     profile_seed: int
     run_dir: Path
@@ -92,34 +172,44 @@ class DecoderJob:
     meta: dict = field(default_factory=dict)
 
 
-def train_decoder(job: DecoderJob, data: DecoderData) -> tuple[Predictions, History]:
-    """Train one decoder of Table 1 with one seed; return its test predictions and its curve.
+def train_decoder(job: DecoderJob, data: DecoderData) -> list[tuple[Predictions, History]]:
+    """Train one decoder of Table 1 with each of its seeds; their test predictions and curves.
 
-    Every decoder trains on the same fit images for the same epochs, its curve scored on the
-    validation images. Module-level, so ``parallel.run_jobs`` can run it in another process.
+    Every decoder trains on the same fit images for at most the same epochs, each seed kept at its
+    lowest validation loss. Module-level, so ``parallel.run_jobs`` can run it in another process.
     """
-    seed, device, curve = job.seed, job.device, data.validation
-    folder = seed_run_dir(job.run_dir, seed, job.profile_seed)
-    meta = {**job.meta, "seed": seed}
-    if job.model in MULTI_ORDER_FILES:
-        variant = variant_settings(job.settings, job.model)
-        how = DecoderTraining(variant, seed, folder, device=device, progress=False)
-        trained, history = train_multi_order(how, data.fit, curve)
-        meta = {"settings": stage_settings_dict(variant), **meta}
-        predictions = multi_order_predictions(
-            trained, data.s_test, data.test_rows, device=device, meta=meta
-        )
+    multi_order = job.model in MULTI_ORDER_FILES
+    if multi_order:
+        settings = variant_settings(job.settings, job.model)
+        problem = multi_order_problem(settings, data.fit, data.validation)
+        name, drop_last = MULTI_ORDER_FILES[job.model], job.model == RELEASED_CODE
     else:
-        how = DecoderTraining(job.settings, seed, folder, device=device, progress=False)
-        decoder, history = train_fixed_order(how, job.model, data.fit, data.label_names, curve)
-        text = variant_settings(job.settings, PAPER_TEXT)
-        meta = {"settings": stage_settings_dict(text), **meta}
-        predictions = fixed_order_predictions(
-            job.model, decoder, data.s_test, data.test_rows, text, device=device, meta=meta
+        settings = variant_settings(job.settings, PAPER_TEXT)
+        problem = fixed_order_problem(
+            settings, job.model, data.fit, data.label_names, data.validation
         )
-    if seed != job.profile_seed:
-        predictions = replace(predictions, model=f"{predictions.model}@seed{seed}")
-    return predictions, history
+        name, drop_last = FIXED_ORDER[job.model], False
+    # the release never trains on a short last batch, whose few images would set BN's statistics
+    configs = [fit_config(settings, seed, drop_last=drop_last) for seed in job.seeds]
+    folders = [seed_run_dir(job.run_dir, s, job.profile_seed) / "rnn" / name for s in job.seeds]
+    fits = fit_seeds(problem, configs, folders, job.settings.patience, job.device)
+    results = []
+    for seed, trained in zip(job.seeds, fits):
+        meta = {"settings": stage_settings_dict(settings), **job.meta, "seed": seed}
+        meta["chosen epoch"] = trained.epoch
+        test = (data.s_test, data.test_rows)
+        if multi_order:
+            predictions = multi_order_predictions(
+                trained.model, *test, device=job.device, meta=meta
+            )
+        else:
+            predictions = fixed_order_predictions(
+                job.model, trained.model, *test, settings, device=job.device, meta=meta
+            )
+        if seed != job.profile_seed:
+            predictions = replace(predictions, model=f"{predictions.model}@seed{seed}")
+        results.append((predictions, trained.history))
+    return results
 
 
 def train_decoders(
@@ -132,23 +222,28 @@ def train_decoders(
 ) -> dict[tuple[str, int], tuple[Predictions, History]]:
     """Train every model of ``models`` with every seed of ``seeds`` on a run's cached CNN scores.
 
-    ``epochs`` (None: the profile's ``[rnn]`` epochs). Returns (test predictions, training curve)
-    by (model, seed). Checkpoints: ``<run>/rnn/<name>`` for the profile's seed,
+    ``epochs`` (None: the profile's ``[rnn]`` epochs) is the most each seed trains; early stopping
+    (``[rnn]`` patience) may end it sooner. Returns (test predictions, training curve) by
+    (model, seed). Checkpoints: ``<run>/rnn/<name>`` for the profile's seed,
     ``<run>/seeds/seed<k>/rnn/<name>`` for the others.
     """
     data = decoder_data(run, scores)
     settings = run.profile.rnn.with_epochs(epochs)
-    keys = [(model, seed) for model in models for seed in seeds]
     common = {
+        "seeds": tuple(seeds),
         "settings": settings,
         "profile_seed": run.profile.seed,
         "run_dir": run.run_dir,
         "device": str(run.device),
         "meta": run_meta(run),
     }
-    jobs = [(DecoderJob(model=model, seed=seed, **common), data) for model, seed in keys]
+    # the sequence models run more steps per image: the longest jobs first, so that the cores
+    # finish together
+    ordered = sorted(models, key=lambda m: m in MULTI_ORDER_FILES)
+    jobs = [(DecoderJob(model=model, **common), data) for model in ordered]
     results = run_side_by_side(train_decoder, jobs, cpu_workers(run.device), desc="decoders")
-    return dict(zip(keys, results))
+    trained = dict(zip(ordered, results))
+    return {(m, seed): trained[m][i] for m in models for i, seed in enumerate(seeds)}
 
 
 def cnn_row(run: Run, scores: CachedArrays, settings: RNNSettings) -> Predictions:

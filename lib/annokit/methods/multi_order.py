@@ -3,9 +3,10 @@ Tables 1 and 4.
 
 The model and its loss are in ``annokit.models.multi_order_rnn``; the fixed-order CNN-RNN baselines
 (Wang et al. 2016) share its decoder (``annokit.models.rnn_decoder``). Every function here trains
-with ``annokit.training.fit.fit`` on the profile's ``[rnn]`` settings, so a run resumes and a
-finished one is reused. ``annokit.methods.decoder_jobs`` trains every decoder of Table 1 with every
-seed; notebook 05 calls it.
+with ``annokit.training.fit.fit`` on the profile's ``[rnn]`` settings, one seed, every epoch, so a
+run resumes and a finished one is reused. Notebook 05 calls ``annokit.methods.decoder_jobs``, which
+trains every decoder of Table 1 with all its seeds at once and early stopping
+(``annokit.methods.decoder_seeds``), to the same weights as these functions for the epoch it keeps.
 
 The ``[rnn]`` ``variant`` picks the model: ``"released-code"`` (the authors' release, whose numbers
 the paper reports; prediction file and run folder ``multi_order_rnn``) or ``"paper-text"`` (Sec. 3
@@ -132,7 +133,7 @@ class DecoderTraining:
         )
 
 
-def _stage(model: str, settings: RNNSettings, num_labels: int, inputs: str, **extra) -> dict:
+def decoder_stage(model: str, settings: RNNSettings, num_labels: int, inputs: str, **extra) -> dict:
     """What a decoder's checkpoints must agree with (the seed in use is in FitConfig)."""
     record = stage_settings_dict(settings)
     del record["seeds"]
@@ -166,7 +167,7 @@ def train_multi_order(
         keep = curve_subset(len(curve.s), EVAL_LIMIT)
         eval_s, eval_y = _floats(curve.s[keep]).to(device), _floats(curve.y[keep]).to(device)
         eval_fn = lambda m: {"val_loss": loss_fn(m, (eval_s, eval_y))}
-    stage = _stage(name, settings, num_labels, array_digest(train.s, train.y))
+    stage = decoder_stage(name, settings, num_labels, array_digest(train.s, train.y))
     # the release never trains on a short last batch, whose few images would set BN's statistics
     config = fit_config(settings, how.seed, drop_last=settings.variant == RELEASED_CODE)
     folder = Path(how.run_dir) / "rnn" / name
@@ -212,7 +213,9 @@ def train_fixed_order(
         eval_fn = lambda m: {"val_loss": loss_fn(m, eval_batch)}
     name = FIXED_ORDER[order]
     inputs = array_digest(train.s, train.y)
-    stage = _stage(name, settings, num_labels, inputs, order=order, label_names=list(label_names))
+    stage = decoder_stage(
+        name, settings, num_labels, inputs, order=order, label_names=list(label_names)
+    )
     config = fit_config(settings, how.seed)
     folder = Path(how.run_dir) / "rnn" / name
     history = fit(decoder, data, loss_fn, config, folder, how.options(stage, eval_fn))
