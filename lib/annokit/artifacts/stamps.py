@@ -45,6 +45,7 @@ WRITERS = {
     "04_lqp": ("mscnn_lqp", "mscnn_tags", "mscnn_tags_lqp", "upper_bound"),
     "05_multi_order_rnn": ("cnn_threshold", "cnn_rnn_*", "multi_order_rnn*"),
     "06_partial_labels": ("partial_*",),
+    "07_cnn_rnn": ("wang_cnn_rnn",),
     "08_baselines": ("baseline_*",),
 }
 

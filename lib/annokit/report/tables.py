@@ -86,10 +86,10 @@ ROW_MODELS: dict[str, dict[str, str]] = {
     "multi_order_table4": MULTI_ORDER_TOP1,
     **dict.fromkeys(("wang2016_table1", "wang2016_table2"), {"CNN-RNN": "wang_cnn_rnn"}),  # nb 07
 }
-PAPER_DATASET = {"nuswide": "NUS-WIDE", "coco2014": "MS-COCO"}
 # A dataset no paper reports on (VOC 2007, your own images) is set beside NUS-WIDE's tables.
-# A printed row whose per-image columns are overall sums (its "definition" starts with
+PAPER_DATASET = {"nuswide": "NUS-WIDE", "coco2014": "MS-COCO"}
 OTHER_DATASETS = "NUS-WIDE"
+# A printed row whose per-image columns are overall sums (its "definition" starts with
 # "overall") is set beside our overall sums; every other row beside our means over images, the
 # Multi-order RNN paper's Sec. 4.2.
 OVERALL_SOURCE = {"S-P": "O-P", "S-R": "O-R", "S-F1": "O-F1"}
@@ -277,8 +277,8 @@ def display_table(table: pd.DataFrame) -> pd.DataFrame:
     """
     paper = paper_headers(table)
     out = pd.DataFrame(index=paper.index)
-    metrics = [m for block, m in paper.columns if block == "reported"]
     not_run = [note == NO_TAGS for note in paper[("", "reproduction")]]  # said in each cell
+    metrics = [m for block, m in paper.columns if block == "reported"]
     for metric in metrics:
         digits = 3 if metric == "MSE" else 2
         printed, mean, std = (
