@@ -151,6 +151,9 @@ class RNNSettings(Training):
     steps: int = field(default=5, metadata=at_least(1))  # T
     beam_size: int = field(default=1, metadata=at_least(1))  # CNN-RNN decoding
     max_length: int = field(default=6, metadata=at_least(1))  # CNN-RNN decoding
+    # early stopping (notebook 05): a decoder stops once this many epochs pass without a lower
+    # validation loss and keeps its lowest epoch; 0 trains every epoch, still keeping the lowest
+    patience: int = field(default=0, metadata=at_least(0))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +169,44 @@ class PartialSettings(Training):
 
     proportions: tuple[Proportion, ...] = field(metadata=NON_EMPTY)
     finetune: Finetune = "all"
+    # dropout before the classifier (Monte-Carlo dropout of the Bayesian curriculum reads it)
+    dropout: float = field(default=0.0, metadata={"ge": 0.0, "lt": 1.0})
+    gnn_hidden: int = field(default=512, metadata=at_least(1))  # the label GNN's hidden state
+    gnn_steps: int = field(default=3, metadata=at_least(1))  # its message-passing steps T
+
+
+CNNRNNRecurrent = Literal["paper", "lstm"]
+CNNRNNActivation = Literal["relu", "tanh"]
+CNNRNNFinetune = Literal["all", "last_block", "last_conv", "none"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CNNRNNSettings(Training):
+    """[cnn_rnn]: Wang et al. 2016's CNN-RNN (notebook 07), its defaults the paper's readings.
+
+    Phase 1 trains the RNN on notebook 01's cached image features, the CNN unchanged (Sec. 3.4),
+    for ``epochs`` with ``lr``; phase 2 fine-tunes end to end for ``finetune_epochs`` with
+    ``finetune_lr``: ``"all"`` the whole CNN on the images, ``"last_block"`` its last residual block
+    on cached maps, ``"last_conv"`` only that block's last convolution and BN (the demo), ``"none"``
+    no phase 2. Each phase keeps its best validation epoch.
+    """
+
+    epochs: int = field(default=20, metadata=at_least(1))
+    batch_size: int = field(default=64, metadata=at_least(1))
+    lr: float = field(default=1e-3, metadata=POSITIVE)
+    optimizer: Optimizer = "rmsprop"  # Sec. 3.4: "we apply the rmsprop optimization algorithm"
+    momentum: float = field(default=0.0, metadata=NON_NEGATIVE)  # plain RMSProp
+    embed_dim: int = field(default=64, metadata=at_least(1))  # U_l's rows and x_t
+    hidden_dim: int = field(default=512, metadata=at_least(1))  # the recurrent layer
+    recurrent: CNNRNNRecurrent = "paper"  # Eq. 1 with ReLU, no biases; "lstm": a standard LSTM
+    activation: CNNRNNActivation = "relu"  # h of Eq. 4
+    dropout: float = field(default=0.0, metadata={"ge": 0.0, "lt": 1.0})  # inputs of Eq. 4
+    beam_size: int = field(default=3, metadata=at_least(1))  # N of Sec. 3.3 (1: greedy)
+    # labels on a path at most; 0: the most labels of a training image
+    max_labels: int = field(default=0, metadata=at_least(0))
+    finetune: CNNRNNFinetune = "all"
+    finetune_epochs: int = field(default=5, metadata=at_least(1))
+    finetune_lr: float = field(default=1e-5, metadata=POSITIVE)
 
 
 @dataclass(frozen=True, kw_only=True)
