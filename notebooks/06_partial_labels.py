@@ -5,7 +5,10 @@
 # of its labels annotated, and propose **partial-BCE**, a loss that weighs every image by the
 # proportion of its labels that are known. This notebook reproduces their headline experiment: mAP
 # on the test split against the proportion of known training labels (10 % … 100 %), one curve per
-# loss, and tries their curriculum strategy (the model labels the unknown entries it is sure of).
+# loss, then the paper's three other studies: which way of spending an annotation budget works best
+# (partial labels on every image, complete labels on fewer images, or noisy labels), the five
+# curriculum strategies that let the model label the unknown entries it is sure of, and a graph
+# neural network over the labels on top of the ConvNet.
 #
 # - **Reads:** the prepared index `<work>/runs/<profile>/index/` and the pretrained weights the
 #   profile names (ImageNet, or the demo's stand-in `<work>/weights/resnet18-standin.pth`, both
@@ -14,11 +17,15 @@
 # - **Writes:** the maps of the frozen layers `<work>/runs/<profile>/features/partial_inputs.npz`
 #   (demo), one model per point in `<work>/runs/<profile>/partial/`, predictions
 #   `<work>/runs/<profile>/predictions/partial_<loss>_p<percent>.npz`, the tables
-#   `results/<profile>/tables/partial_labels.csv` and `partial_labels_curriculum.csv`, the figures
-#   `results/<profile>/figures/partial_labels_map.png` and `partial_labels_f1.png`.
-# - **Time:** about 90 s on the demo profile (2 CPU cores): the frozen layers once over every
-#   image, then 27 fine-tunings of the last block (3 proportions × 3 losses × 3 seeds). A second
-#   run reuses them.
+#   `results/<profile>/tables/partial_labels.csv`, `partial_labels_budget.csv`,
+#   `partial_labels_curriculum.csv`, `partial_labels_curriculum_theta.csv` and
+#   `partial_labels_gnn.csv`, the figures `results/<profile>/figures/partial_labels_map.png`,
+#   `partial_labels_f1.png` and `partial_labels_budget.png`.
+# - **Time:** about two minutes on the demo profile (2 CPU cores): the frozen layers once over
+#   every image, 21 fine-tunings of the last block for the sweep (3 proportions × 3 losses × 3
+#   seeds, the three losses trained once at 100 %), then on 2 seeds the labelling strategies, the
+#   curriculum strategies and the GNN head, reusing the sweep's models wherever they are the same
+#   fit. A second run reuses everything.
 
 # %% tags=["parameters"]
 # Parameters (papermill overrides these)
@@ -29,9 +36,31 @@ device = "auto"  # auto: CUDA when there is a GPU, else cpu
 seed = None  # the profile's own seed (None: the profile's); the [partial] seeds give the spread
 epochs = None  # override of the partial stage epochs (None: the profile value)
 losses = ["bce_negative", "bce_ignore", "partial_bce"]
+comparison_seeds = 2  # the labelling, curriculum and GNN studies use the first [partial] seeds
 curriculum_proportion = 0.1  # curriculum learning at this proportion of known labels
-curriculum_rounds = 2  # labelling rounds after the first training (0 skips the curriculum)
-curriculum_theta = 0.9  # unknown labels: positive at probability ≥ theta, negative at ≤ 1 - theta
+curriculum_rounds = 1  # labelling rounds after the first training (0 skips the curriculum)
+curriculum_epochs = 1  # epochs of each round, continuing from the previous weights (None: [partial])
+curriculum_strategies = [
+    "none",
+    "score_threshold",
+    "score_proportion",
+    "positive_only",
+    "ensemble",
+    "bayesian",
+]
+# θ per strategy, chosen on the validation split among these: a threshold on σ(x), or a share of
+# the unknown labels (score_proportion, bayesian)
+theta_candidates = {
+    "score_threshold": [0.8, 0.9, 0.95, 0.99],
+    "score_proportion": [0.05, 0.1, 0.2, 0.4],
+    "positive_only": [0.8, 0.9, 0.95, 0.99],
+    "ensemble": [0.8, 0.9, 0.95, 0.99],
+    "bayesian": [0.05, 0.1, 0.2, 0.4],
+}
+min_label_accuracy = 0.95  # θ: the candidate labelling most validation entries at this accuracy
+ensemble_size = 2  # models in the ensemble strategy (the first one is round 0)
+mc_samples = 10  # dropout passes of the Bayesian strategy
+gnn_proportions = [0.1]  # the GNN head against the linear head at these proportions
 retrain = False  # delete the models of this notebook and train them again
 
 # %% [markdown]
@@ -54,15 +83,19 @@ retrain = False  # delete the models of this notebook and train them again
 
 # %%
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 import torch.nn.functional as F
 from IPython.display import display
 
 from annokit.artifacts.run import open_stage
+from annokit.methods import partial_budget as pb
 from annokit.methods import partial_curriculum as pc
 from annokit.methods import partial_finetune as pf
+from annokit.methods import partial_gnn as pg
 from annokit.methods import partial_labels as pl
 from annokit.methods import partial_sweep as ps
+from annokit.models.label_gnn import LabelGNN
 from annokit.models.losses import partial_bce, partial_bce_coefficients
 from annokit.report.plots import plot_against_proportion, plot_normalisation, save_figure
 
@@ -90,7 +123,8 @@ print(
 # $u_i \sim U[0, 1)$, chosen uniformly among its $C$ labels. $k_i$ is $\lfloor pC \rfloor$ or
 # $\lceil pC \rceil$, and its mean is exactly $pC$ (with 25 labels and $p = 10\,\%$, half the
 # images keep 2 labels and half keep 3). The draws depend only on the seed, so the same seed gives
-# the same masks, and the known labels at 30 % include those at 10 %.
+# the same masks, and the known labels at 30 % include those at 10 %. The validation images are
+# masked by the same rule wherever a threshold is chosen on them.
 
 # %%
 all_positives = max(data.train_labels.sum(), 1)
@@ -169,14 +203,21 @@ fig = plot_normalisation()
 # partial-BCE is made for. With seed $s$, every loss at a given $p$ sees the same mask and starts
 # from the same fc; the seeds (`[partial] seeds`) redraw both, and notebook 09 reports the spread.
 # Scores on the test split: mAP (ranking, no threshold) and the per-class and overall F1 of the
-# labels with probability above 0.5. A second run reuses the trained models; if the inputs or the
-# settings changed, training stops with a message naming the folder: rerun with `retrain = True`.
+# labels with probability above 0.5. With every label known the three losses are the same loss, so
+# the 100 % point is trained once and recorded for each (column `fit`). The model has dropout
+# before the classifier (`[partial] dropout`), which the Bayesian curriculum below reads. A second
+# run reuses the trained models; if the inputs or the settings changed, training stops with a
+# message naming the folder: rerun with `retrain = True`.
 
 # %%
 config = pf.partial_fit_config(run, stage)  # [precision] and [loader] when it trains on images
 print(config)
 training = pl.ClassifierTraining(
-    config=config, device=run.device, make_model=tuning.make_model, threads=None
+    config=config,
+    device=run.device,
+    make_model=tuning.make_model,
+    threads=None,
+    model_settings=tuning.model_settings,
 )
 grid = ps.SweepGrid(
     proportions=stage.proportions, losses=tuple(losses), seeds=tuple(run.profile.seeds("partial"))
@@ -227,27 +268,138 @@ c_f1 = table.groupby(["proportion", "loss"])["C-F1"].mean().unstack("loss")[loss
 display((100 * c_f1).round(1))
 
 # %% [markdown]
-# ## Curriculum learning: let the model fill in labels
+# ## Labelling strategies at an equal annotation budget
 #
-# The paper's second idea: train, then use the model to label some unknown entries, add them to
-# the known labels and train again. With the **score threshold** strategy an unknown label becomes
-# positive when the predicted probability is at least $\theta$ and negative when it is at most
-# $1 - \theta$ (the paper thresholds the score $x$ at $\pm\theta_x$, the same rule with
-# $\theta = \sigma(\theta_x)$). Each round continues from the previous round's weights, with
-# partial-BCE, whose $p_y$ now counts the added labels. Below: at one proportion, how many labels
-# each round knows, how many of the added ones are right, and the test scores after each round
-# (round 0 is partial-BCE without the curriculum).
+# The paper's first question (Sec. 4.1, with its Fig. 1): with the same number of annotated
+# (image, label) pairs, what should one annotate? Three answers, each given a budget of $pNC$
+# pairs ($N$ training images, $C$ labels):
+#
+# - **partial labels** on every image: $pC$ labels per image (the sweep's partial-BCE models,
+#   reused, not retrained);
+# - **complete labels on a subset**: the same pairs spent on whole images, $\lfloor pNC / C
+#   \rfloor$ images with every label known (and the remainder on one more image), trained with BCE
+#   on those images alone;
+# - **noisy labels**: every pair of every image annotated, the same $pNC$ of them right (exactly
+#   the partial mask's pairs) and the others flipped, as web labels would be.
+#
+# At 100 % the three are the same fit. On a toy matrix of 5 images and 4 labels, at $p = 50\,\%$:
 
 # %%
+toy = np.array([[1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1], [0, 0, 1, 0]], dtype=bool)
+partial = pl.mask_labels(toy, proportion=0.5, seed=0)
+toy_labellings = {
+    "partial": partial,
+    "complete": pb.complete_image_labels(toy, pairs=pb.annotated_pairs(partial), seed=0),
+    "noisy": pb.noisy_labels(toy, proportion=0.5, seed=0),
+}
+for name, targets in toy_labellings.items():
+    annotated, right = pb.annotated_pairs(targets), pb.clean_pairs(targets, toy)
+    print(f"{name:8s} annotated {annotated:2d}, right {right:2d} of {toy.size}\n{targets}")
+
+# %%
+seeds = tuple(run.profile.seeds("partial"))[:comparison_seeds]
+labelling_grid = pb.LabellingGrid(proportions=stage.proportions, seeds=seeds)
+budget = pb.compare_labellings(run, data, training=training, grid=labelling_grid, retrain=retrain)
+budget = budget.assign(profile=profile)
+run.save_table(budget, "partial_labels_budget", index=False, float_format=None)
+by_labelling = budget.groupby(["proportion", "labelling"])["mAP"].agg(["mean", "std"])
+display((100 * by_labelling.unstack("labelling")).round(1))
+
+# %%
+# the budget of each point: p·N·C right pairs (column clean_pairs), the same for the three
+title = f"Labelling strategies at an equal budget ({profile})"
+fig = plot_against_proportion(budget.assign(loss=budget["labelling"]), metric="mAP", title=title)
+fig.axes[0].set_xlabel("annotation budget: right (image, label) pairs, % of all pairs")
+save_figure(fig, run.figure("partial_labels_budget"));
+
+# %% [markdown]
+# ## Curriculum learning: five ways to let the model fill in labels
+#
+# The paper's last idea (Sec. 3.3): train, use the model to label some unknown training entries,
+# add them to the known ones and train again. One loop (`pc.train_with_curriculum`), five
+# labelling strategies (`annokit.methods.partial_strategies`):
+#
+# - **score threshold**: an unknown label becomes positive when $\sigma(x) \ge \theta$, negative
+#   when $\sigma(x) \le 1 - \theta$ (the paper thresholds $x$ at $\pm\theta_x$, the same rule);
+# - **score proportion**: the share $\theta$ of the unknown labels with the most confident scores;
+# - **positive labels only**: $\sigma(x) \ge \theta$ becomes positive, no negative is added;
+# - **model ensemble**: the score threshold on the mean probability of several models trained on
+#   the same partial labels from other initialisations;
+# - **Bayesian uncertainty**: the share $\theta$ of the unknown labels whose probability varies
+#   least over Monte-Carlo dropout passes (the dropout before the classifier kept on), labelled
+#   by the sign of the mean.
+#
+# Known labels never change. Round 0 is the sweep's partial-BCE model at this proportion (the
+# same fit, reused); each round continues from the previous weights for `curriculum_epochs`
+# epochs with partial-BCE, whose $p_y$ now counts the added labels. **none** runs the same rounds without
+# adding a label: the control, so that a gain is the labels' and not the extra epochs'. Each
+# $\theta$ is chosen on the validation images (masked the same way): the candidate labelling the
+# most entries while at least `min_label_accuracy` of them are right.
+
+# %%
+comparison = pc.StrategyComparison(
+    kinds=tuple(curriculum_strategies),
+    proportion=curriculum_proportion,
+    rounds=curriculum_rounds,
+    seeds=seeds,
+    candidates={kind: tuple(values) for kind, values in theta_candidates.items()},
+    min_accuracy=min_label_accuracy,
+    ensemble_size=ensemble_size,
+    mc_samples=mc_samples,
+    round_epochs=curriculum_epochs,
+)
 if curriculum_rounds > 0:
-    curriculum = pc.Curriculum(
-        rounds=curriculum_rounds, theta=curriculum_theta, proportion=curriculum_proportion
+    rounds, thetas = pc.compare_strategies(
+        run, data, training=training, comparison=comparison, retrain=retrain
     )
-    curriculum_table = pc.run_curriculum(
-        run, data, curriculum=curriculum, training=training, retrain=retrain
-    )
-    run.save_table(curriculum_table, "partial_labels_curriculum", index=False, float_format=None)
-    display(curriculum_table.round(3))
+    rounds = rounds.assign(profile=profile)
+    run.save_table(rounds, "partial_labels_curriculum", index=False, float_format=None)
+    run.save_table(thetas, "partial_labels_curriculum_theta", index=False, float_format=None)
+    if len(thetas):
+        display(thetas[thetas["chosen"]].round(3))
+    # the last round of each strategy, mean and spread over the seeds; its gain over "none" is
+    # paired by seed (the same round 0)
+    final = rounds[rounds["round"] == curriculum_rounds].set_index(["strategy", "seed"])
+    columns = ["added", "added_correct", "test mAP"]
+    if "none" in curriculum_strategies:
+        none = final.xs("none", level="strategy")["test mAP"]
+        final["mAP gain over none"] = final["test mAP"].sub(none, level="seed")
+        columns.append("mAP gain over none")
+    display(final.groupby("strategy", sort=False)[columns].agg(["mean", "std"]).round(3))
+
+# %% [markdown]
+# ## A graph neural network over the labels
+#
+# The paper's model puts a gated graph neural network (Li et al. 2016) on top of the ConvNet's
+# scores $x$ (Sec. 3.2): one node per label, fully connected, each node's state starting from
+# its label's score, then $T$ steps of messages and gated updates, and each node's new score read
+# from its final state and its input score. The whole forward pass
+# (`annokit.models.label_gnn.LabelGNN.forward`):
+#
+# ```python
+# state = self.initial_state(scores)                 # h_v^0 = [x_v, 0, ..., 0]
+# for _ in range(self.steps):                        # t = 1 ... T
+#     incoming = self.messages(state)                # m_v = mean_u ReLU(W_M h_u + b_M)
+#     state = self.update(incoming, state)           # h_v^t = GRU(m_v, h_v^{t-1})
+# return self.output(cat([state, scores]))           # x_v' = f_O([h_v^T, x_v])
+# ```
+#
+# It trains end to end with the ConvNet part, with partial-BCE, on the same masks; the linear
+# head is the sweep's model at the same proportion and seed.
+
+# %%
+settings = run.profile.partial
+print(LabelGNN(data.train_labels.shape[1], hidden=settings.gnn_hidden, steps=settings.gnn_steps))
+head_grid = pg.HeadGrid(
+    proportions=tuple(float(p) for p in gnn_proportions),
+    seeds=seeds,
+    hidden=settings.gnn_hidden,
+    steps=settings.gnn_steps,
+)
+heads = pg.compare_heads(run, data, training=training, grid=head_grid, retrain=retrain)
+run.save_table(heads.assign(profile=profile), "partial_labels_gnn", index=False, float_format=None)
+by_head = heads.groupby(["proportion", "head"])[["mAP", "C-F1"]].agg(["mean", "std"])
+display((100 * by_head).round(1))
 
 # %% [markdown]
 # ## The paper's numbers beside ours

@@ -30,7 +30,7 @@ def numbered_notebooks() -> set[str]:
 
 
 def test_the_chain_names_every_numbered_notebook():
-    assert set(NOTEBOOKS) == numbered_notebooks() and len(NOTEBOOKS) == 10
+    assert set(NOTEBOOKS) == numbered_notebooks() and len(NOTEBOOKS) == 11
 
 
 @pytest.mark.parametrize("name", PAPER_PROFILES)

@@ -10,7 +10,8 @@ from torch.utils.data import Subset
 from annokit.artifacts.run import Run
 from annokit.methods.partial_curriculum import (
     Curriculum,
-    score_threshold_labels,
+    StrategyComparison,
+    compare_strategies,
     train_with_curriculum,
 )
 from annokit.methods.partial_labels import (
@@ -26,6 +27,7 @@ from annokit.methods.partial_labels import (
     predict_probabilities,
     train_classifier,
 )
+from annokit.methods.partial_strategies import Strategy
 from annokit.methods.partial_sweep import SweepGrid, beside_reported, reported_results, sweep
 from annokit.profile import Training, load_profile
 from annokit.training.fit import FitConfig
@@ -68,20 +70,6 @@ def test_masking_is_reproducible_from_its_seed_and_nested_in_p():
 # Curriculum.
 
 
-def test_score_threshold_moves_only_unknown_entries_and_respects_theta():
-    targets = np.array([[1, -1, 0, 0, 0, 0, 0]], dtype=np.int8)
-    scores = np.array([[0.01, 0.99, 0.95, 0.90, 0.5, 0.10, 0.04]])
-    new = score_threshold_labels(scores, targets, theta=0.9)
-    np.testing.assert_array_equal(new, [[1, -1, 1, 1, 0, -1, -1]])
-    np.testing.assert_array_equal(
-        score_threshold_labels(scores, targets, theta=0.95), [[1, -1, 1, 0, 0, 0, -1]]
-    )
-    np.testing.assert_array_equal(targets, [[1, -1, 0, 0, 0, 0, 0]])  # the input is not modified
-    for bad in (0.5, 0.3, 1.2):
-        with pytest.raises(ValueError):
-            score_threshold_labels(scores, targets, theta=bad)
-
-
 def separable_problem(n: int = 400, c: int = 6, d: int = 16, seed: int = 0):
     rng = np.random.default_rng(seed)
     labels = rng.random((n, c)) < 0.3
@@ -93,10 +81,8 @@ def test_curriculum_rounds_add_labels_to_unknown_entries_only(tmp_path):
     features, labels = separable_problem(n=1000)
     start = mask_labels(labels, 0.3, seed=0)
     training = ClassifierTraining(FitConfig(Training(epochs=5, batch_size=100, lr=0.5)))
-    curriculum = Curriculum(rounds=2, theta=0.8)
-    result = train_with_curriculum(
-        features, start, "partial_bce", tmp_path / "cur", training, curriculum
-    )
+    curriculum = Curriculum(rounds=2, strategy=Strategy("score_threshold", 0.8))
+    result = train_with_curriculum(features, start, tmp_path / "cur", training, curriculum)
     assert len(result.targets) == len(result.weights) == 3
     np.testing.assert_array_equal(result.targets[0], start)
     for before, after in zip(result.targets, result.targets[1:]):
@@ -106,9 +92,7 @@ def test_curriculum_rounds_add_labels_to_unknown_entries_only(tmp_path):
     added = (result.targets[-1] != UNKNOWN) & (start == UNKNOWN)
     # confident labels are mostly right
     assert ((result.targets[-1] == POSITIVE) == labels)[added].mean() > 0.95
-    again = train_with_curriculum(
-        features, start, "partial_bce", tmp_path / "cur", training, curriculum
-    )
+    again = train_with_curriculum(features, start, tmp_path / "cur", training, curriculum)
     np.testing.assert_array_equal(again.targets[-1], result.targets[-1])  # reused from final.pt
 
 
@@ -170,3 +154,52 @@ def test_a_subset_of_images_is_fingerprinted_by_its_rows_and_positions():
 
     assert inputs_digest(Subset(Images(), [0, 1, 2])) != inputs_digest(Subset(Images(), [0, 1, 3]))
     assert inputs_digest(Subset(Images(), [0, 1, 2])) == inputs_digest(Subset(Images(), [0, 1, 2]))
+
+
+def fits_in(folder) -> set[str]:
+    """The trained models under ``folder``: one ``final.pt`` each."""
+    return {str(path.parent.relative_to(folder)) for path in folder.rglob("final.pt")}
+
+
+def test_identical_fits_are_trained_once(tmp_path):
+    features, labels = separable_problem(n=260, seed=3)
+    data = PartialData(
+        features[:150],
+        labels[:150],
+        features[150:200],
+        labels[150:200],
+        np.arange(50),
+        validation=features[200:],
+        validation_labels=labels[200:],
+    )
+    training = ClassifierTraining(FitConfig(Training(epochs=2, batch_size=50, lr=0.5)))
+    run = bare_run(tmp_path)
+    result = sweep(run, data, SweepGrid((0.1, 1.0), tuple(LOSSES)), training)
+    # 100 %: the three losses are one loss, trained once and recorded three times
+    assert fits_in(tmp_path / "partial") == {
+        *(f"partial_{loss}_p010" for loss in LOSSES),
+        "partial_partial_bce_p100",
+    }
+    full = result.table[result.table["proportion"] == 1.0]
+    assert len(full) == 3 and set(full["fit"]) == {"partial_partial_bce_p100"}
+    assert full["mAP"].nunique() == 1
+
+    comparison = StrategyComparison(
+        kinds=("none", "score_threshold"),
+        proportion=0.1,
+        rounds=1,
+        seeds=(0,),
+        candidates={"score_threshold": (0.7, 0.9)},
+    )
+    before = fits_in(tmp_path / "partial")
+    rounds, choices = compare_strategies(run, data, training, comparison)
+    # round 0 is the sweep's partial-BCE fit: only the rounds after it are new fits
+    assert fits_in(tmp_path / "partial") - before == {
+        "curriculum_none_p010/round_1",
+        "curriculum_score_threshold_p010/round_1",
+    }
+    sweep_map = result.table.query("loss == 'partial_bce' and proportion == 0.1")["mAP"].item()
+    round0 = rounds[rounds["round"] == 0]
+    assert np.allclose(round0["test mAP"], sweep_map)
+    assert (rounds.query("strategy == 'none'")["added"] == 0).all()
+    assert set(choices["theta"]) == {0.7, 0.9} and choices["chosen"].sum() == 1

@@ -42,7 +42,13 @@ def test_notebook_06_fine_tunes_from_the_pretrained_weights_on_partial_labels_on
     pm.execute_notebook(
         str(paths.repo_root() / "notebooks" / "06_partial_labels.ipynb"),
         str(output),
-        parameters={"profile": PROFILE, "work_dir": str(work), "epochs": 1, "curriculum_rounds": 1},
+        parameters={
+            "profile": PROFILE,
+            "work_dir": str(work),
+            "epochs": 1,
+            "curriculum_rounds": 1,
+            "mc_samples": 3,
+        },
         kernel_name="python3",
         cwd=str(paths.repo_root() / "notebooks"),
         progress_bar=False,
@@ -59,15 +65,50 @@ def test_notebook_06_fine_tunes_from_the_pretrained_weights_on_partial_labels_on
     assert table["mAP"].between(0, 1, inclusive="right").all()
     full = table[table["proportion"] == 1.0]
     for _, same_seed in full.groupby("seed"):
-        # every label known: the three losses are one loss
+        # every label known: the three losses are one loss, trained once
         assert np.allclose(same_seed["mAP"], same_seed["mAP"].iloc[0])
+        assert same_seed["fit"].nunique() == 1
+    fits = {p.parent.name for p in (run_dir / "partial").glob("*/final.pt")}
+    sweep_fits = set(table["fit"])
+    assert len(sweep_fits) == (3 * (len(settings.proportions) - 1) + 1) * len(settings.seeds)
+    assert sweep_fits <= fits
     known = table.groupby("proportion")["known_share"].first().round(1)
     assert known.tolist() == list(settings.proportions)
 
-    for figure in ("partial_labels_map", "partial_labels_f1"):
+    for figure in ("partial_labels_map", "partial_labels_f1", "partial_labels_budget"):
         assert (out / "figures" / f"{figure}.png").stat().st_size > 1000
+
+    # labelling strategies: equal budgets, the sweep's fits reused for partial labels and at 100 %
+    budget = pd.read_csv(out / "tables" / "partial_labels_budget.csv")
+    seeds = settings.seeds[:2]
+    assert set(budget["labelling"]) == {"partial", "complete", "noisy"}
+    assert len(budget) == 3 * len(settings.proportions) * len(seeds)
+    for _, point in budget.groupby(["proportion", "seed"]):
+        at = point.set_index("labelling")
+        assert at.loc["complete", "annotated_pairs"] == at.loc["partial", "annotated_pairs"]
+        assert at.loc["noisy", "clean_pairs"] == at.loc["partial", "annotated_pairs"]
+    assert set(budget.query("labelling == 'partial'")["fit"]) <= sweep_fits
+    assert set(budget.query("proportion == 1.0")["fit"]) <= sweep_fits
+
+    # curriculum: every strategy from the sweep's round 0, one round, the seeds' spread
     curriculum = pd.read_csv(out / "tables" / "partial_labels_curriculum.csv")
-    assert curriculum["round"].tolist() == [0, 1] and curriculum["test mAP"].between(0, 1).all()
+    kinds = {"none", "score_threshold", "score_proportion", "positive_only", "ensemble", "bayesian"}
+    assert set(curriculum["strategy"]) == kinds and set(curriculum["seed"]) == set(seeds)
+    assert len(curriculum) == len(kinds) * len(seeds) * 2
+    assert curriculum["test mAP"].between(0, 1).all()
+    round0 = curriculum[curriculum["round"] == 0]
+    for _, same_seed in round0.groupby("seed"):
+        assert same_seed["test mAP"].nunique() == 1  # one round 0 for every strategy
+    assert (curriculum.query("strategy == 'none'")["added"] == 0).all()
+    assert not list((run_dir / "partial").rglob("round_0"))  # no round 0 of its own
+    assert {p.parent.name for p in (run_dir / "partial").rglob("round_1/final.pt")} == {"round_1"}
+    thetas = pd.read_csv(out / "tables" / "partial_labels_curriculum_theta.csv")
+    assert thetas.groupby(["strategy", "seed"])["chosen"].sum().eq(1).all()
+
+    # GNN head beside the sweep's linear head
+    heads = pd.read_csv(out / "tables" / "partial_labels_gnn.csv")
+    assert set(heads["head"]) == {"linear", "gnn"} and heads["mAP"].between(0, 1).all()
+    assert set(heads.query("head == 'linear'")["fit"]) <= sweep_fits
     files = list((run_dir / "predictions").glob("partial_*_p*.npz"))
     assert len(files) == len(table) and sum("@seed" in f.name for f in files) == 2 * len(table) // 3
     cells = json.dumps(json.loads(output.read_text())["cells"])

@@ -27,6 +27,7 @@ NOTEBOOKS = (
     "04_lqp",
     "05_multi_order_rnn",
     "06_partial_labels",
+    "07_cnn_rnn",
     "08_baselines",
     "09_result_tables",
     "10_annotation_viewer",
@@ -34,6 +35,20 @@ NOTEBOOKS = (
 NEGLIGIBLE = ""  # the rate of work that is not timed
 # notebook 06's defaults where its source is not at hand (an installed package)
 PARTIAL_DEFAULTS = {"losses": list(LOSSES), "curriculum_rounds": 2, "curriculum_proportion": 0.1}
+PARTIAL_STUDY_DEFAULTS = {
+    "comparison_seeds": 2,
+    "curriculum_rounds": 1,
+    "curriculum_strategies": [
+        "none",
+        "score_threshold",
+        "score_proportion",
+        "positive_only",
+        "ensemble",
+        "bayesian",
+    ],
+    "ensemble_size": 2,
+    "gnn_proportions": [0.1],
+}
 
 
 @dataclass(frozen=True)
@@ -188,7 +203,47 @@ def partial_stage(profile: Profile, split: Split) -> list[Work]:
             "inference",
         ),
     ]
-    return work
+    return work + partial_studies(profile, split, per_fit, note)
+
+
+def partial_studies(profile: Profile, split: Split, per_fit: int, note: str) -> list[Work]:
+    """Notebook 06 after the sweep, on its first ``comparison_seeds`` seeds: the labelling
+    strategies (complete labels on p·N images, noisy labels on all, below 100 %), every curriculum
+    strategy's rounds (beyond the "curriculum fine-tuning" above) with the ensemble's extra
+    members, and the GNN head; the sweep's fits they reuse are not counted again."""
+    parameters = {**PARTIAL_STUDY_DEFAULTS, **notebook_parameters("06_partial_labels")}
+    seeds = len(profile.seeds("partial")[: int(parameters["comparison_seeds"])])
+    below = [p for p in profile.partial.proportions if p < 1.0]
+    rounds = int(parameters["curriculum_rounds"])
+    strategies = len(parameters["curriculum_strategies"]) if rounds > 0 else 0
+    ensemble = "ensemble" in parameters["curriculum_strategies"]
+    members = int(parameters["ensemble_size"]) - 1 if ensemble else 0
+    curriculum = max(seeds * (strategies * rounds + members) - (rounds + 1), 0)
+    gnn = seeds * len(parameters["gnn_proportions"])
+    notebook = "06_partial_labels"
+    labelling_images = seeds * sum(p + 1.0 for p in below) * per_fit
+    passes = seeds * strategies * (split.validation + rounds * (split.fit + split.test))
+    labelling_fits = 2 * seeds * len(below)
+    return [
+        Work(
+            notebook,
+            "labelling strategies fine-tuning",
+            round(labelling_images),
+            "cnn_train_step",
+            labelling_fits,
+            note,
+        ),
+        Work(
+            notebook,
+            "curriculum strategies fine-tuning",
+            curriculum * per_fit,
+            "cnn_train_step",
+            curriculum,
+            note,
+        ),
+        Work(notebook, "curriculum strategies labelling", passes, "inference"),
+        Work(notebook, "GNN head fine-tuning", gnn * per_fit, "cnn_train_step", gnn, note),
+    ]
 
 
 def baselines_stage(profile: Profile, split: Split) -> list[Work]:
@@ -207,6 +262,26 @@ def baselines_stage(profile: Profile, split: Split) -> list[Work]:
     return work
 
 
+def cnn_rnn_stage(profile: Profile, split: Split) -> list[Work]:
+    """Notebook 07: per [cnn_rnn] seed, phase 1 on the cached features (timed as notebook 05's
+    decoder steps) and phase 2's fine-tuning, each scoring the validation images every epoch."""
+    settings, seeds, notebook = profile.cnn_rnn, len(profile.seeds("cnn_rnn")), "07_cnn_rnn"
+    phase1 = (split.fit + split.validation) * settings.epochs + split.test
+    work = [vector_fit(notebook, "CNN-RNN phase 1", seeds, phase1, "fixed_order_step")]
+    if settings.finetune == "none":
+        return work
+    note = "" if settings.finetune == "all" else "last block part, timed as the CNN's step: a bound"
+    if settings.finetune != "all":
+        work.append(Work(notebook, "CNN-RNN maps below the last block", split.every, "inference"))
+    tuned = seeds * split.fit * settings.finetune_epochs
+    passes = seeds * (split.validation * settings.finetune_epochs + split.test)
+    return [
+        *work,
+        Work(notebook, "CNN-RNN phase 2 fine-tuning", tuned, "cnn_train_step", seeds, note),
+        Work(notebook, "CNN-RNN phase 2 validation and test", passes, "inference"),
+    ]
+
+
 def chain(profile: Profile, train: int, test: int) -> list[Work]:
     """Every notebook's work for a profile whose split has ``train`` and ``test`` images."""
     split = split_of(profile, train, test)
@@ -216,6 +291,7 @@ def chain(profile: Profile, train: int, test: int) -> list[Work]:
         *image_stage(profile, split, "mscnn"),
         *vector_stages(profile, split),
         *partial_stage(profile, split),
+        *cnn_rnn_stage(profile, split),
         *baselines_stage(profile, split),
         Work("09_result_tables", "tables and figures", 0, NEGLIGIBLE, note="no training"),
         Work("10_annotation_viewer", "viewer", 0, NEGLIGIBLE, note="no training"),

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from annokit.artifacts.run import Run
@@ -31,7 +31,7 @@ from annokit.data.annotation_table import TEST, TRAIN
 from annokit.data.dataset import AnnotationDataset
 from annokit.data.manifest import sha256_of
 from annokit.methods.m3_files import image_splits
-from annokit.methods.partial_labels import PartialData
+from annokit.methods.partial_labels import PartialData, take_images
 from annokit.models import ResNetBackbone, build_backbone
 from annokit.profile import PartialSettings, Profile
 from annokit.training.config import FitConfig, fit_config
@@ -54,18 +54,22 @@ def pretrained_backbone(profile: Profile, num_classes: int | None = None) -> Res
 
 
 class LastBlockClassifier(nn.Module):
-    """The pretrained ResNet's last residual block, global average pooling and a new fc (logits)."""
+    """The pretrained ResNet's last residual block, global average pooling, dropout (the paper's,
+    before the classifier; Monte-Carlo dropout reads it) and a new fc (logits)."""
 
-    def __init__(self, backbone: ResNetBackbone, num_classes: int, seed: int) -> None:
+    def __init__(
+        self, backbone: ResNetBackbone, num_classes: int, seed: int, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.block = copy.deepcopy(backbone.layer4[-1])
         self.pool = nn.AdaptiveAvgPool2d(1)
+        self.dropout = nn.Dropout(dropout)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             self.fc = nn.Linear(backbone.feature_dim, num_classes)
 
     def forward(self, maps: Tensor) -> Tensor:
-        return self.fc(self.pool(self.block(maps)).flatten(1))
+        return self.fc(self.dropout(self.pool(self.block(maps)).flatten(1)))
 
 
 def below_last_block(backbone: ResNetBackbone, images: Tensor) -> Tensor:
@@ -92,15 +96,19 @@ def maps_before_last_block(
 
 
 class WholeNetwork(nn.Module):
-    """The whole pretrained ResNet with a new fc, trained end to end on images (the paper's
-    setting)."""
+    """The whole pretrained ResNet with dropout and a new fc, trained end to end on images (the
+    paper's setting)."""
 
-    def __init__(self, backbone: ResNetBackbone, num_classes: int, seed: int) -> None:
+    def __init__(
+        self, backbone: ResNetBackbone, num_classes: int, seed: int, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.backbone = copy.deepcopy(backbone)
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            self.backbone.fc = nn.Linear(backbone.feature_dim, num_classes)
+            fc = nn.Linear(backbone.feature_dim, num_classes)
+        # dropout before the classifier: an empty Sequential keeps the fc's state-dict names apart
+        self.backbone.fc = nn.Sequential(nn.Dropout(dropout), fc) if dropout > 0 else fc
 
     def forward(self, images: Tensor) -> Tensor:
         return self.backbone(images)
@@ -120,13 +128,13 @@ class ImagesOnly(Dataset):
         return self.images[i][0]
 
 
-def model_factory(part: str, backbone: ResNetBackbone, num_classes: int):
-    """``make(seed)`` building the model that fine-tunes ``part`` from ``backbone`` with a seeded
-    new fc."""
+def model_factory(part: str, backbone: ResNetBackbone, num_classes: int, dropout: float = 0.0):
+    """``make(seed)`` building the model that fine-tunes ``part`` from ``backbone`` with dropout
+    and a seeded new fc."""
     if part == "last_block":
-        return lambda seed: LastBlockClassifier(backbone, num_classes, seed)
+        return lambda seed: LastBlockClassifier(backbone, num_classes, seed, dropout)
     if part == "all":
-        return lambda seed: WholeNetwork(backbone, num_classes, seed)
+        return lambda seed: WholeNetwork(backbone, num_classes, seed, dropout)
     raise ValueError(f"[partial] finetune = {part!r}: use one of {', '.join(FINETUNE_PARTS)}")
 
 
@@ -190,21 +198,24 @@ def partial_fit_config(run: Run, settings: PartialSettings) -> FitConfig:
 @dataclass(frozen=True)
 class FineTuning:
     """What notebook 06 fine-tunes: the ``part`` of the pretrained network, what its models read
-    (``data``: the training images minus the validation ones, and the test images) and
-    ``make_model(seed)``, a fresh copy of that part with a seeded new fc."""
+    (``data``: the training images minus the validation ones, the test images and the validation
+    images), ``make_model(seed)``, a fresh copy of that part with a seeded new fc, and
+    ``model_settings``, what it builds beyond the part (its dropout), recorded with every fit."""
 
     part: str
     data: PartialData
     make_model: Callable[[int], nn.Module]
+    model_settings: dict
 
 
 def fine_tuning(run: Run, part: str) -> FineTuning:
     """The pretrained weights of the run's profile, and the inputs of ``part`` on its images
     (the maps below the last block cached in ``<run>/features/partial_inputs.npz``)."""
-    fit_positions, _ = run.validation
+    fit_positions, validation_positions = run.validation
     labels = run.index.label_matrix()
     test_rows = run.index.rows(TEST)
-    train_labels, test_labels = labels[run.index.rows(TRAIN)][fit_positions], labels[test_rows]
+    training_labels = labels[run.index.rows(TRAIN)]
+    train_labels, test_labels = training_labels[fit_positions], labels[test_rows]
     backbone = pretrained_backbone(run.profile)
     inputs = inputs_of(
         part,
@@ -214,10 +225,15 @@ def fine_tuning(run: Run, part: str) -> FineTuning:
         cache=run.run_dir / "features" / "partial_inputs.npz",
         source=weights_source(run.profile, run.index.meta["fingerprint"]),
     )
-    train = inputs[TRAIN]
-    if isinstance(train, np.ndarray):
-        train = train[fit_positions]
-    else:
-        train = Subset(train, fit_positions.tolist())
-    data = PartialData(train, train_labels, inputs[TEST], test_labels, test_rows)
-    return FineTuning(part, data, model_factory(part, backbone, labels.shape[1]))
+    data = PartialData(
+        take_images(inputs[TRAIN], fit_positions),
+        train_labels,
+        inputs[TEST],
+        test_labels,
+        test_rows,
+        validation=take_images(inputs[TRAIN], validation_positions),
+        validation_labels=training_labels[validation_positions],
+    )
+    dropout = run.profile.partial.dropout
+    make_model = model_factory(part, backbone, labels.shape[1], dropout)
+    return FineTuning(part, data, make_model, {"dropout": dropout} if dropout > 0 else {})

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -147,20 +147,33 @@ class PartialData:
     test: np.ndarray | Dataset
     test_labels: np.ndarray
     test_rows: np.ndarray
+    # the validation images held out of training, on which thresholds are chosen (None: none)
+    validation: np.ndarray | Dataset | None = None
+    validation_labels: np.ndarray | None = None
+
+
+def take_images(inputs: np.ndarray | Dataset, positions: np.ndarray) -> np.ndarray | Dataset:
+    """The images at ``positions`` of an array of inputs or of a dataset of images."""
+    positions = np.asarray(positions, dtype=np.int64)
+    if isinstance(inputs, np.ndarray):
+        return inputs[positions]
+    return Subset(inputs, positions.tolist())
 
 
 @dataclass(frozen=True)
 class ClassifierTraining:
     """How the classifiers of a stage train: ``config`` (its seed seeds the new model), the device,
     ``make_model(seed)`` (None: a linear classifier on the inputs), the CPU ``threads`` (None
-    keeps torch's setting; one is fastest for a single fc layer), and ``quiet``: fit's per-epoch
-    lines stay out of the output (they stay in ``history.json``)."""
+    keeps torch's setting; one is fastest for a single fc layer), ``quiet``: fit's per-epoch
+    lines stay out of the output (they stay in ``history.json``), and ``model_settings``: what
+    ``make_model`` builds (e.g. its dropout), recorded with every fit so a change is noticed."""
 
     config: FitConfig
     device: str | torch.device = "cpu"
     make_model: Callable[[int], nn.Module] | None = None
     threads: int | None = SMALL_MODEL_THREADS
     quiet: bool = True
+    model_settings: dict = field(default_factory=dict)
 
     def new_model(self, features: np.ndarray | Dataset, num_classes: int) -> nn.Module:
         """A fresh model seeded with ``config.seed`` (a linear one sized by the ``features``)."""
@@ -193,6 +206,7 @@ def train_classifier(
         "gamma": PARTIAL_BCE_GAMMA,
         "features": inputs_digest(features),
         "targets": array_digest(targets),
+        **training.model_settings,
         **(stage_config or {}),
     }
     options = FitOptions(

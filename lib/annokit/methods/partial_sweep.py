@@ -59,6 +59,46 @@ class SweepResult:
     probabilities: dict[str, np.ndarray]
 
 
+# The loss whose fit stands for all three where every label is known (they are then one loss).
+FULL_LABELS_LOSS = "partial_bce"
+
+
+def trained_loss(loss: str, proportion: float) -> str:
+    """The loss a point of the sweep is trained with: its own, or ``FULL_LABELS_LOSS`` at 100 %,
+    where BCE with unknown = negative, BCE on known labels and partial-BCE are the same loss."""
+    return FULL_LABELS_LOSS if proportion >= 1.0 else loss
+
+
+def seed_suffix(run: Run, seed: int) -> str:
+    """``""`` for the run's seed, ``"@seed<k>"`` for the others."""
+    return "" if seed == run.profile.seed else f"@seed{seed}"
+
+
+def sweep_fit(
+    run: Run,
+    data: PartialData,
+    training: ClassifierTraining,
+    point: tuple[float, str, int],
+    *,
+    retrain: bool = False,
+):
+    """The model of one point ``(proportion, loss, seed)`` of the sweep, trained once in
+    ``<run>/partial/<model_name>`` and reused by every later call with the same settings (the
+    curriculum's round 0, the labelling comparison, the ensemble). Returns (model, history,
+    targets, folder name)."""
+    p, loss, s = point
+    loss = trained_loss(loss, p)
+    name = model_name(loss, p, seed_suffix(run, s))
+    folder = run.run_dir / "partial" / name
+    if retrain and folder.exists():
+        shutil.rmtree(folder)
+    targets = mask_labels(data.train_labels, p, s)
+    seeded = replace(training, config=replace(training.config, seed=s))
+    stage = {"proportion": p, "mask_seed": s}
+    model, history = train_classifier(data.train, targets, loss, folder, seeded, stage_config=stage)
+    return model, history, targets, name
+
+
 def sweep(
     run: Run,
     data: PartialData,
@@ -71,10 +111,10 @@ def sweep(
 
     With seed s, every loss at a given p sees the same mask ``mask_labels(train_labels, p, s)`` and
     the model starts from seed s (``training.new_model``). The run's seed keeps the plain names, the
-    others get ``@seed<k>``. Models go to ``<run>/partial/<model_name>``; ``retrain`` deletes them
-    first.
+    others get ``@seed<k>``. Models go to ``<run>/partial/<model_name>``; at 100 % the three losses
+    are one loss, trained once (``trained_loss``; column ``fit``). ``retrain`` deletes them first.
     """
-    rows, probabilities = [], {}
+    rows, probabilities, done = [], {}, set()
     seed = run.profile.seed
     points = [
         (s, p, loss)
@@ -83,17 +123,13 @@ def sweep(
         for loss in grid.losses
     ]
     for s, p, loss in (bar := tqdm(points, desc="partial-label sweep", unit="model")):
-        name = model_name(loss, p, "" if s == seed else f"@seed{s}")
+        name = model_name(loss, p, seed_suffix(run, s))
         bar.set_postfix_str(name)
-        folder = run.run_dir / "partial" / name
-        if retrain and folder.exists():
-            shutil.rmtree(folder)
-        targets = mask_labels(data.train_labels, p, s)
-        seeded = replace(training, config=replace(training.config, seed=s))
-        stage = {"proportion": p, "mask_seed": s}
-        model, history = train_classifier(
-            data.train, targets, loss, folder, seeded, stage_config=stage
+        fit_name = model_name(trained_loss(loss, p), p, seed_suffix(run, s))
+        model, history, targets, fit_name = sweep_fit(
+            run, data, training, (p, loss, s), retrain=retrain and fit_name not in done
         )
+        done.add(fit_name)
         scores = predict_probabilities(model, data.test, training.device)
         probabilities[name] = scores
         # No wall time in the table: it must be identical from run to run.
@@ -106,6 +142,7 @@ def sweep(
                 "known_share": float(known_proportion(targets).mean()),
                 **evaluate(data.test_labels, scores),
                 "final_train_loss": history.train_loss[-1] if len(history) else float("nan"),
+                "fit": fit_name,
             }
         )
     return SweepResult(pd.DataFrame(rows), probabilities)
