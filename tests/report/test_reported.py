@@ -34,6 +34,9 @@ EXPECTED_SHAPES = {
     "multi_order_table4": (4, 3),
     "summaries_benchmarks": (18, 7),
     "durand2019_partial_labels": (9, 6),
+    "wang2016_table1": (1, 8),
+    "wang2016_table2": (1, 8),
+    "wang2016_table3": (1, 23),
 }
 
 M3_METRICS = ["C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1", "H-F1"]
@@ -46,6 +49,9 @@ EXPECTED_METRICS = {
     "multi_order_table4": ["top1"],
     "summaries_benchmarks": [],
     "durand2019_partial_labels": [],
+    "wang2016_table1": ["C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1"],
+    "wang2016_table2": ["C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1"],
+    "wang2016_table3": ["mAP"],
 }
 
 # Established by reading every row (see results/reported/README.md); a transcription typo
@@ -330,3 +336,37 @@ def test_arithmetic_flags_hand_made():
     # a larger tolerance silences a small miss, never a large one
     assert arithmetic_flags(edge, tolerance=0.1, table="t").empty
     assert set(all_arithmetic_flags(tolerance=0.5)["method"]) == {"MS-CNN", "SRN [52]"}
+
+
+# Wang et al. 2016 (CNN-RNN): the row each file holds, against the copies the kit can read.
+WANG_AT_K = {
+    # table: (M3's copy of the row, its dataset in the benchmark list, the list's C-F1 label)
+    "wang2016_table1": ("m3_table3", "NUS-WIDE 81 concept labels (test)", "F1 (Class)"),
+    "wang2016_table2": ("m3_table4", "MS-COCO (val)", "F1 (C)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WANG_AT_K))
+def test_wang_rows_equal_the_copies_m3_and_the_benchmark_list_print(name):
+    m3_table, dataset, label = WANG_AT_K[name]
+    metrics = ["C-P", "C-R", "C-F1", "O-P", "O-R", "O-F1"]
+    ours = load_reported(name).set_index("method").loc["CNN-RNN", metrics]
+    copy = load_reported(m3_table).set_index("method").loc["CNN-RNN [27]", metrics]
+    assert ours.tolist() == copy.tolist()
+    listed = load_reported("summaries_benchmarks")
+    row = listed[(listed["paper"] == "wang2016_cnn_rnn") & (listed["dataset"] == dataset)]
+    assert row[row["metric"] == label]["value"].tolist() == [ours["C-F1"]]
+    assert arithmetic_flags(load_reported(name)).empty
+
+
+def test_wang_voc_row_averages_to_its_map_and_the_benchmark_list():
+    frame = load_reported("wang2016_table3")
+    spec = REPORTED_TABLES["wang2016_table3"]
+    classes = [c for c in frame.columns if c not in ("method", "source", "mAP")]
+    assert len(classes) == 20 and all(spec.columns[c] == c for c in classes)
+    row = frame.iloc[0]
+    assert round(sum(row[c] for c in classes) / 20, 1) == row["mAP"] == 84.0
+    listed = load_reported("summaries_benchmarks")
+    voc = listed[(listed["paper"] == "wang2016_cnn_rnn") & (listed["metric"] == "mAP")]
+    assert 84.0 in voc["value"].tolist()
+    assert all(spec.paper == REPORTED_TABLES[n].paper for n in WANG_AT_K)

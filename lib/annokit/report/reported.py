@@ -20,6 +20,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from annokit.paths import reported_dir
+from annokit.report.wang_reported import WANG_DATASETS, WANG_TABLES
 
 M3 = (
     "Niu et al. 2019, Multi-modal multi-scale deep learning for large-scale image annotation (M3), "
@@ -149,6 +150,7 @@ REPORTED_TABLES: dict[str, ReportedTable] = {
             "top1": "top-1 accuracy",
         },
     ),
+    **{name: ReportedTable(*spec) for name, spec in WANG_TABLES.items()},  # wang_reported.py
     "summaries_benchmarks": ReportedTable(
         "summaries_benchmarks.csv",
         SUMMARIES,
@@ -183,6 +185,7 @@ REPORTED_DATASETS: dict[str, str | None] = {
     "multi_order_table2": "MS-COCO",
     "multi_order_table3": "NUS-WIDE",
     "multi_order_table4": None,
+    **WANG_DATASETS,
     "summaries_benchmarks": None,
     "durand2019_partial_labels": None,
 }
