@@ -404,11 +404,11 @@ display((100 * by_head).round(1))
 # %% [markdown]
 # ## The paper's numbers beside ours
 #
-# `results/reported/durand2019_partial_labels.csv` holds the benchmark rows of the seed summary, in
-# percent. They come from a **fine-tuned ResNet-101 on the real datasets** and cannot be compared
+# `results/reported/durand2019_partial_labels.csv` holds the rows that the public benchmark list
+# of the paper's index page credits to it, in percent. They come from a **fine-tuned ResNet-101 on the real datasets** and cannot be compared
 # with the demo's synthetic scenes, only set beside them. The paper's own experiments are on MS
 # COCO, NUS-WIDE and Open Images; rows such as VG-200 and the averages over proportions look like
-# partial-BCE rerun as a baseline by later papers, collected by the summary's aggregator (the
+# partial-BCE rerun as a baseline by later papers, collected by the list's aggregator (the
 # `source` column keeps the aggregator's wording). Our column takes partial-BCE at the same
 # proportion where the row names one (10 %, or the mean over our proportions below 100 % for an
 # average), and at 100 % where it does not.

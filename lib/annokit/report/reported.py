@@ -1,7 +1,8 @@
 """The papers' own result tables, transcribed to CSV under ``results/reported/``.
 
 One CSV per printed table (M3 Tables I-VI, Multi-order RNN Tables 1-4) plus
-``summaries_benchmarks.csv`` for the benchmark rows of the CNN-RNN and partial-label seed summaries.
+``summaries_benchmarks.csv`` for the rows that public benchmark lists credit to the CNN-RNN and
+partial-label papers.
 Metric columns are named by the kit's keys (see ``annokit.evaluation.metrics``); what each paper
 prints instead is kept in ``REPORTED_TABLES[name].columns`` so that a notebook can label the columns
 as the paper does (M3's I-P is our O-P, Dutta's P_I is our S-P).
