@@ -39,7 +39,7 @@ losses = ["bce_negative", "bce_ignore", "partial_bce"]
 comparison_seeds = 2  # the labelling, curriculum and GNN studies use the first [partial] seeds
 curriculum_proportion = 0.1  # curriculum learning at this proportion of known labels
 curriculum_rounds = 1  # labelling rounds after the first training (0 skips the curriculum)
-curriculum_epochs = 1  # epochs of each round, continuing from the previous weights (None: [partial])
+curriculum_epochs = 1  # epochs of each round, from the previous weights (None: [partial])
 curriculum_strategies = [
     "none",
     "score_threshold",
@@ -329,12 +329,12 @@ save_figure(fig, run.figure("partial_labels_budget"));
 #   least over Monte-Carlo dropout passes (the dropout before the classifier kept on), labelled
 #   by the sign of the mean.
 #
-# Known labels never change. Round 0 is the sweep's partial-BCE model at this proportion (the
-# same fit, reused); each round continues from the previous weights for `curriculum_epochs`
-# epochs with partial-BCE, whose $p_y$ now counts the added labels. **none** runs the same rounds without
-# adding a label: the control, so that a gain is the labels' and not the extra epochs'. Each
-# $\theta$ is chosen on the validation images (masked the same way): the candidate labelling the
-# most entries while at least `min_label_accuracy` of them are right.
+# Known labels never change. Round 0 is the sweep's partial-BCE model at this proportion (the same
+# fit, reused); each round continues from the previous weights for `curriculum_epochs` epochs with
+# partial-BCE, whose $p_y$ now counts the added labels. **none** runs the same rounds without adding
+# a label: the control, so that a gain is the labels' and not the extra epochs'. Each $\theta$ is
+# chosen on the validation images (masked the same way): the candidate labelling the most entries
+# while at least `min_label_accuracy` of them are right.
 
 # %%
 comparison = pc.StrategyComparison(
@@ -404,14 +404,14 @@ display((100 * by_head).round(1))
 # %% [markdown]
 # ## The paper's numbers beside ours
 #
-# `results/reported/durand2019_partial_labels.csv` holds the rows that the public benchmark list
-# of the paper's index page credits to it, in percent. They come from a **fine-tuned ResNet-101 on the real datasets** and cannot be compared
-# with the demo's synthetic scenes, only set beside them. The paper's own experiments are on MS
-# COCO, NUS-WIDE and Open Images; rows such as VG-200 and the averages over proportions look like
-# partial-BCE rerun as a baseline by later papers, collected by the list's aggregator (the
-# `source` column keeps the aggregator's wording). Our column takes partial-BCE at the same
-# proportion where the row names one (10 %, or the mean over our proportions below 100 % for an
-# average), and at 100 % where it does not.
+# `results/reported/durand2019_partial_labels.csv` holds the rows that the public benchmark list of
+# the paper's index page credits to it, in percent. They come from a **fine-tuned ResNet-101 on the
+# real datasets** and cannot be compared with the demo's synthetic scenes, only set beside them. The
+# paper's own experiments are on MS COCO, NUS-WIDE and Open Images; rows such as VG-200 and the
+# averages over proportions look like partial-BCE rerun as a baseline by later papers, collected by
+# the list's aggregator (the `source` column keeps the aggregator's wording). Our column takes
+# partial-BCE at the same proportion where the row names one (10 %, or the mean over our proportions
+# below 100 % for an average), and at 100 % where it does not.
 
 # %%
 display(ps.beside_reported(table, reported=ps.reported_results()))

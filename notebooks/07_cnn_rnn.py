@@ -40,6 +40,7 @@ import heapq
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import display
 
 from annokit.artifacts.predictions import save_predictions
 from annokit.artifacts.run import open_stage
@@ -69,7 +70,8 @@ print(settings)
 # label predicted at step $t-1$ and outputs $o(t)$ (Eq. 1, 3). Its output and the CNN's image
 # representation $I$ are projected **into the space of the label embeddings**:
 #
-# $$x_t = h\big(U^x_o\, o(t) + U^x_I\, I\big) \quad (4) \qquad s(t) = U_l^{\mathsf T} x_t \quad (5)$$
+# $$x_t = h\big(U^x_o\, o(t) + U^x_I\, I\big) \quad (4) \qquad
+# s(t) = U_l^{\mathsf T} x_t \quad (5)$$
 #
 # so each label's score is the dot product of its embedding with $x_t$, and a softmax over the
 # labels (and END) gives $P(l_t \mid I, l_1, \ldots, l_{t-1})$. Images and labels live in one space:
@@ -108,8 +110,9 @@ print("step_by_hand and annokit.models.cnn_rnn.CNNRNN.step agree")
 # %%
 shared = untrained.output.weight is untrained.embedding.weight
 count = sum(p.numel() for p in untrained.parameters())
-print(f"output.weight is embedding.weight: {shared}; U_l is {tuple(untrained.embedding.weight.shape)}")
-print(f"{count:,} parameters; a separate output matrix would add {untrained.embedding.weight.numel():,}")
+u_l = untrained.embedding.weight
+print(f"output.weight is embedding.weight: {shared}; U_l is {tuple(u_l.shape)}")
+print(f"{count:,} parameters; a separate output matrix would add {u_l.numel():,}")
 
 # %% [markdown]
 # ## Frequent-first label sequences (Sec. 3.4)
@@ -196,10 +199,13 @@ results = jobs.train_seeds(
     run, inputs, seeds=seeds, epochs=epochs, finetune_epochs=finetune_epochs
 )
 chosen = pd.DataFrame(
-    {seed: {**result.chosen, "final file": result.predictions.model} for seed, result in results.items()}
+    {
+        seed: {**result.chosen, "final file": result.predictions.model}
+        for seed, result in results.items()
+    }
 ).T
 chosen.index.name = "seed"
-chosen
+display(chosen)
 
 # %%
 own = results.get(run.profile.seed, next(iter(results.values())))

@@ -250,7 +250,13 @@ def test_schema_lists_every_section_type_default_choice_and_range(tmp_path, caps
     assert section("rnn")["properties"]["optimizer"]["default"] == "rmsprop"
     assert section("evaluation")["properties"]["validation_fraction"]["exclusiveMaximum"] == 1
     assert section("partial")["properties"]["proportions"]["minItems"] == 1
-    assert schema["properties"]["dataset"]["enum"] == ["coco2014", "nuswide", "voc2007", "csv", "cocojson"]
+    assert schema["properties"]["dataset"]["enum"] == [
+        "coco2014",
+        "nuswide",
+        "voc2007",
+        "csv",
+        "cocojson",
+    ]
     assert "backbone" in schema["then"]["properties"]["cnn"]["required"]
 
 
