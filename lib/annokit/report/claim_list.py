@@ -1,5 +1,5 @@
 """The papers' headline claims, one ``Claim`` each, in the order of the claims table: M3, the
-Multi-order RNN, the CNN-RNN (Wang et al. 2016), then the partial-label study (Durand et al. 2019)."""
+Multi-order RNN, the CNN-RNN (Wang et al. 2016), the partial-label study (Durand et al. 2019)."""
 
 from __future__ import annotations
 
