@@ -31,7 +31,7 @@ seed = None  # None: the seed of the profile
 epochs = None  # phase 1's epochs (None: [cnn_rnn] epochs of the profile)
 finetune_epochs = None  # phase 2's epochs (None: [cnn_rnn] finetune_epochs)
 seeds = None  # None: [cnn_rnn] seeds of the profile
-top_k = 3  # the tables of the paper assign the k = 3 top-ranked labels
+top_k = 3  # the paper's tables assign each image its 3 top-ranked labels
 n_example_images = 4  # test images whose predicted paths are shown
 
 # %%
