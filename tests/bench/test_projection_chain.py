@@ -93,3 +93,11 @@ def test_every_vector_model_is_measured_on_the_cpu():
         torch.set_num_threads(before)
     assert set(rates) == set(VECTOR_RATE_NAMES)
     assert all(rate.images_per_s > 0 and rate.steps == 1 for rate in rates.values())
+
+
+def test_the_fallback_defaults_are_notebook_06s_own():
+    """Without the notebooks' sources (an installed package) the projection counts with these."""
+    from annokit.bench.chain import PARTIAL_DEFAULTS
+
+    cell = notebook_parameters("06_partial_labels")
+    assert {key: cell[key] for key in PARTIAL_DEFAULTS} == PARTIAL_DEFAULTS

@@ -14,38 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annokit import paths
+from annokit.chain_graph import READS
 from annokit.methods.baselines.registry import HEADS, baseline_seeds
 from annokit.methods.multi_order import EVAL_LIMIT, MULTI_ORDER_FILES, table1_decoders
 from annokit.methods.partial_labels import LOSSES
+from annokit.methods.partial_strategies import STRATEGY_KINDS
 from annokit.profile import Profile
 
-NOTEBOOKS = (
-    "00_data_prep",
-    "01_cnn_finetune",
-    "02_ms_cnn",
-    "03_tags_mlp",
-    "04_lqp",
-    "05_multi_order_rnn",
-    "06_partial_labels",
-    "07_cnn_rnn",
-    "08_baselines",
-    "09_result_tables",
-    "10_annotation_viewer",
-)
+NOTEBOOKS = tuple(READS)  # the chain's notebooks, in order
 NEGLIGIBLE = ""  # the rate of work that is not timed
-# notebook 06's defaults where its source is not at hand (an installed package)
-PARTIAL_DEFAULTS = {"losses": list(LOSSES), "curriculum_rounds": 2, "curriculum_proportion": 0.1}
-PARTIAL_STUDY_DEFAULTS = {
-    "comparison_seeds": 2,
+# notebook 06's parameter defaults, for where its source is not at hand (an installed package)
+PARTIAL_DEFAULTS = {
+    "losses": list(LOSSES),
     "curriculum_rounds": 1,
-    "curriculum_strategies": [
-        "none",
-        "score_threshold",
-        "score_proportion",
-        "positive_only",
-        "ensemble",
-        "bayesian",
-    ],
+    "curriculum_proportion": 0.1,
+    "comparison_seeds": 2,
+    "curriculum_strategies": list(STRATEGY_KINDS),
     "ensemble_size": 2,
     "gnn_proportions": [0.1],
 }
@@ -211,7 +195,7 @@ def partial_studies(profile: Profile, split: Split, per_fit: int, note: str) -> 
     strategies (complete labels on p·N images, noisy labels on all, below 100 %), every curriculum
     strategy's rounds (beyond the "curriculum fine-tuning" above) with the ensemble's extra
     members, and the GNN head; the sweep's fits they reuse are not counted again."""
-    parameters = {**PARTIAL_STUDY_DEFAULTS, **notebook_parameters("06_partial_labels")}
+    parameters = {**PARTIAL_DEFAULTS, **notebook_parameters("06_partial_labels")}
     seeds = len(profile.seeds("partial")[: int(parameters["comparison_seeds"])])
     below = [p for p in profile.partial.proportions if p < 1.0]
     rounds = int(parameters["curriculum_rounds"])
