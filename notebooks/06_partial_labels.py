@@ -91,8 +91,8 @@ from IPython.display import display
 from annokit.artifacts.run import open_stage
 from annokit.methods import partial_budget as pb
 from annokit.methods import partial_curriculum as pc
-from annokit.methods import partial_finetune as pf
 from annokit.methods import partial_gnn as pg
+from annokit.methods import partial_jobs as pj
 from annokit.methods import partial_labels as pl
 from annokit.methods import partial_sweep as ps
 from annokit.models.label_gnn import LabelGNN
@@ -102,8 +102,10 @@ from annokit.report.plots import plot_against_proportion, plot_normalisation, sa
 # %%
 run = open_stage(profile, data_root=data_root, work_dir=work_dir, device=device, seed=seed)
 stage = run.profile.partial.with_epochs(epochs)
-tuning = pf.fine_tuning(run, part=stage.finetune)  # the inputs and a fresh copy of the part
-data = tuning.data
+partial_stage = pj.PartialStage(run, stage)
+# the inputs, and how a fresh copy of the part trains (partial_finetune.fine_tuning and
+# partial_fit_config): the same for every fit, whichever process runs it
+data, training = pj.stage_training(partial_stage)
 if stage.finetune == "last_block":
     what = "the last block and a new fc on the cached maps entering it"
 else:
@@ -208,21 +210,21 @@ fig = plot_normalisation()
 # before the classifier (`[partial] dropout`), which the Bayesian curriculum below reads. A second
 # run reuses the trained models; if the inputs or the settings changed, training stops with a
 # message naming the folder: rerun with `retrain = True`.
+#
+# The fits do not depend on each other, so `pj.fit_side_by_side` trains them first, one process
+# per CPU core (one after another on a GPU; a SLURM job array with `ANNOKIT_EXECUTOR=slurm`, see
+# `docs/gpu.md`). Every job rebuilds its model from `partial_stage` alone and writes
+# `<run>/partial/<fit>/final.pt`; `ps.sweep` then finds each file, loads it and scores it.
 
 # %%
-config = pf.partial_fit_config(run, stage)  # [precision] and [loader] when it trains on images
+config = training.config  # [precision] and [loader] when it trains on images
 print(config)
-training = pl.ClassifierTraining(
-    config=config,
-    device=run.device,
-    make_model=tuning.make_model,
-    threads=None,
-    model_settings=tuning.model_settings,
-)
 grid = ps.SweepGrid(
     proportions=stage.proportions, losses=tuple(losses), seeds=tuple(run.profile.seeds("partial"))
 )
-result = ps.sweep(run, data, grid=grid, training=training, retrain=retrain)
+points = ps.sweep_points(grid, run.profile.seed)
+pj.fit_side_by_side(partial_stage, "sweep", points, retrain=retrain)  # one process per core
+result = ps.sweep(run, data, grid=grid, training=training)  # loads the fits, scores the test split
 table = result.table.assign(
     profile=profile,
     finetune=stage.finetune,
@@ -299,7 +301,8 @@ for name, targets in toy_labellings.items():
 # %%
 seeds = tuple(run.profile.seeds("partial"))[:comparison_seeds]
 labelling_grid = pb.LabellingGrid(proportions=stage.proportions, seeds=seeds)
-budget = pb.compare_labellings(run, data, training=training, grid=labelling_grid, retrain=retrain)
+pj.fit_side_by_side(partial_stage, "labelling", pb.own_fit_points(labelling_grid), retrain=retrain)
+budget = pb.compare_labellings(run, data, training=training, grid=labelling_grid)
 budget = budget.assign(profile=profile)
 run.save_table(budget, "partial_labels_budget", index=False, float_format=None)
 by_labelling = budget.groupby(["proportion", "labelling"])["mAP"].agg(["mean", "std"])

@@ -33,7 +33,7 @@ from annokit.methods.partial_labels import (
     take_images,
     train_classifier,
 )
-from annokit.methods.partial_sweep import seed_suffix, sweep_fit
+from annokit.methods.partial_sweep import seed_suffix, sweep_fit, sweep_fit_name
 
 LABELLINGS = {
     "partial": "partial labels on every image",
@@ -89,6 +89,26 @@ class LabellingGrid:
     seeds: tuple[int, ...]
 
 
+def labelling_fit_name(run: Run, point: tuple[str, float, int]) -> str:
+    """The folder of the fit that stands for ``(labelling, proportion, seed)``: the sweep's
+    partial-BCE fit for partial labels and wherever every label is known."""
+    labelling, p, s = point
+    if labelling == "partial" or p >= 1.0:
+        return sweep_fit_name(run, (p, "partial_bce", s))
+    return f"partial_{labelling}_p{round(100 * p):03d}{seed_suffix(run, s)}"
+
+
+def labelling_points(grid: LabellingGrid) -> list[tuple[str, float, int]]:
+    """The grid's points ``(labelling, proportion, seed)`` in the comparison's order."""
+    return [(lab, p, s) for s in grid.seeds for p in grid.proportions for lab in LABELLINGS]
+
+
+def own_fit_points(grid: LabellingGrid) -> list[tuple[str, float, int]]:
+    """The points that train a fit of their own: complete and noisy labels below 100 % (the others
+    are the sweep's partial-BCE fits)."""
+    return [point for point in labelling_points(grid) if point[0] != "partial" and point[1] < 1.0]
+
+
 def labelling_fit(
     run: Run,
     data: PartialData,
@@ -114,7 +134,7 @@ def labelling_fit(
     else:
         targets, loss = noisy_labels(data.train_labels, p, s), "partial_bce"
     images = np.flatnonzero((targets != UNKNOWN).any(axis=1))
-    name = f"partial_{labelling}_p{round(100 * p):03d}{seed_suffix(run, s)}"
+    name = labelling_fit_name(run, point)
     folder = run.run_dir / "partial" / name
     if retrain and folder.exists():
         shutil.rmtree(folder)
@@ -137,7 +157,7 @@ def compare_labellings(
     """One row per (labelling, proportion, seed): the pairs annotated and right, the images used,
     the test scores and the fit (shared rows say the same fit)."""
     rows = []
-    points = [(lab, p, s) for s in grid.seeds for p in grid.proportions for lab in LABELLINGS]
+    points = labelling_points(grid)
     for labelling, p, s in (bar := tqdm(points, desc="labelling strategies", unit="model")):
         bar.set_postfix_str(f"{labelling} p={p:g} seed {s}")
         model, targets, name, images = labelling_fit(

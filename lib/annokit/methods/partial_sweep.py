@@ -74,6 +74,24 @@ def seed_suffix(run: Run, seed: int) -> str:
     return "" if seed == run.profile.seed else f"@seed{seed}"
 
 
+def sweep_fit_name(run: Run, point: tuple[float, str, int]) -> str:
+    """The folder of the fit that stands for point ``(proportion, loss, seed)`` (``trained_loss``:
+    at 100 % the three losses share one)."""
+    p, loss, s = point
+    return model_name(trained_loss(loss, p), p, seed_suffix(run, s))
+
+
+def sweep_points(grid: SweepGrid, seed: int) -> list[tuple[float, str, int]]:
+    """The grid's points ``(proportion, loss, seed)`` in the sweep's order (no ``grid.seeds``: the
+    run's ``seed``)."""
+    return [
+        (p, loss, s)
+        for s in (grid.seeds or [seed])
+        for p in grid.proportions
+        for loss in grid.losses
+    ]
+
+
 def sweep_fit(
     run: Run,
     data: PartialData,
@@ -88,7 +106,7 @@ def sweep_fit(
     targets, folder name)."""
     p, loss, s = point
     loss = trained_loss(loss, p)
-    name = model_name(loss, p, seed_suffix(run, s))
+    name = sweep_fit_name(run, point)
     folder = run.run_dir / "partial" / name
     if retrain and folder.exists():
         shutil.rmtree(folder)
@@ -115,17 +133,11 @@ def sweep(
     are one loss, trained once (``trained_loss``; column ``fit``). ``retrain`` deletes them first.
     """
     rows, probabilities, done = [], {}, set()
-    seed = run.profile.seed
-    points = [
-        (s, p, loss)
-        for s in (grid.seeds or [seed])
-        for p in grid.proportions
-        for loss in grid.losses
-    ]
-    for s, p, loss in (bar := tqdm(points, desc="partial-label sweep", unit="model")):
+    points = sweep_points(grid, run.profile.seed)
+    for p, loss, s in (bar := tqdm(points, desc="partial-label sweep", unit="model")):
         name = model_name(loss, p, seed_suffix(run, s))
         bar.set_postfix_str(name)
-        fit_name = model_name(trained_loss(loss, p), p, seed_suffix(run, s))
+        fit_name = sweep_fit_name(run, (p, loss, s))
         model, history, targets, fit_name = sweep_fit(
             run, data, training, (p, loss, s), retrain=retrain and fit_name not in done
         )

@@ -1,0 +1,132 @@
+"""Notebook 06's independent fits side by side: one process per CPU core, or a SLURM job array.
+
+Every point of the partial-label sweep and of the labelling comparison is a fit of its own, written
+to ``<run>/partial/<fit name>/final.pt``. ``fit_side_by_side(stage, kind, points)`` trains the
+points whose file is missing as jobs of ``annokit.methods.side_by_side`` (spawned processes on a
+CPU, submitit when ``ANNOKIT_EXECUTOR`` is set); the notebook's own loop then finds every
+``final.pt`` and loads it, as it would after any earlier run. A job rebuilds what it trains from
+the ``PartialStage`` alone (the run and its ``[partial]`` settings), with the same functions the
+notebook calls (``stage_training``), so its files are those the notebook would write itself.
+
+Threads: one process alone keeps torch's threads; W processes on C cores take C // W each. On the
+demo a fit's weights are the same bit for bit on one thread or two (``tests/methods``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from annokit.artifacts.run import Run
+from annokit.methods.partial_budget import labelling_fit, labelling_fit_name
+from annokit.methods.partial_finetune import fine_tuning, partial_fit_config
+from annokit.methods.partial_labels import ClassifierTraining, PartialData
+from annokit.methods.partial_sweep import sweep_fit, sweep_fit_name
+from annokit.methods.side_by_side import run_side_by_side
+from annokit.profile import PartialSettings
+from annokit.training.parallel import cpu_workers
+
+FINAL_FILE = "final.pt"  # what ``training.fit.fit`` writes when a fit ends
+
+# kind of point -> (the fit's folder name, the function that trains or loads it)
+FITS: dict[str, tuple[Callable[[Run, Any], str], Callable[..., Any]]] = {
+    "sweep": (sweep_fit_name, sweep_fit),
+    "labelling": (labelling_fit_name, labelling_fit),
+}
+
+
+@dataclass(frozen=True)
+class PartialStage:
+    """What a process needs to rebuild notebook 06's models by itself: the run (its device
+    included) and the ``[partial]`` settings in force (the notebook's ``epochs`` override
+    applied)."""
+
+    run: Run
+    settings: PartialSettings
+
+
+# One process builds its stage once: the maps below the last block are a file read, the models'
+# factory a copy of the pretrained network.
+_BUILT: dict[tuple[str, str, str], tuple[PartialData, ClassifierTraining]] = {}
+
+
+def stage_training(
+    stage: PartialStage, threads: int | None = None
+) -> tuple[PartialData, ClassifierTraining]:
+    """Notebook 06's inputs and ``ClassifierTraining``: the pretrained part ``[partial] finetune``
+    names, fitted with ``partial_fit_config``; ``threads`` None keeps torch's setting."""
+    run, settings = stage.run, stage.settings
+    key = (str(run.run_dir), str(run.device), repr(settings))
+    if key not in _BUILT:
+        tuning = fine_tuning(run, part=settings.finetune)
+        training = ClassifierTraining(
+            config=partial_fit_config(run, settings),
+            device=run.device,
+            make_model=tuning.make_model,
+            threads=None,
+            model_settings=tuning.model_settings,
+        )
+        _BUILT[key] = (tuning.data, training)
+    data, training = _BUILT[key]
+    return data, replace(training, threads=threads)
+
+
+def fit_name(stage: PartialStage, kind: str, point: tuple) -> str:
+    """The folder in ``<run>/partial`` of the fit that stands for ``point`` of ``kind``."""
+    if kind not in FITS:
+        raise ValueError(f"kind of partial-label fit {kind!r}: use one of {', '.join(FITS)}")
+    return FITS[kind][0](stage.run, point)
+
+
+def fit_point(stage: PartialStage, kind: str, point: tuple, threads: int | None = None) -> str:
+    """Train (or load) the fit of one point in this process; returns its folder name. The job
+    every launcher runs."""
+    data, training = stage_training(stage, threads)
+    FITS[kind][1](stage.run, data, training, point)
+    return fit_name(stage, kind, point)
+
+
+def missing_fits(stage: PartialStage, kind: str, points: Sequence[tuple]) -> list[tuple]:
+    """One point per fit whose ``final.pt`` is not there yet, in the points' order."""
+    seen, missing = set(), []
+    for point in points:
+        name = fit_name(stage, kind, point)
+        if name in seen:
+            continue
+        seen.add(name)
+        if not (stage.run.run_dir / "partial" / name / FINAL_FILE).is_file():
+            missing.append(point)
+    return missing
+
+
+def threads_per_job(workers: int) -> int | None:
+    """CPU threads of each of ``workers`` processes: the cores shared out (None: one process,
+    torch's own setting)."""
+    if workers <= 1:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // workers)
+
+
+def fit_side_by_side(
+    stage: PartialStage,
+    kind: str,
+    points: Sequence[tuple],
+    *,
+    retrain: bool = False,
+    workers: int | None = None,
+) -> list[str]:
+    """Train every fit of ``points`` that is not finished, as independent jobs; returns the folder
+    names trained. ``retrain`` deletes the points' fits first; ``workers`` None: one per CPU core
+    (``parallel.cpu_workers``; 1 on a GPU)."""
+    if retrain:
+        for name in {fit_name(stage, kind, point) for point in points}:
+            shutil.rmtree(stage.run.run_dir / "partial" / name, ignore_errors=True)
+    todo = missing_fits(stage, kind, points)
+    workers = cpu_workers(stage.run.device) if workers is None else workers
+    threads = threads_per_job(min(workers, len(todo)))
+    jobs = [(stage, kind, point, threads) for point in todo]
+    return run_side_by_side(fit_point, jobs, workers, desc=f"partial-label fits ({kind})")
