@@ -10,7 +10,6 @@ import shutil
 import numpy as np
 import pytest
 
-from annokit.artifacts.features import CachedArrays
 from annokit.artifacts.predictions import save_predictions
 from annokit.artifacts.run import open_run
 from annokit.data.index import build_index
@@ -23,6 +22,7 @@ from annokit.methods.m3_heads import (
     train_tags_mlp,
 )
 from annokit.report import tables
+from helpers.cached_features import fake_visual
 
 PROFILE = "demo-cocojson"
 
@@ -41,18 +41,6 @@ def tagless_run(tiny_demo, tmp_path):
     work = tmp_path / "work"
     build_index(work / "runs" / PROFILE / "index", root, manifest, profile=PROFILE)
     return open_run(PROFILE, data_root=str(root), work_dir=str(work))
-
-
-def fake_visual(run) -> CachedArrays:
-    """f_v of every image: its labels, a little noise and a constant, as the cached MS-CNN features
-    would be (a head can learn them within an epoch or two)."""
-    index, rng = run.index, np.random.default_rng(0)
-    labels = index.label_matrix().astype(np.float32)
-    features = np.hstack([labels, np.ones((len(labels), 1), np.float32)])
-    features += rng.normal(0, 0.05, features.shape).astype(np.float32)
-    train, test = index.rows("train"), index.rows("test")
-    meta = {"index_fingerprint": index.meta["fingerprint"]}
-    return CachedArrays("mscnn_features", features[train], features[test], train, test, meta)
 
 
 def test_without_tags_only_the_heads_on_f_v_are_trained(tagless_run):

@@ -25,10 +25,12 @@ from annokit.data.annotation_table import TEST, TRAIN
 from annokit.data.index import PreparedIndex
 from annokit.evaluation import decision, metrics
 from annokit.methods.m3_files import seed_suffix, stage_record, tag_split
+from annokit.methods.side_by_side import run_side_by_side
 from annokit.models import JointClassifier, LabelQuantityRegressor, TagsMLP
 from annokit.models.losses import label_quantity_loss, sigmoid_cross_entropy
 from annokit.training.config import fit_config
 from annokit.training.fit import SMALL_MODEL_THREADS, FitOptions, History, fit, seed_everything
+from annokit.training.parallel import cpu_workers
 from annokit.training.validation import fit_subset, monitor_every, validation_monitor
 
 # The models that read the noisy tags: not run on a dataset without tags, and the tables say why.
@@ -250,17 +252,30 @@ def step5_predictions(
     ]
 
 
+def seed_step5(
+    run: Run, visual: CachedArrays, textual: CachedArrays | None, epochs: int | None, seed: int
+) -> list[Predictions]:
+    """``step5_predictions`` of one seed with its prediction files saved: one job of
+    ``train_step5``."""
+    predictions = step5_predictions(run, visual, textual, epochs=epochs, seed=seed)
+    for one in predictions:
+        save_predictions(one, run.run_dir)
+    return predictions
+
+
 def train_step5(
     run: Run, visual: CachedArrays, textual: CachedArrays | None, *, epochs: int | None = None
 ) -> dict[int, list[Predictions]]:
     """``step5_predictions`` for each seed the profile lists in ``[classifier]``, each seed's
-    prediction files saved; by seed (``textual`` None: a dataset without tags, f_v alone)."""
-    by_seed = {}
-    for seed in run.profile.seeds("classifier"):
-        by_seed[seed] = step5_predictions(run, visual, textual, epochs=epochs, seed=seed)
-        for predictions in by_seed[seed]:
-            save_predictions(predictions, run.run_dir)
-    return by_seed
+    prediction files saved; by seed (``textual`` None: a dataset without tags, f_v alone).
+
+    The seeds are independent jobs: one process per CPU core (each head trains on one thread and
+    seeds itself, so its files are those of a run in turn), one after another on a GPU.
+    """
+    seeds = run.profile.seeds("classifier")
+    jobs = [(run, visual, textual, epochs, seed) for seed in seeds]
+    done = run_side_by_side(seed_step5, jobs, cpu_workers(run.device), desc="step-5 heads")
+    return dict(zip(seeds, done, strict=True))
 
 
 def top_m_hat_examples(
