@@ -72,6 +72,12 @@ def manifests_dir() -> Path:
     return repo_root() / "data_manifests"
 
 
+def names_manifest_file(text: str) -> bool:
+    """Whether a manifest setting is a file's path (a ``.json`` name or a folder in it) rather than
+    the name of a committed manifest in ``data_manifests/``."""
+    return text.endswith(".json") or "/" in text or os.sep in text
+
+
 def results_dir() -> Path:
     """``results/``: ``reported/`` plus one folder per profile;
     ``$ANNOKIT_RESULTS`` moves the profile folders."""

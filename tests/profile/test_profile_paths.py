@@ -48,6 +48,18 @@ def test_a_profile_file_extends_a_shipped_profile_and_finds_its_data_beside_it(
     assert load_profile(path, data_root=tmp_path / "other").data_root == tmp_path / "other"
 
 
+def test_a_manifest_given_by_path_is_read_from_the_profile_files_folder(tmp_path, monkeypatch):
+    text = MINE.replace('manifest = "mine"', 'manifest = "manifests/mine.json"')
+    write_profile(tmp_path / "profiles", text)
+    monkeypatch.chdir(tmp_path / "profiles")
+    expected = str(tmp_path / "profiles" / "manifests" / "mine.json")
+    assert load_profile("mine.toml").manifest == expected
+    monkeypatch.chdir(tmp_path)  # a notebook runs in another folder: the same file
+    assert load_profile(tmp_path / "profiles" / "mine.toml").manifest == expected
+    absolute = MINE.replace('manifest = "mine"', f'manifest = "{tmp_path / "m.json"}"')
+    assert load_profile(write_profile(tmp_path, absolute)).manifest == str(tmp_path / "m.json")
+
+
 def test_the_profile_argument_takes_a_name_or_a_file_and_refuses_a_shipped_name(tmp_path):
     assert profile_argument("demo-csv") == "demo-csv"
     assert profile_argument(str(PROFILES_DIR / "demo-csv.toml")) == "demo-csv"

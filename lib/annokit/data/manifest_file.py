@@ -8,7 +8,6 @@ where known), the expected image counts before and after the split rule, and the
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def manifest_path(name: str) -> Path:
 def resolve_manifest(name_or_path: str | Path) -> Path:
     """A committed manifest by name, or the JSON file given by path."""
     text = str(name_or_path)
-    if text.endswith(".json") or "/" in text or os.sep in text:
+    if paths.names_manifest_file(text):
         return Path(text).expanduser()
     return manifest_path(text)
 

@@ -11,7 +11,6 @@ from annokit.profile.load import (
     available_profiles,
     load_profile,
     profile_path,
-    stage_settings_dict,
     trained_sections,
 )
 from annokit.profile.sections import (
@@ -35,7 +34,7 @@ from annokit.profile.sections import (
     TagsMLPSettings,
     Training,
 )
-from annokit.profile.strict import ProfileError
+from annokit.profile.strict import ProfileError, stage_settings_dict
 
 __all__ = [
     "DATASETS",

@@ -46,6 +46,7 @@ from annokit.profile.sections import (
 from annokit.profile.strict import (
     Loc,
     ProfileError,
+    as_toml_dict,
     declared,
     describe,
     error_lines,
@@ -280,13 +281,26 @@ def parse_profile(path: Path, raw: dict[str, Any], origins: dict[tuple[str, ...]
         lines += error_lines(error, Profile, file_of, top_keys=FILE_KEYS)
     if lines:
         raise report(path, lines)
-    root = profile.data_root
-    if root is None:
+    return with_paths_from_files(profile, path, origins)
+
+
+def with_paths_from_files(
+    profile: Profile, path: Path, origins: dict[tuple[str, ...], Path]
+) -> Profile:
+    """``data_root`` and a manifest given by path, a relative one read from the folder of the file
+    that sets it, so the profile means the same wherever the kit runs (a notebook's folder too)."""
+
+    def from_file(key: str, value: Path) -> Path:
+        value = value.expanduser()
+        if value.is_absolute():
+            return value
+        return (origins.get((key,), path).resolve().parent / value).resolve()
+
+    if paths.names_manifest_file(profile.manifest):
+        profile = replace(profile, manifest=str(from_file("manifest", Path(profile.manifest))))
+    if profile.data_root is None:
         return profile
-    root = root.expanduser()
-    if not root.is_absolute():  # from the folder of the file that sets it, wherever the kit runs
-        root = (origins.get(("data_root",), path).resolve().parent / root).resolve()
-    return replace(profile, data_root=root)
+    return replace(profile, data_root=from_file("data_root", profile.data_root))
 
 
 def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
@@ -307,30 +321,6 @@ def load_profile(name_or_path: str | Path, **overrides: Any) -> Profile:
     return replace(profile, **overrides)
 
 
-def stage_settings_dict(settings: Any) -> dict[str, Any]:
-    """One section's resolved settings, keyed as in the TOML (for checkpoints and the run
-    record)."""
-    return as_toml_dict(settings)
-
-
-def as_toml_dict(settings: Any) -> dict[str, Any]:
-    """A settings dataclass as a plain dict with the TOML's keys: tuples as lists, paths as
-    strings, None as ""."""
-    out = {}
-    for spec in dataclasses.fields(settings):
-        value = getattr(settings, spec.name)
-        if dataclasses.is_dataclass(value):
-            value = as_toml_dict(value)
-        elif isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, Path):
-            value = str(value)
-        elif value is None:
-            value = ""
-        out[spec.name] = value
-    return out
-
-
 __all__ = [
     "PROFILES_DIR",
     "Profile",
@@ -338,6 +328,5 @@ __all__ = [
     "available_profiles",
     "load_profile",
     "profile_path",
-    "stage_settings_dict",
     "trained_sections",
 ]

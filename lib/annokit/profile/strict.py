@@ -209,3 +209,27 @@ def build(cls: type[T], table: Mapping[str, Any], file: Path | str, section: str
         return validated(cls, table)
     except ValidationError as error:
         raise report(file, error_lines(error, cls, lambda loc: file, section)) from None
+
+
+def stage_settings_dict(settings: Any) -> dict[str, Any]:
+    """One section's resolved settings, keyed as in the TOML (for checkpoints and the run
+    record)."""
+    return as_toml_dict(settings)
+
+
+def as_toml_dict(settings: Any) -> dict[str, Any]:
+    """A settings dataclass as a plain dict with the TOML's keys: tuples as lists, paths as
+    strings, None as ""."""
+    out = {}
+    for spec in dataclasses.fields(settings):
+        value = getattr(settings, spec.name)
+        if dataclasses.is_dataclass(value):
+            value = as_toml_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Path):
+            value = str(value)
+        elif value is None:
+            value = ""
+        out[spec.name] = value
+    return out
