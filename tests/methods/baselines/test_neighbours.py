@@ -10,6 +10,7 @@ import pytest
 import torch
 from sklearn.neighbors import NearestNeighbors
 
+from annokit.methods.baselines import tagprop as tagprop_module
 from annokit.methods.baselines.neighbours import (
     jaccard,
     nearest,
@@ -20,6 +21,7 @@ from annokit.methods.baselines.neighbours import (
 from annokit.methods.baselines.tag_knn import similarity, tag_knn_predict, vote
 from annokit.methods.baselines.tagprop import (
     EPSILON,
+    MAX_LOG_THETA,
     TagProp,
     entry_weights,
     fit_tagprop,
@@ -154,3 +156,22 @@ def test_tag_knn_on_five_points():
     assert only_tags == pytest.approx([0.0, 0.5, 1.0])  # λ = 1: images 3 and 4, equal weight
     with pytest.raises(ValueError, match="tag weight"):
         similarity(QUERY, BASE, tags_query, tags_base, 1.5)
+
+
+def test_tagprop_weights_stay_finite_when_the_fit_sends_theta_past_floats_range(monkeypatch):
+    # where every image's nearest neighbour alone explains it, the likelihood rises with θ without
+    # end; on a 48-image run L-BFGS took log θ to 5.8e14, and exp(log θ) · 0 made the weights NaN
+    model = TagProp(3)
+    with torch.no_grad():
+        model.log_theta.fill_(5.8e14)
+    d = torch.tensor(np.vstack([D, D - D.min()]), dtype=torch.float32)  # a zero distance too
+    labels = np.stack([LABELS, LABELS])
+    assert float(model.theta.detach()) == pytest.approx(np.exp(MAX_LOG_THETA), rel=1e-5)
+    scores = tagprop_probabilities(model, d.numpy(), labels)
+    nearest_labels = LABELS[np.argmin(D)]  # one-hot weights: the nearest neighbour's labels
+    expected = np.where(nearest_labels, 1 - EPSILON, EPSILON)
+    votes = model.vote(d, presence(labels)).detach().numpy()
+    np.testing.assert_allclose(votes, [expected] * 2, rtol=1e-6)
+    assert np.isfinite(scores).all()
+    monkeypatch.setattr(tagprop_module, "MAX_LOG_THETA", float("inf"))  # the bound is what holds
+    assert not np.isfinite(tagprop_probabilities(model, d.numpy(), labels)).all()

@@ -48,7 +48,7 @@ def tagprop_baseline(data: BaselineData, profile: Profile) -> Predictions:
     scores = np.concatenate([tagprop_probabilities(models[k], d, y[i]) for i, d in test_neighbours])
     chosen = {
         "K": k,
-        "theta": round(float(models[k].log_theta.detach().exp()), 3),
+        "theta": round(float(models[k].theta.detach()), 3),
         "validation mAP": {str(c): round(100 * m, 2) for c, m in maps.items()},
     }
     return _neighbour_predictions("tagprop", data, profile, scores, chosen)

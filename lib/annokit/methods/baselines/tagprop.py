@@ -23,6 +23,10 @@ from torch import Tensor, nn
 
 EPSILON = 1e-5  # p(y_iw = 1 | j) for a neighbour j without w
 ITERATIONS = 50  # L-BFGS iterations: the smooth objective of 2C + 1 parameters has settled by then
+# θ at most e^80: where the nearest neighbour alone explains the fit images best, the likelihood
+# keeps rising with θ and L-BFGS can push log θ past float32's exp range (inf · 0 = NaN weights).
+# θ d stays finite (d ≤ 4 on unit rows), and the weights are one-hot long before the bound.
+MAX_LOG_THETA = 80.0
 
 
 class TagProp(nn.Module):
@@ -34,10 +38,15 @@ class TagProp(nn.Module):
         self.alpha = nn.Parameter(torch.ones(num_labels))
         self.beta = nn.Parameter(torch.zeros(num_labels))
 
+    @property
+    def theta(self) -> Tensor:
+        """θ, bounded by e^``MAX_LOG_THETA`` so that the weights stay finite."""
+        return self.log_theta.clamp(max=MAX_LOG_THETA).exp()
+
     def vote(self, distances: Tensor, presence: Tensor) -> Tensor:
         """x_iw: the π-weighted vote of the neighbours, from (n, K) distances and (n, K, C)
         ``presence``."""
-        weights = torch.softmax(-self.log_theta.exp() * distances, dim=1)
+        weights = torch.softmax(-self.theta * distances, dim=1)
         return torch.bmm(weights[:, None, :], presence)[:, 0]
 
     def forward(self, distances: Tensor, presence: Tensor) -> Tensor:
