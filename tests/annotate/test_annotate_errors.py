@@ -87,6 +87,30 @@ def test_an_unfinished_stage_names_its_notebook(capsys, cnn_run, tmp_path):
     assert code == 2 and "unfinished" in line and "epoch_002.pt" in line and "02_ms_cnn" in line
 
 
+def test_the_cnn_rnn_without_notebook_07_names_it(capsys, cnn_run, tmp_path):
+    work, _, _ = cnn_run
+    code, _, err = annotate(capsys, work, "--model", "wang-cnn-rnn", str(grey_images(tmp_path)))
+    line = one_error_line(err)
+    assert code == 2 and "never trained" in line and "07_cnn_rnn" in line
+    assert "'wang_cnn_rnn/frozen'" in line and "annokit reproduce --profile demo" in line
+
+
+def test_the_cnn_rnn_with_phase_2_unfinished_names_notebook_07(capsys, make_tiny_run, tmp_path):
+    run_dir, index = make_tiny_run(tmp_path / "work", PROFILE)
+    save_cnn(run_dir, index.meta["fingerprint"])
+    phases = run_dir / "wang_cnn_rnn"
+    (phases / "frozen").mkdir(parents=True)
+    (phases / "frozen" / "final.pt").write_bytes(b"phase 1, finished")
+    (phases / "end_to_end").mkdir()
+    (phases / "end_to_end" / "epoch_001.pt").write_bytes(b"phase 2, interrupted")
+    code, _, err = annotate(
+        capsys, tmp_path / "work", "--model", "wang-cnn-rnn", str(grey_images(tmp_path / "images"))
+    )
+    line = one_error_line(err)
+    assert code == 2 and "unfinished" in line and "epoch_001.pt" in line
+    assert "'wang_cnn_rnn/end_to_end'" in line and "07_cnn_rnn" in line
+
+
 def test_an_unknown_model_lists_the_valid_ones(capsys, cnn_run, tmp_path):
     code, _, err = annotate(capsys, cnn_run[0], "--model", "resnet", str(tmp_path))
     line = one_error_line(err)

@@ -17,6 +17,7 @@ EPILOG = """examples:
   annokit annotate --profile demo --model cnn photos/ --out annotations
   annokit annotate --profile demo --model mscnn-lqp a.jpg b.png --out annotations
   annokit annotate --profile demo --model m3 --csv new.csv --out annotations   (CSV: image,tags)
+  annokit annotate --profile demo --model wang-cnn-rnn photos/ --out annotations
 """
 
 

@@ -3,8 +3,9 @@ checkpoints the notebooks leave (``<run>/<stage>/final.pt``).
 
 Each name is one row of the notebooks' tables, with the prediction file the notebook writes for
 the test split: ``cnn`` (notebook 01, top-k), ``mscnn`` (02, top-k), ``m3`` (MS-CNN + tags + LQP,
-04, top-m̂ on [f_v, f_t]), ``mscnn-lqp`` (04, top-m̂ on f_v) and ``multi-order`` (05, the
-profile's variant, max-pooled over the steps, threshold 0.5).
+04, top-m̂ on [f_v, f_t]), ``mscnn-lqp`` (04, top-m̂ on f_v), ``multi-order`` (05, the
+profile's variant, max-pooled over the steps, threshold 0.5) and ``wang-cnn-rnn`` (07, the final
+phase at its chosen epoch, beam search: ``annotate.finished_cnn_rnn``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from annokit.annotate.model_menu import FINAL, RNN_STAGE, STAGE_NOTEBOOKS, ModelChoice
+from annokit.annotate.finished_cnn_rnn import chosen_checkpoint, load_cnn_rnn, phase_folders
+from annokit.annotate.model_menu import FINAL, RNN_STAGE, STAGE_NOTEBOOKS, WANG_STAGE, ModelChoice
 from annokit.artifacts.run import Run, open_run
 from annokit.methods.multi_order import MULTI_ORDER_FILES, variant_settings
 from annokit.models.backbone import ResNetBackbone, build_backbone, feature_dim_of
@@ -42,11 +44,14 @@ def open_finished_run(profile: str, work_dir: str = "") -> Run:
     return open_run(profile, work_dir=work_dir)
 
 
-def stage_folder(run: Run, stage: str) -> Path:
-    """Where a stage's ``final.pt`` lives; the Multi-order RNN's folder is its variant's file."""
+def stage_folders(run: Run, stage: str) -> list[Path]:
+    """Where a stage's ``final.pt`` files live: the Multi-order RNN's folder is its variant's file,
+    the CNN-RNN of notebook 07 has one per phase."""
     if stage == RNN_STAGE:
-        return Path(run.run_dir) / RNN_STAGE / MULTI_ORDER_FILES[run.profile.rnn.variant]
-    return Path(run.run_dir) / stage
+        return [Path(run.run_dir) / RNN_STAGE / MULTI_ORDER_FILES[run.profile.rnn.variant]]
+    if stage == WANG_STAGE:
+        return phase_folders(run)
+    return [Path(run.run_dir) / stage]
 
 
 def prediction_file(run: Run, choice: ModelChoice) -> str:
@@ -57,25 +62,28 @@ def prediction_file(run: Run, choice: ModelChoice) -> str:
 
 
 def check_finished(run: Run, choice: ModelChoice) -> dict[str, Path]:
-    """Each stage's ``final.pt``; a stage never trained, or stopped before its end, is an error
-    naming the notebook that trains it."""
+    """Each stage's weights (``final.pt``; notebook 07's chosen epoch of its final phase); a stage
+    never trained, or stopped before its end, is an error naming the notebook that trains it."""
     finals = {}
     for stage in choice.stages:
-        folder, notebook = stage_folder(run, stage), STAGE_NOTEBOOKS[stage]
-        final = folder / FINAL
-        if not final.is_file():
+        notebook = STAGE_NOTEBOOKS[stage]
+        for folder in stage_folders(run, stage):
+            final = folder / FINAL
+            if final.is_file():
+                continue
             epochs = epoch_checkpoints(folder)
             state = (
                 f"is unfinished ({folder} holds {epochs[-1].name} but no {FINAL})"
                 if epochs
                 else f"was never trained ({final} is missing)"
             )
+            part = folder.relative_to(run.run_dir).as_posix() if stage == WANG_STAGE else stage
             raise FileNotFoundError(
-                f"model {choice.name!r} of profile {run.profile.name!r}: stage {stage!r} {state}: "
+                f"model {choice.name!r} of profile {run.profile.name!r}: stage {part!r} {state}: "
                 f"run notebook {notebook} (annokit reproduce --profile {run.source or 'NAME'} "
                 "runs the chain and resumes it)"
             )
-        finals[stage] = final
+        finals[stage] = chosen_checkpoint(run) if stage == WANG_STAGE else final
     return finals
 
 
@@ -116,6 +124,8 @@ def _loaded(model: nn.Module, final: Path, run: Run, device: torch.device) -> nn
 
 def load_stage(run: Run, stage: str, final: Path, device: torch.device) -> nn.Module:
     """The trained network of one stage, built as the notebook that trains it builds it."""
+    if stage == WANG_STAGE:  # notebook 07's own files: a phase's final.pt and its chosen epoch
+        return load_cnn_rnn(run, final, device)
     profile, labels = run.profile, len(run.index.label_names)
     backbone = profile.cnn.backbone
     dim = feature_dim_of(backbone)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 FINAL = "final.pt"
 RNN_STAGE = "rnn"  # <run>/rnn/<prediction file>: where notebook 05 trains the Multi-order RNN
+WANG_STAGE = "wang_cnn_rnn"  # <run>/wang_cnn_rnn/{frozen,end_to_end}/: notebook 07's two phases
 STAGE_NOTEBOOKS = {
     "cnn": "01_cnn_finetune",
     "mscnn": "02_ms_cnn",
@@ -19,6 +20,7 @@ STAGE_NOTEBOOKS = {
     "classifier_visual": "04_lqp",
     "lqp_visual": "04_lqp",
     RNN_STAGE: "05_multi_order_rnn",
+    WANG_STAGE: "07_cnn_rnn",
 }
 
 
@@ -57,6 +59,12 @@ MODELS = {
             ("cnn", RNN_STAGE),
             "multi_order_rnn",
             summary="notebook 05: the Multi-order RNN on the CNN's scores, max-pooled steps",
+        ),
+        ModelChoice(
+            "wang-cnn-rnn",
+            ("cnn", WANG_STAGE),
+            "wang_cnn_rnn",
+            summary="notebook 07: Wang et al.'s CNN-RNN, its final phase, beam search",
         ),
     )
 }

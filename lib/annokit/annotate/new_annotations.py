@@ -3,7 +3,8 @@ decision rule its notebook applies to the test split.
 
 The networks run as ``training.extraction.features_and_scores`` runs them (eval mode, no autocast,
 features in float32, scores σ(fc(f))); M3's heads take [f_v, f_t] as ``methods.m3_heads`` does;
-the Multi-order RNN is ``methods.multi_order.multi_order_predictions`` on the CNN's scores ŝ.
+the Multi-order RNN is ``methods.multi_order.multi_order_predictions`` on the CNN's scores ŝ;
+Wang et al.'s CNN-RNN is the beam search of notebook 07 (``annotate.finished_cnn_rnn``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from annokit.annotate.finished_models import check_finished, load_stage, prediction_file
-from annokit.annotate.model_menu import RNN_STAGE, ModelChoice
+from annokit.annotate.model_menu import RNN_STAGE, WANG_STAGE, ModelChoice
 from annokit.annotate.new_images import LeftOut, NewImage, decode_batch
 from annokit.artifacts.run import Run
 from annokit.evaluation import decision
@@ -89,10 +90,13 @@ class Annotator:
 
     @torch.no_grad()
     def outputs(self, images: torch.Tensor, tags: np.ndarray | None) -> dict[str, np.ndarray | str]:
-        """``scores`` and, by model, ``counts`` (LQP), ``step_scores`` and ``sequences`` (RNN)."""
+        """``scores`` and, by model, ``counts`` (LQP), ``step_scores`` and ``sequences`` (RNNs), and
+        the annotation and rule of the models that decide as they decode (RNNs)."""
         name = self.choice.name
         if name in ("cnn", "mscnn"):
             return {"scores": self.visual(name, images)[1].cpu().numpy()}
+        if WANG_STAGE in self.nets:  # notebook 07's final phase: beam search on I
+            return self.nets[WANG_STAGE].outputs(self.nets["cnn"], images.to(self.device))
         if RNN_STAGE in self.nets:
             s_hat = self.visual("cnn", images)[1].cpu().numpy()
             rows = np.arange(len(s_hat))
@@ -122,7 +126,8 @@ class Annotator:
         return f"top-{self.run.profile.annotation.top_k}"
 
     def decide(self, outputs: dict) -> np.ndarray:
-        """The notebook's decision rule: top-k, top-m̂, or the RNN's threshold on pooled scores."""
+        """The notebook's decision rule: top-k, top-m̂, the Multi-order RNN's threshold on pooled
+        scores, or the CNN-RNN's beam (both given by ``outputs``)."""
         if "annotation" in outputs:
             return outputs["annotation"]
         if "counts" in outputs:

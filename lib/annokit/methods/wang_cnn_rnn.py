@@ -264,6 +264,14 @@ def train_end_to_end(how: SeedRun, trunk: nn.Module, rnn: CNNRNN, data: PhaseDat
     return _fit_phase(how, END_TO_END, model_of, data, config)
 
 
+def decision_rule(beam_size: int, max_labels: int) -> str:
+    """The rule a prediction file of the CNN-RNN states: the beam's label set, and its scores."""
+    return (
+        f"beam search (beam {beam_size}) until END or {max_labels} labels, no label twice; "
+        "scores: per-label max over the path's steps of the softmax probabilities"
+    )
+
+
 def prediction_file(
     model: nn.Module,
     test_inputs: np.ndarray | Dataset,
@@ -277,17 +285,12 @@ def prediction_file(
     result = predict(
         rnn_of(model), image_features(model, test_inputs, how.device), how.settings, max_labels
     )
-    beam = how.settings.beam_size
-    rule = (
-        f"beam search (beam {beam}) until END or {max_labels} labels, no label twice; scores: "
-        "per-label max over the path's steps of the softmax probabilities"
-    )
     return Predictions(
         NAME,
         test_rows,
         result.scores,
         result.annotation,
-        rule=rule,
+        rule=decision_rule(how.settings.beam_size, max_labels),
         sequences=result.paths,
         meta=meta,
     )
