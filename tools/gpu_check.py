@@ -4,7 +4,11 @@ Runs every stage the paper profiles run on a GPU (ResNet-101 fine-tuning and MS-
 profile's autocast and channels_last, feature extraction, tags MLP, classifier and LQP heads, the
 Multi-order RNN), builds the decoded-image cache and checks it against the JPEGs, kills the CNN
 stage after its first epoch and resumes it, and runs one head under an NCCL process group of one
-GPU. Writes the timings and checks as JSON. ``tools/gpu_check.sh`` runs it after the benchmark.
+GPU. Last, the rates of each ``[precision] compile`` mode (``--compile-modes``, CUDA graphs
+included; ``tools/gpu_compile_modes.py``): CNN and MS-CNN steps, extraction, the Multi-order RNN's
+seed stack, a failing mode recorded with its reason. Writes the timings and checks as JSON (before
+the compile modes too, so a timeout there keeps the rest). ``tools/gpu_check.sh`` runs it after the
+benchmark.
 
     python tools/gpu_check.py --out results/bench/gpu_check.json
     # a dry run on the CPU:
@@ -32,6 +36,8 @@ import torch.distributed as dist
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lib"))
+
+from gpu_compile_modes import compile_modes  # noqa: E402
 
 from annokit.artifacts.run import open_run  # noqa: E402
 from annokit.data.dataset import AnnotationDataset  # noqa: E402
@@ -193,6 +199,11 @@ def trained_twice(work: Path, profile_path: Path, device: torch.device) -> dict:
     }
 
 
+def write_report(report: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -215,6 +226,18 @@ def main() -> None:
     )
     parser.add_argument(
         "--image-size", type=int, default=224, help="the paper's; a dry run on the CPU takes 64"
+    )
+    parser.add_argument(
+        "--compile-modes",
+        default="",
+        help="torch.compile modes to time, comma-separated (default: off,default,reduce-overhead; "
+        "a CPU dry run: off,reduce-overhead, the second recorded as failed)",
+    )
+    parser.add_argument(
+        "--compile-seconds",
+        type=float,
+        default=100.0,
+        help="the most the compile modes take together, compiling included (default: 100)",
     )
     parser.add_argument("--cnn-only", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -314,8 +337,11 @@ def main() -> None:
     timings["multi_order_rnn"] = time.perf_counter() - start
     report["multi_order_rnn_losses"] = history.train_loss
     report["timings_s"] = timings
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1))
+    write_report(report, args.out)
+    start = time.perf_counter()
+    report["compile_modes"] = compile_modes(profile_path, args)
+    timings["compile_modes"] = time.perf_counter() - start
+    write_report(report, args.out)
     print(json.dumps(report, indent=1))
 
 

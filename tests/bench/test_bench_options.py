@@ -22,3 +22,37 @@ def test_bad_values_are_refused_naming_the_option(argv, option, problem, capsys)
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {option}" in err and problem in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "problem"),
+    [
+        (["--compile-modes", "off,fast"], "--compile-modes", "'off,fast' is not a list of compile"),
+        (["--compile-modes", ","], "--compile-modes", "give some of off,default,reduce-overhead"),
+        (["--compile", "fast"], "--compile", "invalid choice: 'fast'"),
+    ],
+)
+def test_an_unknown_compile_mode_is_refused_naming_the_modes(argv, option, problem, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(argv)
+    err = capsys.readouterr().err
+    assert f"argument {option}" in err and problem in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "compile_", "modes"),
+    [
+        ([], None, ()),
+        (["--compile"], "default", ()),
+        (["--compile", "max-autotune"], "max-autotune", ()),
+        (["--no-compile"], "off", ()),
+        (
+            ["--compile-modes", "off, default,off,reduce-overhead"],
+            None,
+            ("off", "default", "reduce-overhead"),
+        ),
+    ],
+)
+def test_compile_options(argv, compile_, modes):
+    args = parse_args(argv)
+    assert args.compile == compile_ and args.compile_modes == modes

@@ -114,7 +114,7 @@ def test_describe_records_what_a_stage_runs_with():
         "channels_last": True,
         "deterministic": True,
         "cudnn_benchmark": False,
-        "compile": False,
+        "compile": "off",
     }
     assert precision.describe("cuda", PrecisionSettings(), bf16=True)["autocast"] == "bfloat16"
     assert (
@@ -135,7 +135,7 @@ def test_image_stages_take_the_profiles_precision_and_heads_train_in_float32():
 def test_paper_profiles_set_precision_and_cache(name):
     profile = load_profile(name)
     assert profile.precision == PrecisionSettings(
-        amp="auto", channels_last=True, deterministic=True, cudnn_benchmark=False, compile=False
+        amp="auto", channels_last=True, deterministic=True, cudnn_benchmark=False, compile="off"
     )
     assert profile.cache.enabled and profile.cache.folder == ""
 

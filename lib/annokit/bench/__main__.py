@@ -2,7 +2,8 @@
 hours per paper profile, notebook by notebook.
 
 python -m annokit.bench --quick --device cpu --json out.json python -m annokit.bench --backbone
-resnet101 --image-size 224 --device cuda --json results/bench/bench.json
+resnet101 --image-size 224 --device cuda --json results/bench/bench.json python -m annokit.bench
+--device cuda --compile-modes off,default,reduce-overhead
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from annokit.bench.measure import BenchOptions, run_bench
 from annokit.bench.printout import render
 from annokit.cli import add_debug_flag, called_as, run_cli
+from annokit.profile.compile_modes import COMPILE_MODES
 from annokit.profile.sections import AMP_SETTINGS, BACKBONES
 
 
@@ -55,6 +57,43 @@ def worker_count(text: str) -> int:
             "the [loader] rule)"
         )
     return value
+
+
+def compile_mode_list(text: str) -> tuple[str, ...]:
+    """An argparse type: torch.compile modes, comma-separated (``off,default``), each known once."""
+    modes = tuple(dict.fromkeys(mode.strip() for mode in text.split(",") if mode.strip()))
+    unknown = [mode for mode in modes if mode not in COMPILE_MODES]
+    if unknown or not modes:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of compile modes: give some of {','.join(COMPILE_MODES)}, "
+            "comma-separated"
+        )
+    return modes
+
+
+def add_compile_options(parser: argparse.ArgumentParser) -> None:
+    """--compile [MODE] / --no-compile: the mode of the five rates; --compile-modes: the modes
+    measured side by side."""
+    parser.add_argument(
+        "--compile",
+        nargs="?",
+        const="default",
+        choices=COMPILE_MODES,
+        default=None,
+        help="torch.compile mode of the five rates and the projection (alone: default; "
+        "default: the nuswide-m3 [precision] compile)",
+    )
+    parser.add_argument(
+        "--no-compile", dest="compile", action="store_const", const="off", help="--compile off"
+    )
+    parser.add_argument(
+        "--compile-modes",
+        type=compile_mode_list,
+        default=(),
+        metavar="MODES",
+        help="modes whose CNN, MS-CNN, extraction and decoder-stack rates are measured side by "
+        f"side, comma-separated, of {','.join(COMPILE_MODES)} (default: the --compile mode alone)",
+    )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -111,12 +150,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="deterministic algorithms, as training runs (default); --no-deterministic shows their "
         "cost",
     )
-    parser.add_argument(
-        "--compile",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="torch.compile the models",
-    )
+    add_compile_options(parser)
     parser.add_argument(
         "--profile",
         default="",

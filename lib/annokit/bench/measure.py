@@ -1,5 +1,6 @@
-"""One benchmark run: the five image rates and the vector models' rates on one machine, the
-cached/JPEG ratio and the notebook-by-notebook projection for every paper profile."""
+"""One benchmark run: the five image rates and the vector models' rates on one machine, the rates of
+each compile mode asked for, the cached/JPEG ratio and the notebook-by-notebook projection for every
+paper profile."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 import torch
 
 from annokit.bench import hardware, loader_rates, model_rates, projection, vector_rates
+from annokit.bench.compile_rates import compile_mode_rates, decoder_stack_settings
 from annokit.bench.synthetic import mean_file_bytes, write_synthetic_jpegs
 from annokit.bench.timing import Budget
 from annokit.data.annotation_table import TRAIN
@@ -19,7 +21,7 @@ from annokit.data.index import PreparedIndex
 from annokit.profile import load_profile
 from annokit.training.extraction import EVAL_BATCH
 from annokit.training.fit import resolve_device
-from annokit.training.precision import describe
+from annokit.training.precision import compile_mode, describe
 
 # whose [cnn] batch, [loader] and [precision] settings the rates are measured with
 REFERENCE_PROFILE = "nuswide-m3"
@@ -43,7 +45,10 @@ class BenchOptions:
     # least seconds each rate is timed; None: the budget's (quick: 3 s a loader)
     seconds: float | None = None
     amp: str | None = None  # None: the reference profile's [precision] amp
-    compile: bool | None = None  # None: the reference profile's [precision] compile
+    # torch.compile mode of the five rates and the projection; None: the reference profile's
+    compile: str | None = None
+    # modes whose image and decoder-stack rates are measured side by side; empty: ``compile`` alone
+    compile_modes: tuple[str, ...] = ()
     # deterministic algorithms, as the fit loop runs; False shows what they cost
     deterministic: bool = True
     profile: str = ""  # a prepared profile whose first training images replace the synthetic JPEGs
@@ -102,8 +107,11 @@ def run_bench(options: BenchOptions) -> dict:
     settings = replace(
         reference.precision,
         amp=options.amp or reference.precision.amp,
-        compile=reference.precision.compile if options.compile is None else options.compile,
+        compile=compile_mode(
+            reference.precision.compile if options.compile is None else options.compile
+        ),
     )
+    modes = tuple(options.compile_modes) or (settings.compile,)
     loader_budget, model_budget = budgets(options.quick, device)
     if options.seconds is not None:
         loader_budget, model_budget = (
@@ -145,6 +153,9 @@ def run_bench(options: BenchOptions) -> dict:
     if options.seconds is not None:
         vector_budget = replace(vector_budget, seconds=options.seconds)
     vectors = vector_rates.vector_rates(reference, device, vector_budget)
+    compiled = compile_mode_rates(
+        modes, bench, (model_budget, vector_budget), reference, main=rates
+    )
     per_second = {key: rate.images_per_s for key, rate in {**rates, **vectors}.items()}
     return {
         "hardware": machine,
@@ -167,6 +178,8 @@ def run_bench(options: BenchOptions) -> dict:
             "precision": describe(device.type, settings),
             "deterministic_algorithms": options.deterministic,
             "vector_batch_sizes": {key: rate.images // rate.steps for key, rate in vectors.items()},
+            "compile_modes": list(modes),
+            "decoder_stack": decoder_stack_settings(reference),
             "budgets": {
                 "loaders": asdict(loader_budget),
                 "models": asdict(model_budget),
@@ -177,6 +190,8 @@ def run_bench(options: BenchOptions) -> dict:
         "rates": {key: rate.to_dict() for key, rate in rates.items()},
         # vectors/s of the models on cached vectors (their stages' batch and optimiser)
         "vector_rates": {key: rate.to_dict() for key, rate in vectors.items()},
+        # per torch.compile mode: image and decoder-stack rates, or why the mode failed here
+        "compile_modes": compiled,
         "cache": {
             "build_images_per_s": build.images_per_s,
             "bytes_per_image": 3 * options.image_size**2,

@@ -1,8 +1,10 @@
 """The benchmark's printed tables: the five image rates and the vector models' rates with their
-settings, and the hours projected per paper profile, notebook by notebook."""
+settings, the rates of each compile mode, and the hours projected per paper profile, notebook by
+notebook."""
 
 from __future__ import annotations
 
+from annokit.bench.compile_rates import COMPILE_RATE_NAMES
 from annokit.bench.hardware import name
 from annokit.bench.vector_rates import VECTOR_RATE_NAMES
 
@@ -53,6 +55,25 @@ def vector_rates_table(result: dict) -> str:
         for key, rate in result["vector_rates"].items()
     ]
     return _table(["model on cached vectors", "vectors/s", "batch", "steps", "seconds"], rows)
+
+
+def compile_table(result: dict) -> str:
+    """Per torch.compile mode: the image and decoder-stack rates and the seconds the mode took,
+    compiling included; a failed mode with its reason."""
+    rows = []
+    for mode, record in result["compile_modes"].items():
+        if record["status"] != "measured":
+            rows.append([mode, *["-"] * len(COMPILE_RATE_NAMES), f"failed: {record['reason']}"])
+            continue
+        rates = [f"{record['rates'][key]['images_per_s']:,.1f}" for key in COMPILE_RATE_NAMES]
+        reused = " + rates (3)-(5) above" if record["reused_image_rates"] else ""
+        rows.append([mode, *rates, f"{record['seconds']:.0f} s{reused}"])
+    stack = result["settings"]["decoder_stack"]
+    header = ["compile mode", *COMPILE_RATE_NAMES.values(), "seconds, compiling included"]
+    return (
+        f"{_table(header, rows)}\ndecoder stack: {stack['model']} Multi-order RNN, "
+        f"{stack['seeds']} seeds, batch {stack['batch']} (notebook 05)"
+    )
 
 
 def notebook_table(result: dict) -> str:
@@ -110,6 +131,7 @@ def render(result: dict) -> str:
             f"(cache build: {result['cache']['build_images_per_s']:,.1f} images/s, "
             f"{result['cache']['bytes_per_image']:,} bytes per image)",
             vector_rates_table(result),
+            compile_table(result),
             projection_table(result),
             notebook_table(result),
             f"not timed, counted as 0 h: {result['not_projected']}\n"

@@ -42,7 +42,7 @@ from annokit.methods.side_by_side import run_side_by_side
 from annokit.models.multi_order_rnn import MultiOrderRNN, multi_order_loss
 from annokit.models.rnn_decoder import LabelDecoder, sequence_loss, teacher_forcing
 from annokit.profile import RNNSettings, stage_settings_dict
-from annokit.training.config import fit_config
+from annokit.training.config import FLOAT32, fit_config
 from annokit.training.fit import History
 from annokit.training.parallel import cpu_workers
 from annokit.training.validation import curve_subset
@@ -161,6 +161,7 @@ class DecoderJob:
     ``model``: a Multi-order RNN variant (``RELEASED_CODE``, ``PAPER_TEXT``) or a fixed order
     (``ORDERS``). ``settings``: the profile's ``[rnn]``, epochs and patience included. The
     profile's seed keeps the plain file names; another seed's files are ``<name>@seed<k>``.
+    ``compile``: the profile's ``[precision] compile`` mode, which the seeds' stack trains with.
     """
 
     model: str
@@ -170,6 +171,7 @@ class DecoderJob:
     run_dir: Path
     device: str = "cpu"
     meta: dict = field(default_factory=dict)
+    compile: str = "off"
 
 
 def train_decoder(job: DecoderJob, data: DecoderData) -> list[tuple[Predictions, History]]:
@@ -190,7 +192,10 @@ def train_decoder(job: DecoderJob, data: DecoderData) -> list[tuple[Predictions,
         )
         name, drop_last = FIXED_ORDER[job.model], False
     # the release never trains on a short last batch, whose few images would set BN's statistics
-    configs = [fit_config(settings, seed, drop_last=drop_last) for seed in job.seeds]
+    floats = replace(FLOAT32, compile=job.compile)  # float32, compiled as the profile says
+    configs = [
+        fit_config(settings, seed, drop_last=drop_last, precision=floats) for seed in job.seeds
+    ]
     folders = [seed_run_dir(job.run_dir, s, job.profile_seed) / "rnn" / name for s in job.seeds]
     fits = fit_seeds(problem, configs, folders, job.settings.patience, job.device)
     results = []
@@ -236,6 +241,7 @@ def train_decoders(
         "run_dir": run.run_dir,
         "device": str(run.device),
         "meta": run_meta(run),
+        "compile": run.profile.precision.compile,
     }
     # the sequence models run more steps per image: the longest jobs first, so that the cores
     # finish together

@@ -12,7 +12,9 @@ its lowest epoch (``training.validation.lowest_epoch``); the stack stops when ev
 ``epochs`` at the latest (patience 0: all epochs, still keeping the lowest). Each seed's weights go
 to ``<folder>/final.pt`` as ``fit`` writes them, the chosen epoch in ``meta``; a seed whose file is
 there is loaded, not trained again. A stack trains in seconds, so it keeps no per-epoch checkpoints:
-an interrupted one starts again, to the same result.
+an interrupted one starts again, to the same result. The configs' ``[precision] compile`` mode
+compiles each step's losses (``SeedLosses``, ``training.precision.maybe_compile``); "off", the
+default, runs them as they are.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from torch import Tensor, nn
 
 from annokit.models.rnn_decoder import LabelDecoder
 from annokit.models.seed_stack import StackedDecoder
+from annokit.training import precision
 from annokit.training.checkpoints import load_weights, save_final
 from annokit.training.config import FitConfig, build_optimizer
 from annokit.training.fit import (
@@ -64,6 +67,35 @@ class SeedFit:
     model: nn.Module
     epoch: int
     history: History
+
+
+class SeedLosses(nn.Module):
+    """Each seed's loss (S,) on a batch of (S, B, ...) tensors, as one module: what
+    ``[precision] compile`` compiles. Its parameters are the stack's, which checkpoints save."""
+
+    def __init__(
+        self,
+        stack: StackedDecoder,
+        losses: Callable[[StackedDecoder, tuple[Tensor, ...]], Tensor],
+    ) -> None:
+        super().__init__()
+        self.stack = stack
+        self.losses = losses
+
+    def forward(self, *batch: Tensor) -> Tensor:
+        return self.losses(self.stack, batch)
+
+
+def train_step(
+    seed_losses: nn.Module, optimizer: torch.optim.Optimizer, batch: tuple[Tensor, ...]
+) -> Tensor:
+    """One optimiser step of every seed at once (``seed_losses``: a ``SeedLosses``, compiled or
+    not); each seed's loss (S,), detached."""
+    losses = seed_losses(*batch)
+    optimizer.zero_grad(set_to_none=True)
+    losses.sum().backward()  # seed k's weights get the gradient of its own loss only
+    optimizer.step()
+    return losses.detach()
 
 
 def label_decoder(model: nn.Module) -> LabelDecoder:
@@ -141,6 +173,9 @@ def _train(
         models.append(problem.build())
     stack = StackedDecoder([label_decoder(m) for m in models]).to(device)
     optimizer = build_optimizer(list(stack.parameters()), first)
+    seed_losses = precision.maybe_compile(
+        SeedLosses(stack, problem.losses), first.precision.compile
+    )
     data = tuple(t.to(device) for t in problem.data)
     seeds = len(configs)
     validation = tuple(t.to(device).expand(seeds, *t.shape) for t in problem.validation)
@@ -150,18 +185,15 @@ def _train(
     for epoch in range(1, first.epochs + 1):
         started = time.perf_counter()
         orders = torch.stack([epoch_order(len(data[0]), c.seed, epoch) for c in configs])
-        stack.train()
+        seed_losses.train()
         totals, steps = torch.zeros(seeds, dtype=torch.float64), 0
         for positions in batch_positions(orders.to(device), first.batch_size, first.drop_last):
-            losses = problem.losses(stack, tuple(t[positions] for t in data))
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()  # seed k's weights get the gradient of its own loss only
-            optimizer.step()
-            totals += losses.detach().cpu().double()
+            losses = train_step(seed_losses, optimizer, tuple(t[positions] for t in data))
+            totals += losses.cpu().double()
             steps += 1
-        stack.eval()
+        seed_losses.eval()
         with torch.no_grad():
-            val_losses = problem.losses(stack, validation).cpu()
+            val_losses = seed_losses(*validation).cpu()
         seconds = time.perf_counter() - started
         for k in list(running):
             histories[k].append(

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import ConfigDict, Field
 
+from annokit.profile.compile_modes import CompileSetting
+
 # "csv": the folder + CSV layout of a user's own images (images/ + labels.csv, data/csv_layout.py);
 # "cocojson": a COCO export without captions (images/ + instances_*.json, data/coco_json_layout.py).
 Dataset = Literal["coco2014", "nuswide", "voc2007", "csv", "cocojson"]
@@ -324,8 +326,8 @@ class ImageCacheSettings(Strict):
 
 @dataclass(frozen=True, kw_only=True)
 class PrecisionSettings(Strict):
-    """[precision]: autocast and kernel choices of the image stages on CUDA
-    (``annokit.training.precision``); the CPU runs float32."""
+    """[precision]: autocast and kernels of the image stages on CUDA, torch.compile of them and of
+    notebook 05's decoders (``annokit.training.precision``); the CPU runs float32."""
 
     # auto: bfloat16 where the GPU has it, else float16 with a GradScaler; off: float32
     amp: Amp = "auto"
@@ -335,4 +337,6 @@ class PrecisionSettings(Strict):
     deterministic: bool = True
     # let cuDNN time its algorithms once per input shape; only with deterministic = false
     cudnn_benchmark: bool = False
-    compile: bool = False  # torch.compile the model being trained
+    # torch.compile the model being trained: "off", "default", "reduce-overhead" (CUDA graphs, CUDA
+    # only) or "max-autotune"; false and true still mean "off" and "default"
+    compile: CompileSetting = "off"

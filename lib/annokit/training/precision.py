@@ -3,7 +3,8 @@
 The decisions are pure functions of the device and the profile's ``[precision]`` settings, so they
 are tested without a GPU: bfloat16 autocast where the card supports it (Ampere and later), float16
 with a ``GradScaler`` otherwise, float32 on the CPU. Weights, optimiser states and checkpoints stay
-float32.
+float32. ``compile`` (a ``torch.compile`` mode, or "off") applies to the image stages and to the
+decoders of notebook 05 alike.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from annokit.profile.compile_modes import COMPILE_MODES, compile_from_switch
 from annokit.profile.sections import AMP_SETTINGS, PrecisionSettings
+
+CUDA_GRAPHS = "reduce-overhead"  # the torch.compile mode that captures CUDA graphs
 
 
 def bf16_supported() -> bool:
@@ -85,13 +89,43 @@ def apply_kernel_settings(device_type: str, settings: PrecisionSettings) -> dict
     return {"deterministic": settings.deterministic, "cudnn_benchmark": benchmark}
 
 
-def maybe_compile(model: nn.Module, enabled: bool) -> nn.Module:
-    """``torch.compile(model)`` when enabled, else the model itself.
+def compile_mode(setting: str | bool) -> str:
+    """``[precision] compile`` as a mode of ``COMPILE_MODES``: false/true (older profiles) are
+    "off"/"default"; anything else is one error line listing the modes."""
+    mode = compile_from_switch(setting)
+    if mode not in COMPILE_MODES:
+        raise ValueError(
+            f"[precision] compile = {setting!r} is not allowed: use one of "
+            f"{', '.join(COMPILE_MODES)} (or false / true for off / default)"
+        )
+    return mode
 
-    The compiled wrapper shares the model's parameters: train through it, save
-    ``model.state_dict()``.
+
+def model_device_type(model: nn.Module) -> str:
+    """The device type of a model's first parameter or buffer ("cpu" for a model without any)."""
+    tensor = next(iter([*model.parameters(), *model.buffers()]), None)
+    return tensor.device.type if tensor is not None else "cpu"
+
+
+def maybe_compile(model: nn.Module, mode: str | bool) -> nn.Module:
+    """``torch.compile(model, mode=mode)``, or the model itself when ``mode`` is "off".
+
+    Call it on the model already on its device: "reduce-overhead" captures CUDA graphs, so on any
+    other device it is an error line naming the fix rather than a silent fallback, and a timing or a
+    run record that names the mode is what ran. The compiled wrapper shares the model's parameters:
+    train through it, save ``model.state_dict()``.
     """
-    return torch.compile(model) if enabled else model
+    mode = compile_mode(mode)
+    if mode == "off":
+        return model
+    device_type = model_device_type(model)
+    if mode == CUDA_GRAPHS and device_type != "cuda":
+        raise ValueError(
+            f"[precision] compile = {CUDA_GRAPHS!r} captures CUDA graphs, which need a CUDA "
+            f"device, but the model is on {device_type}: set compile = 'default' or 'off' in the "
+            "profile, or run on a GPU"
+        )
+    return torch.compile(model, mode=mode)
 
 
 def describe(
@@ -108,5 +142,5 @@ def describe(
         "cudnn_benchmark": device_type == "cuda"
         and settings.cudnn_benchmark
         and not settings.deterministic,
-        "compile": settings.compile,
+        "compile": compile_mode(settings.compile),
     }
