@@ -41,3 +41,33 @@ def test_an_unknown_executor_is_refused_with_the_choices(monkeypatch):
     monkeypatch.setenv(parallel.EXECUTOR_VARIABLE, "kubernetes")
     with pytest.raises(ValueError, match="use one of local, slurm"):
         parallel.run_jobs(math.factorial, [(3,)], workers=1)
+
+
+def visible_card(seconds: float) -> str:
+    """The card a pool process sees, after a pause that keeps it busy while the other starts."""
+    import os
+    import time
+
+    time.sleep(seconds)
+    return os.environ.get("CUDA_VISIBLE_DEVICES", "")
+
+
+def test_one_process_per_card_each_seeing_only_its_card():
+    # no GPU is needed to check the pinning: each process sees one card of the list, its own
+    seen = parallel.run_jobs(visible_card, [(1.0,), (1.0,)], workers=1, gpus=("2", "5"))
+    assert sorted(seen) == ["2", "5"]
+
+
+def test_fits_fan_out_over_cards_only_on_the_default_cuda_device_of_a_machine_with_several(
+    monkeypatch,
+):
+    assert parallel.visible_gpus("cpu") == ()
+    monkeypatch.setattr(parallel.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(parallel.torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert parallel.visible_gpus("cuda") == ("0", "1")
+    assert parallel.visible_gpus("cuda:1") == ()  # a card the user named: that card alone
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,6")  # what the scheduler gave this job
+    assert parallel.visible_gpus("cuda") == ("3", "6")
+    monkeypatch.setattr(parallel.torch.cuda, "device_count", lambda: 1)
+    assert parallel.visible_gpus("cuda") == ()

@@ -247,7 +247,9 @@ def train_decoders(
     # finish together
     ordered = sorted(models, key=lambda m: m in MULTI_ORDER_FILES)
     jobs = [(DecoderJob(model=model, **common), data) for model in ordered]
-    results = run_side_by_side(train_decoder, jobs, cpu_workers(run.device), desc="decoders")
+    results = run_side_by_side(
+        train_decoder, jobs, cpu_workers(run.device), desc="decoders", device=run.device
+    )
     trained = dict(zip(ordered, results))
     return {(m, seed): trained[m][i] for m in models for i, seed in enumerate(seeds)}
 

@@ -274,7 +274,9 @@ def train_step5(
     """
     seeds = run.profile.seeds("classifier")
     jobs = [(run, visual, textual, epochs, seed) for seed in seeds]
-    done = run_side_by_side(seed_step5, jobs, cpu_workers(run.device), desc="step-5 heads")
+    done = run_side_by_side(
+        seed_step5, jobs, cpu_workers(run.device), desc="step-5 heads", device=run.device
+    )
     return dict(zip(seeds, done, strict=True))
 
 

@@ -129,4 +129,6 @@ def fit_side_by_side(
     workers = cpu_workers(stage.run.device) if workers is None else workers
     threads = threads_per_job(min(workers, len(todo)))
     jobs = [(stage, kind, point, threads) for point in todo]
-    return run_side_by_side(fit_point, jobs, workers, desc=f"partial-label fits ({kind})")
+    return run_side_by_side(
+        fit_point, jobs, workers, desc=f"partial-label fits ({kind})", device=stage.run.device
+    )

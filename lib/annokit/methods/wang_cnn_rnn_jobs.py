@@ -210,5 +210,5 @@ def train_seeds(
             how = replace(how, image_config=replace(image_config, seed=int(seed)))
         jobs.append((CNNRNNJob(how, profile.seed, meta), inputs))
     workers = 1 if on_images else cpu_workers(run.device, limit=len(jobs))
-    results = run_side_by_side(train_seed, jobs, workers, desc="CNN-RNN seeds")
+    results = run_side_by_side(train_seed, jobs, workers, desc="CNN-RNN seeds", device=run.device)
     return dict(zip(seeds, results))

@@ -3,7 +3,8 @@
 The decoders and heads that train on cached vectors run on one thread (``SMALL_MODEL_THREADS``), so
 on a CPU a second core sits idle. ``run_jobs`` starts a pool of fresh (spawned) processes and gives
 each job to one; every job seeds itself, so its result does not depend on the process that ran it.
-On a GPU, or with one worker, the jobs run one after another in this process.
+On one GPU, or with one worker, the jobs run one after another in this process; on a machine with
+several GPUs (``visible_gpus``) one process per card runs them, each process seeing only its card.
 
 ``ANNOKIT_EXECUTOR`` sends the same jobs through submitit instead: ``slurm`` submits them as one
 SLURM job array (``ANNOKIT_SLURM`` holds the array's options, e.g.
@@ -40,20 +41,53 @@ def cpu_workers(device: torch.device | str, limit: int | None = None) -> int:
     return max(1, min(cores, limit or cores))
 
 
-def run_jobs(fn: Callable[..., R], jobs: Sequence[tuple[Any, ...]], workers: int) -> list[R]:
+def visible_gpus(device: torch.device | str) -> tuple[str, ...]:
+    """The cards independent fits fan out over, as ``CUDA_VISIBLE_DEVICES`` names them: every
+    visible one when the stage runs on ``cuda`` (no index) and there are several; none otherwise
+    (the CPU, one card, or a card the user named, ``cuda:1``)."""
+    device = torch.device(device)
+    if device.type != "cuda" or device.index is not None or not torch.cuda.is_available():
+        return ()
+    count = torch.cuda.device_count()
+    listed = [g.strip() for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
+    names = listed[:count] if len(listed) >= count else [str(k) for k in range(count)]
+    return tuple(names) if count > 1 else ()
+
+
+def _pin_gpu(cards) -> None:
+    """A pool process's initializer: take one card from the queue and see only it (``cuda`` is
+    then that card), before anything starts CUDA."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = cards.get()
+
+
+def run_jobs(
+    fn: Callable[..., R],
+    jobs: Sequence[tuple[Any, ...]],
+    workers: int,
+    gpus: Sequence[str] = (),
+) -> list[R]:
     """``[fn(*job) for job in jobs]``, in order, on ``workers`` spawned processes (this one when 1),
-    or through submitit when ``ANNOKIT_EXECUTOR`` names an executor.
+    one process per card of ``gpus`` (``visible_gpus``), or through submitit when
+    ``ANNOKIT_EXECUTOR`` names an executor.
 
     ``fn`` must be importable (a module-level function) and its arguments picklable.
     """
     executor = os.environ.get(EXECUTOR_VARIABLE, "")
     if executor:
         return submitit_jobs(fn, jobs, executor)
+    workers = len(gpus) if len(gpus) > 1 else workers
     if workers <= 1 or len(jobs) <= 1:
         return [fn(*job) for job in jobs]
     # fork would copy this process's threads and locks
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+    pinning = {}
+    if len(gpus) > 1:
+        cards = context.Queue()
+        for card in gpus:
+            cards.put(card)
+        pinning = {"initializer": _pin_gpu, "initargs": (cards,)}
+    size = min(workers, len(jobs))
+    with ProcessPoolExecutor(max_workers=size, mp_context=context, **pinning) as pool:
         futures = [pool.submit(fn, *job) for job in jobs]
         return [future.result() for future in futures]
 

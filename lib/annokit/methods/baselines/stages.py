@@ -92,7 +92,7 @@ def run_all(
         (BaselineJob(key=key, seed=seed, **common), data)
         for key, seed in baseline_jobs(run.profile, keys)
     ]
-    return run_side_by_side(run_baseline, jobs, workers, desc="baselines")
+    return run_side_by_side(run_baseline, jobs, workers, desc="baselines", device=run.device)
 
 
 def run_baseline(job: BaselineJob, data: BaselineData) -> Predictions:
