@@ -23,6 +23,7 @@ from annokit.profile import Profile
 
 NOTEBOOKS = tuple(READS)  # the chain's notebooks, in order
 NEGLIGIBLE = ""  # the rate of work that is not timed
+TORCHRUN = "torchrun"  # the bag of the image stages that train across the cards (--gpus N)
 # notebook 06's parameter defaults, for where its source is not at hand (an installed package)
 PARTIAL_DEFAULTS = {
     "losses": list(LOSSES),
@@ -45,6 +46,11 @@ class Work:
     rate: str  # a measured rate's name; NEGLIGIBLE: not timed
     fits: int = 0  # models trained (0: a pass, or nothing timed)
     note: str = ""
+    # on a machine of several GPUs: ``jobs`` independent equal parts, one card each, run beside the
+    # other parts of the same ``bag`` (0: in the notebook's process, one card); bag TORCHRUN: the
+    # stage's steps shared by every card (``gpu_wall``)
+    jobs: int = 0
+    bag: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ def image_stage(profile: Profile, split: Split, stage: str) -> list[Work]:
     step = f"{stage}_train_step"
     curve = split.curve * monitored_epochs(epochs, profile.evaluation.every)
     work = [
-        Work(notebook, f"{stage} training", split.fit * epochs * seeds, step, seeds),
+        Work(notebook, f"{stage} training", split.fit * epochs * seeds, step, seeds, bag=TORCHRUN),
         Work(notebook, f"{stage} validation curve", curve, "inference"),
         Work(notebook, f"{stage} features", split.every, "inference"),
     ]
@@ -116,10 +122,14 @@ def image_stage(profile: Profile, split: Split, stage: str) -> list[Work]:
     return work
 
 
-def vector_fit(notebook: str, stage: str, fits: int, per_fit: int, rate: str) -> Work:
-    """``fits`` models on cached vectors, ``per_fit`` vectors each (epochs included)."""
+def vector_fit(
+    notebook: str, stage: str, fits: int, per_fit: int, rate: str, bag: str = "", jobs: int = 0
+) -> Work:
+    """``fits`` models on cached vectors, ``per_fit`` vectors each (epochs included); ``bag``:
+    side by side with its other jobs, ``jobs`` parts (0 with a bag: one per fit)."""
     note = "validation passes timed as training steps"
-    return Work(notebook, stage, fits * per_fit, rate, fits, note)
+    jobs = (jobs or fits) if bag else 0
+    return Work(notebook, stage, fits * per_fit, rate, fits, note, jobs, bag)
 
 
 def vector_stages(profile: Profile, split: Split) -> list[Work]:
@@ -137,14 +147,21 @@ def vector_stages(profile: Profile, split: Split) -> list[Work]:
             heads,
             split.fit * profile.classifier.epochs,
             "classifier_step",
+            bag="heads",
         ),
-        vector_fit("04_lqp", "LQP heads", heads, split.fit * profile.lqp.epochs, "lqp_step"),
+        vector_fit(
+            "04_lqp", "LQP heads", heads, split.fit * profile.lqp.epochs, "lqp_step", bag="heads"
+        ),
     ]
     rnn, seeds = profile.rnn, len(profile.seeds("rnn"))
     per_fit = (split.fit + min(split.validation, EVAL_LIMIT)) * rnn.epochs + split.test
     for model in table1_decoders(rnn.variant):
         rate = f"multi_order_step:{model}" if model in MULTI_ORDER_FILES else "fixed_order_step"
-        work.append(vector_fit("05_multi_order_rnn", f"decoder {model}", seeds, per_fit, rate))
+        # a decoder's seeds train as one stack: one job
+        decoder = vector_fit(
+            "05_multi_order_rnn", f"decoder {model}", seeds, per_fit, rate, "dec", 1
+        )
+        work.append(decoder)
     return work
 
 
@@ -177,7 +194,9 @@ def partial_stage(profile: Profile, split: Split) -> list[Work]:
         work.append(Work(notebook, "maps below the last block", split.every, "inference"))
     fits, rounds = grid["fits"], grid["curriculum_fits"]
     work += [
-        Work(notebook, "grid fine-tuning", fits * per_fit, "cnn_train_step", fits, note),
+        Work(
+            notebook, "grid fine-tuning", fits * per_fit, "cnn_train_step", fits, note, fits, "grid"
+        ),
         Work(notebook, "grid test scores", fits * split.test, "inference"),
         Work(notebook, "curriculum fine-tuning", rounds * per_fit, "cnn_train_step", rounds, note),
         Work(
@@ -216,6 +235,8 @@ def partial_studies(profile: Profile, split: Split, per_fit: int, note: str) -> 
             "cnn_train_step",
             labelling_fits,
             note,
+            labelling_fits,
+            "labelling",
         ),
         Work(
             notebook,
@@ -236,12 +257,15 @@ def baselines_stage(profile: Profile, split: Split) -> list[Work]:
     seeds, baselines, notebook = len(baseline_seeds(profile)), profile.baselines, "08_baselines"
     per_fit = (split.fit + split.validation) * baselines.epochs
     work = [
-        vector_fit(notebook, f"head {key}", seeds, per_fit, f"head_step:{key}") for key in HEADS
+        vector_fit(notebook, f"head {key}", seeds, per_fit, f"head_step:{key}", "baselines")
+        for key in HEADS
     ]
-    work.append(vector_fit(notebook, "LSEP label count", seeds, per_fit, "count_estimator_step"))
+    count = "count_estimator_step"
+    work.append(vector_fit(notebook, "LSEP label count", seeds, per_fit, count, "baselines"))
     epochs = baselines.order_free_epochs or profile.rnn.epochs
     order_free = (split.fit + split.validation) * epochs + split.test
-    work.append(vector_fit(notebook, "Order-free RNN", seeds, order_free, "order_free_step"))
+    free = vector_fit(notebook, "Order-free RNN", seeds, order_free, "order_free_step", "baselines")
+    work.append(free)
     work.append(Work(notebook, "neighbour methods", 0, NEGLIGIBLE, note="kNN searches, not timed"))
     return work
 
@@ -251,7 +275,7 @@ def cnn_rnn_stage(profile: Profile, split: Split) -> list[Work]:
     decoder steps) and phase 2's fine-tuning, each scoring the validation images every epoch."""
     settings, seeds, notebook = profile.cnn_rnn, len(profile.seeds("cnn_rnn")), "07_cnn_rnn"
     phase1 = (split.fit + split.validation) * settings.epochs + split.test
-    work = [vector_fit(notebook, "CNN-RNN phase 1", seeds, phase1, "fixed_order_step")]
+    work = [vector_fit(notebook, "CNN-RNN phase 1", seeds, phase1, "fixed_order_step", "seeds")]
     if settings.finetune == "none":
         return work
     note = "" if settings.finetune == "all" else "last block part, timed as the CNN's step: a bound"
@@ -261,7 +285,16 @@ def cnn_rnn_stage(profile: Profile, split: Split) -> list[Work]:
     passes = seeds * (split.validation * settings.finetune_epochs + split.test)
     return [
         *work,
-        Work(notebook, "CNN-RNN phase 2 fine-tuning", tuned, "cnn_train_step", seeds, note),
+        Work(
+            notebook,
+            "CNN-RNN phase 2 fine-tuning",
+            tuned,
+            "cnn_train_step",
+            seeds,
+            note,
+            seeds,
+            "seeds",
+        ),
         Work(notebook, "CNN-RNN phase 2 validation and test", passes, "inference"),
     ]
 

@@ -104,10 +104,19 @@ def projection_table(result: dict) -> str:
                 f"{p['split']['train']:,} / {p['split']['test']:,}",
                 "on" if p["cache"] else "off",
                 f"{p['hours']:,.2f}",
+                f"{p['wall_hours']['8']['total']:,.2f}",
                 f"{longest} ({p['stages'][longest]['hours']:,.2f} h)",
             ]
         )
-    return _table(["profile", "train / test images", "cache", "chain hours", "longest stage"], rows)
+    head = [
+        "profile",
+        "train / test images",
+        "cache",
+        "chain hours",
+        "wall h, 8 GPUs",
+        "longest stage",
+    ]
+    return _table(head, rows)
 
 
 def render(result: dict) -> str:

@@ -12,6 +12,7 @@ RNN splits.
 from __future__ import annotations
 
 from annokit.bench.chain import NEGLIGIBLE, NOTEBOOKS, Work, chain, partial_grid
+from annokit.bench.gpu_wall import WALL_GPUS, chain_wall
 from annokit.data.manifest_file import load_manifest
 from annokit.profile import Profile, load_profile
 
@@ -45,9 +46,11 @@ def project_profile(name: str, rates: dict[str, float]) -> dict:
     loader = rates["cached_loader" if profile.cache.enabled else "jpeg_loader"]
     stages: dict[str, dict] = {}
     notebooks: dict[str, dict] = {stem: {"hours": 0.0, "stages": []} for stem in NOTEBOOKS}
+    timed = []
     for work in chain(profile, sizes["train"], sizes["test"]):
         bound_by, rate = stage_rate(work, rates, loader)
         hours = work.images / rate / 3600 if work.images else 0.0
+        timed.append((work, hours))
         stages[work.stage] = {
             "notebook": work.notebook,
             "images": work.images,
@@ -68,6 +71,8 @@ def project_profile(name: str, rates: dict[str, float]) -> dict:
         "notebooks": notebooks,
         "stages": stages,
         "hours": sum(s["hours"] for s in stages.values()),
+        # on G cards of one machine: fits fanned out, image stages under torchrun (gpu_wall)
+        "wall_hours": {str(g): chain_wall(timed, g) for g in WALL_GPUS},
         "not_projected": NOT_PROJECTED,
     }
 
