@@ -352,9 +352,10 @@ comparison = pc.StrategyComparison(
     round_epochs=curriculum_epochs,
 )
 if curriculum_rounds > 0:
-    rounds, thetas = pc.compare_strategies(
-        run, data, training=training, comparison=comparison, retrain=retrain
-    )
+    # every (strategy, seed) is a job of its own: side by side first, then loaded and scored
+    strategy_points = [(kind, s, comparison) for s in seeds for kind in comparison.kinds]
+    pj.fit_side_by_side(partial_stage, "curriculum", strategy_points, retrain=retrain)
+    rounds, thetas = pc.compare_strategies(run, data, training=training, comparison=comparison)
     rounds = rounds.assign(profile=profile)
     run.save_table(rounds, "partial_labels_curriculum", index=False, float_format=None)
     run.save_table(thetas, "partial_labels_curriculum_theta", index=False, float_format=None)

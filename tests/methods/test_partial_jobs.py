@@ -7,12 +7,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
 from annokit.artifacts.run import open_run
 from annokit.methods import partial_jobs as pj
 from annokit.methods.partial_budget import LabellingGrid, own_fit_points
+from annokit.methods.partial_curriculum import StrategyComparison, compare_strategies
 from annokit.methods.partial_sweep import SweepGrid, sweep_points
 from annokit.training import parallel
 
@@ -102,3 +104,40 @@ def test_submitit_local_executor_writes_the_fits_the_in_process_path_writes(
     for name in names:
         for key, tensor in weights[""][name].items():
             assert torch.equal(tensor, weights["local"][name][key]), (name, key)
+
+
+@pytest.mark.slow
+def test_curriculum_strategies_as_jobs_give_the_rounds_the_notebooks_loop_gives(
+    make_tiny_run, tmp_path
+):
+    comparison = StrategyComparison(
+        kinds=("none", "score_threshold", "ensemble"),
+        proportion=0.5,
+        rounds=1,
+        seeds=(0,),
+        candidates={"score_threshold": (0.6, 0.9), "ensemble": (0.6, 0.9)},
+        min_accuracy=0.5,
+        mc_samples=2,
+    )
+    tables = {}
+    for workers in (1, 2):
+        stage = tiny_stage(make_tiny_run, tmp_path / f"workers{workers}")
+        data, training = pj.stage_training(stage)
+        if workers > 1:
+            points = [(kind, 0, comparison) for kind in comparison.kinds]
+            trained = pj.fit_side_by_side(stage, "curriculum", points, workers=workers)
+            assert trained == [
+                "curriculum_none_p050",
+                "curriculum_score_threshold_p050",
+                "curriculum_ensemble_p050",
+            ]
+            assert pj.missing_fits(stage, "curriculum", points) == []
+        files = sorted((stage.run.run_dir / "partial").glob("curriculum_*/round_1/final.pt"))
+        written = {path: path.stat().st_mtime_ns for path in files}
+        rounds, thetas = compare_strategies(stage.run, data, training, comparison)
+        tables[workers] = (rounds, thetas)
+        # the notebook's loop loads the jobs' rounds: it trains none again
+        assert {path: path.stat().st_mtime_ns for path in files} == written
+        assert len(written) == (3 if workers > 1 else 0)
+    pd.testing.assert_frame_equal(tables[2][0], tables[1][0])
+    pd.testing.assert_frame_equal(tables[2][1], tables[1][1])

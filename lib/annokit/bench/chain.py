@@ -198,7 +198,16 @@ def partial_stage(profile: Profile, split: Split) -> list[Work]:
             notebook, "grid fine-tuning", fits * per_fit, "cnn_train_step", fits, note, fits, "grid"
         ),
         Work(notebook, "grid test scores", fits * split.test, "inference"),
-        Work(notebook, "curriculum fine-tuning", rounds * per_fit, "cnn_train_step", rounds, note),
+        Work(
+            notebook,
+            "curriculum fine-tuning",
+            rounds * per_fit,
+            "cnn_train_step",
+            rounds,
+            note,
+            rounds,
+            "curriculum",
+        ),
         Work(
             notebook,
             "curriculum labelling and test scores",
@@ -245,6 +254,8 @@ def partial_studies(profile: Profile, split: Split, per_fit: int, note: str) -> 
             "cnn_train_step",
             curriculum,
             note,
+            curriculum,
+            "curriculum",
         ),
         Work(notebook, "curriculum strategies labelling", passes, "inference"),
         Work(notebook, "GNN head fine-tuning", gnn * per_fit, "cnn_train_step", gnn, note),

@@ -209,6 +209,24 @@ def ensemble_members(
     return tuple(members)
 
 
+def strategy_folder(run: Run, point: tuple[str, int, StrategyComparison]) -> str:
+    """``curriculum_<kind>_p<percent>[@seed<k>]``: the rounds of one strategy and seed, in
+    ``<run>/partial``."""
+    kind, seed, comparison = point
+    return f"curriculum_{kind}_p{round(100 * comparison.proportion):03d}{seed_suffix(run, seed)}"
+
+
+def strategy_rounds(
+    run: Run, data: PartialData, training: ClassifierTraining, point: tuple
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``compare_strategies`` for one ``(kind, seed, comparison)``: a job of its own, since no
+    strategy reads another's rounds (the MC dropout masks are drawn from a fixed seed)."""
+    kind, seed, comparison = point
+    return compare_strategies(
+        run, data, training, replace(comparison, kinds=(kind,), seeds=(seed,))
+    )
+
+
 def compare_strategies(
     run: Run,
     data: PartialData,
@@ -259,11 +277,10 @@ def compare_strategies(
         if comparison.round_epochs:
             config = replace(config, training=config.training.with_epochs(comparison.round_epochs))
         seeded = replace(training, config=config)
-        folder = run.run_dir / "partial" / f"curriculum_{kind}_p{round(100 * p):03d}"
         result = train_with_curriculum(
             data.train,
             start,
-            Path(f"{folder}{seed_suffix(run, s)}"),
+            run.run_dir / "partial" / strategy_folder(run, (kind, s, comparison)),
             seeded,
             curriculum,
             start=CurriculumStart(model0, history0, ensemble),

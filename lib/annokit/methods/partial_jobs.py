@@ -1,12 +1,14 @@
 """Notebook 06's independent fits side by side: one process per CPU core, or a SLURM job array.
 
 Every point of the partial-label sweep and of the labelling comparison is a fit of its own, written
-to ``<run>/partial/<fit name>/final.pt``. ``fit_side_by_side(stage, kind, points)`` trains the
-points whose file is missing as jobs of ``annokit.methods.side_by_side`` (spawned processes on a
-CPU, submitit when ``ANNOKIT_EXECUTOR`` is set); the notebook's own loop then finds every
-``final.pt`` and loads it, as it would after any earlier run. A job rebuilds what it trains from
-the ``PartialStage`` alone (the run and its ``[partial]`` settings), with the same functions the
-notebook calls (``stage_training``), so its files are those the notebook would write itself.
+to ``<run>/partial/<fit name>/final.pt``; every (strategy, seed) of the curriculum comparison is a
+job of its own too, its rounds in ``<run>/partial/curriculum_<kind>_p<percent>[@seed<k>]``.
+``fit_side_by_side(stage, kind, points)`` trains the points whose last file is missing as jobs of
+``annokit.methods.side_by_side`` (one process per CPU core or per GPU, submitit when
+``ANNOKIT_EXECUTOR`` is set); the notebook's own loop then finds every file and loads it, as it
+would after any earlier run. A job rebuilds what it trains from the ``PartialStage`` alone (the run
+and its ``[partial]`` settings), with the same functions the notebook calls (``stage_training``),
+so its files are those the notebook would write itself.
 
 Threads: one process alone keeps torch's threads; W processes on C cores take C // W each. On the
 demo a fit's weights are the same bit for bit on one thread or two (``tests/methods``).
@@ -22,6 +24,7 @@ from typing import Any
 
 from annokit.artifacts.run import Run
 from annokit.methods.partial_budget import labelling_fit, labelling_fit_name
+from annokit.methods.partial_curriculum import strategy_folder, strategy_rounds
 from annokit.methods.partial_finetune import fine_tuning, partial_fit_config
 from annokit.methods.partial_labels import ClassifierTraining, PartialData
 from annokit.methods.partial_sweep import sweep_fit, sweep_fit_name
@@ -31,10 +34,18 @@ from annokit.training.parallel import cpu_workers
 
 FINAL_FILE = "final.pt"  # what ``training.fit.fit`` writes when a fit ends
 
-# kind of point -> (the fit's folder name, the function that trains or loads it)
-FITS: dict[str, tuple[Callable[[Run, Any], str], Callable[..., Any]]] = {
-    "sweep": (sweep_fit_name, sweep_fit),
-    "labelling": (labelling_fit_name, labelling_fit),
+
+def last_round(point: tuple) -> str:
+    """The file a curriculum strategy's job leaves last: its last round's ``final.pt``."""
+    return f"round_{point[2].rounds}/{FINAL_FILE}"
+
+
+# kind of point -> (its folder in <run>/partial, the function that trains or loads it, the file in
+# that folder that says it is finished)
+FITS: dict[str, tuple[Callable[[Run, Any], str], Callable[..., Any], Callable[[tuple], str]]] = {
+    "sweep": (sweep_fit_name, sweep_fit, lambda point: FINAL_FILE),
+    "labelling": (labelling_fit_name, labelling_fit, lambda point: FINAL_FILE),
+    "curriculum": (strategy_folder, strategy_rounds, last_round),
 }
 
 
@@ -97,7 +108,7 @@ def missing_fits(stage: PartialStage, kind: str, points: Sequence[tuple]) -> lis
         if name in seen:
             continue
         seen.add(name)
-        if not (stage.run.run_dir / "partial" / name / FINAL_FILE).is_file():
+        if not (stage.run.run_dir / "partial" / name / FITS[kind][2](point)).is_file():
             missing.append(point)
     return missing
 
