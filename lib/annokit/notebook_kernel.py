@@ -24,6 +24,8 @@ from jupyter_client import AsyncKernelManager
 from traitlets import Dict, Unicode
 from traitlets.config import Config
 
+from annokit.cpu_share import CPU_WORKERS_VARIABLE, cpu_cores
+
 # the kernels' processes while they run (a process the provisioner has let go of drops out)
 _LIVE: weakref.WeakSet[subprocess.Popen] = weakref.WeakSet()
 _STOPPED = threading.Event()
@@ -31,6 +33,15 @@ _STOPPED = threading.Event()
 # waits for the others sleeps at once instead of spinning for milliseconds on a core the other
 # notebook needs. The threads and the work each one does are the same, and so is every number.
 SIDE_BY_SIDE_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
+def side_by_side_env(jobs: int) -> dict[str, str] | None:
+    """The kernels' environment when ``jobs`` notebooks run at once (None: one at a time): passive
+    OpenMP waits, and each notebook's independent fits on its share of the cores, so that two
+    notebooks that fan out do not put four busy processes on two cores."""
+    if jobs <= 1:
+        return None
+    return {**SIDE_BY_SIDE_ENV, CPU_WORKERS_VARIABLE: str(max(1, cpu_cores() // jobs))}
 
 
 class LoggedKernelManager(AsyncKernelManager):

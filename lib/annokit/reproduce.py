@@ -24,12 +24,12 @@ from annokit import paths
 from annokit.chain_graph import StepsFailed, critical_order, needs_of, run_graph
 from annokit.cli import called_as, run_cli, worker_message
 from annokit.notebook_kernel import (
-    SIDE_BY_SIDE_ENV,
     allow_kernels,
     echo_kernel_log,
     kernel_config,
     kernel_log_path,
     kernels_stopped,
+    side_by_side_env,
     stop_kernels,
 )
 from annokit.notebook_parameters import typed_parameters
@@ -224,7 +224,7 @@ def _run_chain(
         running.append(name)
         bar.set_postfix_str(", ".join(running))
         try:
-            seconds = run_notebook(notebook, output, own, SIDE_BY_SIDE_ENV if jobs > 1 else None)
+            seconds = run_notebook(notebook, output, own, side_by_side_env(jobs))
         finally:
             running.remove(name)
         state[0] = data_state(profile, parameters)  # what the notebook made of the data

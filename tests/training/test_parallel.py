@@ -71,3 +71,22 @@ def test_fits_fan_out_over_cards_only_on_the_default_cuda_device_of_a_machine_wi
     assert parallel.visible_gpus("cuda") == ("3", "6")
     monkeypatch.setattr(parallel.torch.cuda, "device_count", lambda: 1)
     assert parallel.visible_gpus("cuda") == ()
+
+
+def test_notebooks_side_by_side_share_the_cores_out_for_their_fits(monkeypatch):
+    from annokit import cpu_share
+    from annokit.notebook_kernel import side_by_side_env
+
+    monkeypatch.setattr(cpu_share.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.delenv(cpu_share.CPU_WORKERS_VARIABLE, raising=False)
+    assert side_by_side_env(1) is None  # one notebook at a time: every core
+    assert parallel.cpu_workers("cpu") == 4
+    env = side_by_side_env(2)
+    assert env == {"OMP_WAIT_POLICY": "PASSIVE", cpu_share.CPU_WORKERS_VARIABLE: "2"}
+    monkeypatch.setenv(cpu_share.CPU_WORKERS_VARIABLE, env[cpu_share.CPU_WORKERS_VARIABLE])
+    assert parallel.cpu_workers("cpu") == 2
+    assert parallel.cpu_workers("cpu", limit=1) == 1
+    assert parallel.cpu_workers("cuda") == 1
+    assert side_by_side_env(8)[cpu_share.CPU_WORKERS_VARIABLE] == "1"  # never none
+    monkeypatch.setenv(cpu_share.CPU_WORKERS_VARIABLE, "many")  # not a number: every core
+    assert parallel.cpu_workers("cpu") == 4

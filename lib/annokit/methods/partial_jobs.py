@@ -16,13 +16,13 @@ demo a fit's weights are the same bit for bit on one thread or two (``tests/meth
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from annokit.artifacts.run import Run
+from annokit.cpu_share import cpu_cores
 from annokit.methods.partial_budget import labelling_fit, labelling_fit_name
 from annokit.methods.partial_curriculum import strategy_folder, strategy_rounds
 from annokit.methods.partial_finetune import fine_tuning, partial_fit_config
@@ -118,8 +118,7 @@ def threads_per_job(workers: int) -> int | None:
     torch's own setting)."""
     if workers <= 1:
         return None
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // workers)
+    return max(1, cpu_cores() // workers)
 
 
 def fit_side_by_side(

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 
 import torch
 
+from annokit.cpu_share import cpu_share
+
 R = TypeVar("R")
 EXECUTOR_VARIABLE = "ANNOKIT_EXECUTOR"
 SLURM_VARIABLE = "ANNOKIT_SLURM"
@@ -31,13 +33,12 @@ EXECUTORS = ("", "local", "slurm")
 
 
 def cpu_workers(device: torch.device | str, limit: int | None = None) -> int:
-    """Processes for small CPU fits: one per core (at most ``limit``); 1 on a GPU, which runs them
-    in turn."""
+    """Processes for small CPU fits: one per core (at most ``limit``, and at most
+    ``ANNOKIT_CPU_WORKERS``, the cores ``reproduce`` leaves each notebook it runs beside others);
+    1 on a GPU, which runs them in turn."""
     if torch.device(device).type != "cpu":
         return 1
-    cores = (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    )
+    cores = cpu_share()
     return max(1, min(cores, limit or cores))
 
 

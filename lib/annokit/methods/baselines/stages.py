@@ -80,7 +80,7 @@ def run_all(
     side on the CPU cores, one thread each, or one after another on a GPU."""
     data = data if data is not None else baseline_data(run)
     workers = cpu_workers(run.device)
-    threads = SMALL_MODEL_THREADS if workers > 1 else None
+    threads = SMALL_MODEL_THREADS  # in turn or side by side: the same numbers
     common = {
         "profile": run.profile,
         "run_dir": Path(run.run_dir),
