@@ -212,9 +212,11 @@ fig = plot_normalisation()
 # message naming the folder: rerun with `retrain = True`.
 #
 # The fits do not depend on each other, so `pj.fit_side_by_side` trains them first, one process
-# per CPU core (one after another on a GPU; a SLURM job array with `ANNOKIT_EXECUTOR=slurm`, see
-# `docs/gpu.md`). Every job rebuilds its model from `partial_stage` alone and writes
-# `<run>/partial/<fit>/final.pt`; `ps.sweep` then finds each file, loads it and scores it.
+# per CPU core or per GPU (a SLURM job array with `ANNOKIT_EXECUTOR=slurm`, see `docs/gpu.md`).
+# Every job rebuilds its model from `partial_stage` alone and writes `<run>/partial/<fit>/final.pt`;
+# `ps.sweep` then finds each file, loads it and scores it. With one core to spare (`reproduce`
+# running another notebook beside this one) or one GPU, nothing is fanned out and `ps.sweep` trains
+# the fits in turn: the same files either way.
 
 # %%
 config = training.config  # [precision] and [loader] when it trains on images

@@ -15,7 +15,7 @@ from annokit.artifacts.run import open_run
 from annokit.methods import partial_jobs as pj
 from annokit.methods.partial_budget import LabellingGrid, own_fit_points
 from annokit.methods.partial_curriculum import StrategyComparison, compare_strategies
-from annokit.methods.partial_sweep import SweepGrid, sweep_points
+from annokit.methods.partial_sweep import SweepGrid, sweep_fit, sweep_points
 from annokit.training import parallel
 
 PROFILE = "demo"
@@ -79,7 +79,7 @@ def final_weights(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
 
 
 @pytest.mark.slow
-def test_submitit_local_executor_writes_the_fits_the_in_process_path_writes(
+def test_submitit_local_executor_writes_the_fits_the_notebooks_own_loop_writes(
     make_tiny_run, tmp_path, monkeypatch
 ):
     pytest.importorskip("submitit")
@@ -92,7 +92,12 @@ def test_submitit_local_executor_writes_the_fits_the_in_process_path_writes(
         monkeypatch.setenv("ANNOKIT_WORK", str(work))
         if launcher:
             monkeypatch.setenv(parallel.EXECUTOR_VARIABLE, launcher)
-        assert pj.fit_side_by_side(stage, "sweep", points, workers=1) == names
+            assert pj.fit_side_by_side(stage, "sweep", points, workers=1) == names
+        else:  # one core, no executor: nothing fanned out, the notebook's loop trains in turn
+            assert pj.fit_side_by_side(stage, "sweep", points, workers=1) == []
+            data, training = pj.stage_training(stage)
+            for point in points:
+                sweep_fit(stage.run, data, training, point)
         folder = stage.run.run_dir / "partial"
         weights[launcher] = final_weights(folder)
         files[launcher] = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.*"))

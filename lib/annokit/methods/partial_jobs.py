@@ -16,6 +16,7 @@ demo a fit's weights are the same bit for bit on one thread or two (``tests/meth
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -30,7 +31,7 @@ from annokit.methods.partial_labels import ClassifierTraining, PartialData
 from annokit.methods.partial_sweep import sweep_fit, sweep_fit_name
 from annokit.methods.side_by_side import run_side_by_side
 from annokit.profile import PartialSettings
-from annokit.training.parallel import cpu_workers
+from annokit.training.parallel import EXECUTOR_VARIABLE, cpu_workers, visible_gpus
 
 FINAL_FILE = "final.pt"  # what ``training.fit.fit`` writes when a fit ends
 
@@ -131,12 +132,19 @@ def fit_side_by_side(
 ) -> list[str]:
     """Train every fit of ``points`` that is not finished, as independent jobs; returns the folder
     names trained. ``retrain`` deletes the points' fits first; ``workers`` None: one per CPU core
-    (``parallel.cpu_workers``; 1 on a GPU)."""
+    (``parallel.cpu_workers``; 1 on a GPU).
+
+    With one worker, one card and no cluster executor nothing is fanned out: the notebook's own
+    loop trains the fits in turn, as it would anyway (a job would score them a second time).
+    """
     if retrain:
         for name in {fit_name(stage, kind, point) for point in points}:
             shutil.rmtree(stage.run.run_dir / "partial" / name, ignore_errors=True)
-    todo = missing_fits(stage, kind, points)
     workers = cpu_workers(stage.run.device) if workers is None else workers
+    fanned = workers > 1 or visible_gpus(stage.run.device) or os.environ.get(EXECUTOR_VARIABLE)
+    if not fanned:
+        return []
+    todo = missing_fits(stage, kind, points)
     threads = threads_per_job(min(workers, len(todo)))
     jobs = [(stage, kind, point, threads) for point in todo]
     return run_side_by_side(
