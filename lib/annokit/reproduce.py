@@ -21,7 +21,7 @@ from nbclient.exceptions import DeadKernelError
 from tqdm.auto import tqdm
 
 from annokit import paths
-from annokit.chain_graph import StepsFailed, critical_order, needs_of, run_graph
+from annokit.chain_graph import StepsFailed, critical_order, downstream, needs_of, run_graph
 from annokit.cli import called_as, run_cli, worker_message
 from annokit.notebook_kernel import (
     allow_kernels,
@@ -212,9 +212,16 @@ def _run_chain(
     needs = needs_of(list(plan))
     reran: set[str] = set()  # notebooks run in this invocation: their readers rerun too
     running: list[str] = []
+    ended: set[str] = set()  # run, skipped or failed
     bar = tqdm(total=len(plan), desc=f"reproduce {profile}", unit="notebook")
 
     def step(name: str) -> float | None:
+        try:
+            return run_step(name)
+        finally:
+            ended.add(name)
+
+    def run_step(name: str) -> float | None:
         notebook, own, output = plan[name]
         if not (force or needs[name] & reran) and is_up_to_date(
             output, stamp_of(notebook, own, settings, code + state[0])
@@ -223,8 +230,10 @@ def _run_chain(
             return None
         running.append(name)
         bar.set_postfix_str(", ".join(running))
+        # a notebook that no other can run beside (the rest read its files) takes every core
+        beside = set(plan) - ended - {name} - set(downstream(name, needs))
         try:
-            seconds = run_notebook(notebook, output, own, side_by_side_env(jobs))
+            seconds = run_notebook(notebook, output, own, side_by_side_env(jobs if beside else 1))
         finally:
             running.remove(name)
         state[0] = data_state(profile, parameters)  # what the notebook made of the data

@@ -3,6 +3,7 @@ other run at once, a reader waits, a failure stops only its readers with one mes
 reruns only the readers of what reran."""
 
 import json
+import os
 
 import pytest
 from tests.cli.test_reproduce import write_notebook
@@ -82,17 +83,35 @@ def test_a_rerun_reruns_the_readers_of_what_reran_and_nothing_else(side_by_side)
     assert timings["03_tags_mlp"] is not None and timings["04_lqp"] is not None
 
 
+REPORT = (
+    "import os\n"
+    "open({log!r}, 'a').write('{me} ' + str(os.environ.get('OMP_WAIT_POLICY')) + ' '"
+    " + str(os.environ.get('ANNOKIT_CPU_WORKERS')) + chr(10))"
+)
+
+
 @pytest.mark.slow
-def test_kernels_side_by_side_wait_without_spinning_unless_the_caller_says_otherwise(
-    side_by_side, monkeypatch
-):
+def test_kernels_side_by_side_wait_without_spinning_and_share_the_cores(side_by_side, monkeypatch):
     folder, log = side_by_side
-    body = "import os\nopen({log!r}, 'a').write(str(os.environ.get('OMP_WAIT_POLICY')) + chr(10))"
-    write_notebook(folder / "04_lqp.ipynb", body.format(log=str(log)))
-    only = [folder / "04_lqp.ipynb"]
+    for me, other in (("03_tags_mlp", "06_partial_labels"), ("06_partial_labels", "03_tags_mlp")):
+        meet = MEET.rsplit("\n", 1)[0] + "\n" + REPORT  # both at once, then each reports
+        write_notebook(folder / f"{me}.ipynb", meet.format(log=str(log), me=me, other=other))
+    # 09 reads both: nothing can run beside it, so it takes every core
+    write_notebook(folder / "09_result_tables.ipynb", REPORT.format(log=str(log), me="09"))
+    (folder / "04_lqp.ipynb").unlink()
+    share = str(max(1, len(os.sched_getaffinity(0)) // 2))
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    reproduce.reproduce("demo", {}, only, force=True, jobs=1)  # as before: nothing set
-    reproduce.reproduce("demo", {}, only, force=True, jobs=2)
-    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    reproduce.reproduce("demo", {}, only, force=True, jobs=2)
-    assert log.read_text().splitlines() == ["None", "PASSIVE", "ACTIVE"]
+    monkeypatch.delenv("ANNOKIT_CPU_WORKERS", raising=False)
+
+    def reports(jobs: int) -> list[str]:
+        log.write_text("")
+        reproduce.reproduce("demo", {}, reproduce.chain(folder), force=True, jobs=jobs)
+        return sorted(log.read_text().splitlines())
+
+    assert reports(2) == [
+        f"03_tags_mlp PASSIVE {share}",
+        f"06_partial_labels PASSIVE {share}",
+        "09 None None",
+    ]
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")  # the caller's own setting wins
+    assert reports(2)[0] == f"03_tags_mlp ACTIVE {share}"
