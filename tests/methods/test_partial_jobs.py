@@ -17,6 +17,7 @@ from annokit.methods.partial_budget import LabellingGrid, own_fit_points
 from annokit.methods.partial_curriculum import StrategyComparison, compare_strategies
 from annokit.methods.partial_sweep import SweepGrid, sweep_fit, sweep_points
 from annokit.training import parallel
+from annokit.training.checkpoints import FINAL_FILE
 
 PROFILE = "demo"
 
@@ -45,7 +46,7 @@ def test_points_that_share_a_fit_name_it_once_and_finished_fits_are_skipped(
     names = [pj.fit_name(stage, "sweep", point) for point in points]
     assert names[2] == names[3] == "partial_partial_bce_p100"
     assert pj.missing_fits(stage, "sweep", points) == points[:3]
-    finished = stage.run.run_dir / "partial" / names[0] / pj.FINAL_FILE
+    finished = stage.run.run_dir / "partial" / names[0] / FINAL_FILE
     finished.parent.mkdir(parents=True)
     finished.write_bytes(b"")
     assert pj.missing_fits(stage, "sweep", points) == points[1:3]

@@ -21,6 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from annokit.artifacts.run import Run
+from annokit.methods.m3_files import seed_suffix
 from annokit.methods.partial_labels import (
     NEGATIVE,
     POSITIVE,
@@ -33,7 +34,7 @@ from annokit.methods.partial_labels import (
     take_images,
     train_classifier,
 )
-from annokit.methods.partial_sweep import seed_suffix, sweep_fit, sweep_fit_name
+from annokit.methods.partial_sweep import sweep_fit, sweep_fit_name
 
 LABELLINGS = {
     "partial": "partial labels on every image",
@@ -95,7 +96,7 @@ def labelling_fit_name(run: Run, point: tuple[str, float, int]) -> str:
     labelling, p, s = point
     if labelling == "partial" or p >= 1.0:
         return sweep_fit_name(run, (p, "partial_bce", s))
-    return f"partial_{labelling}_p{round(100 * p):03d}{seed_suffix(run, s)}"
+    return f"partial_{labelling}_p{round(100 * p):03d}{seed_suffix(run.profile, s)}"
 
 
 def labelling_points(grid: LabellingGrid) -> list[tuple[str, float, int]]:

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from annokit.artifacts.run import Run
+from annokit.methods.m3_files import seed_suffix
 from annokit.methods.partial_labels import (
     POSITIVE,
     UNKNOWN,
@@ -40,7 +41,7 @@ from annokit.methods.partial_strategies import (
     choose_theta,
     strategy_scores,
 )
-from annokit.methods.partial_sweep import seed_suffix, sweep_fit
+from annokit.methods.partial_sweep import sweep_fit
 from annokit.training.fit import History
 
 CURRICULUM_LOSS = "partial_bce"
@@ -191,7 +192,7 @@ def ensemble_members(
     """The ensemble's other members: the round-0 model retrained from other initialisations
     (seed + 1000 k) on the same partial labels, in ``<run>/partial/ensemble_member<k>_p<..>``."""
     targets = mask_labels(data.train_labels, comparison.proportion, seed)
-    percent = f"p{round(100 * comparison.proportion):03d}{seed_suffix(run, seed)}"
+    percent = f"p{round(100 * comparison.proportion):03d}{seed_suffix(run.profile, seed)}"
     members = []
     for k in range(1, comparison.ensemble_size):
         config = replace(training.config, seed=seed + 1000 * k)
@@ -213,7 +214,8 @@ def strategy_folder(run: Run, point: tuple[str, int, StrategyComparison]) -> str
     """``curriculum_<kind>_p<percent>[@seed<k>]``: the rounds of one strategy and seed, in
     ``<run>/partial``."""
     kind, seed, comparison = point
-    return f"curriculum_{kind}_p{round(100 * comparison.proportion):03d}{seed_suffix(run, seed)}"
+    percent = round(100 * comparison.proportion)
+    return f"curriculum_{kind}_p{percent:03d}{seed_suffix(run.profile, seed)}"
 
 
 def strategy_rounds(

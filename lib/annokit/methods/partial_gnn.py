@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from annokit.artifacts.run import Run
+from annokit.methods.m3_files import seed_suffix
 from annokit.methods.partial_labels import (
     ClassifierTraining,
     PartialData,
@@ -28,7 +29,7 @@ from annokit.methods.partial_labels import (
     predict_probabilities,
     train_classifier,
 )
-from annokit.methods.partial_sweep import seed_suffix, sweep_fit
+from annokit.methods.partial_sweep import sweep_fit
 from annokit.models.label_gnn import GraphHead, LabelGNN
 
 HEAD_LOSS = "partial_bce"
@@ -70,7 +71,7 @@ def gnn_fit(
 ) -> tuple[nn.Module, str]:
     """The GNN-head model of one (proportion, seed) on the sweep's mask; (model, fit name)."""
     p, s, grid = point
-    name = f"partial_gnn_p{round(100 * p):03d}{seed_suffix(run, s)}"
+    name = f"partial_gnn_p{round(100 * p):03d}{seed_suffix(run.profile, s)}"
     folder = run.run_dir / "partial" / name
     if retrain and folder.exists():
         shutil.rmtree(folder)

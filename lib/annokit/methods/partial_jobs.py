@@ -16,7 +16,6 @@ demo a fit's weights are the same bit for bit on one thread or two (``tests/meth
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -29,11 +28,10 @@ from annokit.methods.partial_curriculum import strategy_folder, strategy_rounds
 from annokit.methods.partial_finetune import fine_tuning, partial_fit_config
 from annokit.methods.partial_labels import ClassifierTraining, PartialData
 from annokit.methods.partial_sweep import sweep_fit, sweep_fit_name
-from annokit.methods.side_by_side import run_side_by_side
+from annokit.methods.side_by_side import fans_out, run_side_by_side
 from annokit.profile import PartialSettings
-from annokit.training.parallel import EXECUTOR_VARIABLE, cpu_workers, visible_gpus
-
-FINAL_FILE = "final.pt"  # what ``training.fit.fit`` writes when a fit ends
+from annokit.training.checkpoints import FINAL_FILE
+from annokit.training.parallel import cpu_workers
 
 
 def last_round(point: tuple) -> str:
@@ -60,28 +58,35 @@ class PartialStage:
     settings: PartialSettings
 
 
-# One process builds its stage once: the maps below the last block are a file read, the models'
-# factory a copy of the pretrained network.
-_BUILT: dict[tuple[str, str, str], tuple[PartialData, ClassifierTraining]] = {}
-
-
 def stage_training(
     stage: PartialStage, threads: int | None = None
 ) -> tuple[PartialData, ClassifierTraining]:
     """Notebook 06's inputs and ``ClassifierTraining``: the pretrained part ``[partial] finetune``
     names, fitted with ``partial_fit_config``; ``threads`` None keeps torch's setting."""
     run, settings = stage.run, stage.settings
-    key = (str(run.run_dir), str(run.device), repr(settings))
+    tuning = fine_tuning(run, part=settings.finetune)
+    training = ClassifierTraining(
+        config=partial_fit_config(run, settings),
+        device=run.device,
+        make_model=tuning.make_model,
+        threads=threads,
+        model_settings=tuning.model_settings,
+    )
+    return tuning.data, training
+
+
+# A job's process builds its stage once for every job it runs (the maps below the last block are a
+# file read, the models' factory a copy of the pretrained network); the notebook builds its own.
+_BUILT: dict[tuple[str, str, str], tuple[PartialData, ClassifierTraining]] = {}
+
+
+def job_training(
+    stage: PartialStage, threads: int | None
+) -> tuple[PartialData, ClassifierTraining]:
+    """``stage_training`` once per job process, with the job's ``threads``."""
+    key = (str(stage.run.run_dir), str(stage.run.device), repr(stage.settings))
     if key not in _BUILT:
-        tuning = fine_tuning(run, part=settings.finetune)
-        training = ClassifierTraining(
-            config=partial_fit_config(run, settings),
-            device=run.device,
-            make_model=tuning.make_model,
-            threads=None,
-            model_settings=tuning.model_settings,
-        )
-        _BUILT[key] = (tuning.data, training)
+        _BUILT[key] = stage_training(stage)
     data, training = _BUILT[key]
     return data, replace(training, threads=threads)
 
@@ -96,7 +101,7 @@ def fit_name(stage: PartialStage, kind: str, point: tuple) -> str:
 def fit_point(stage: PartialStage, kind: str, point: tuple, threads: int | None = None) -> str:
     """Train (or load) the fit of one point in this process; returns its folder name. The job
     every launcher runs."""
-    data, training = stage_training(stage, threads)
+    data, training = job_training(stage, threads)
     FITS[kind][1](stage.run, data, training, point)
     return fit_name(stage, kind, point)
 
@@ -141,8 +146,7 @@ def fit_side_by_side(
         for name in {fit_name(stage, kind, point) for point in points}:
             shutil.rmtree(stage.run.run_dir / "partial" / name, ignore_errors=True)
     workers = cpu_workers(stage.run.device) if workers is None else workers
-    fanned = workers > 1 or visible_gpus(stage.run.device) or os.environ.get(EXECUTOR_VARIABLE)
-    if not fanned:
+    if not fans_out(workers, stage.run.device):
         return []
     todo = missing_fits(stage, kind, points)
     threads = threads_per_job(min(workers, len(todo)))

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from annokit import paths
 from annokit.artifacts.predictions import Predictions, save_predictions
 from annokit.artifacts.run import Run
+from annokit.methods.m3_files import seed_suffix
 from annokit.methods.partial_labels import (
     LOSSES,
     ClassifierTraining,
@@ -69,16 +70,11 @@ def trained_loss(loss: str, proportion: float) -> str:
     return FULL_LABELS_LOSS if proportion >= 1.0 else loss
 
 
-def seed_suffix(run: Run, seed: int) -> str:
-    """``""`` for the run's seed, ``"@seed<k>"`` for the others."""
-    return "" if seed == run.profile.seed else f"@seed{seed}"
-
-
 def sweep_fit_name(run: Run, point: tuple[float, str, int]) -> str:
     """The folder of the fit that stands for point ``(proportion, loss, seed)`` (``trained_loss``:
     at 100 % the three losses share one)."""
     p, loss, s = point
-    return model_name(trained_loss(loss, p), p, seed_suffix(run, s))
+    return model_name(trained_loss(loss, p), p, seed_suffix(run.profile, s))
 
 
 def sweep_points(grid: SweepGrid, seed: int) -> list[tuple[float, str, int]]:
@@ -135,7 +131,7 @@ def sweep(
     rows, probabilities, done = [], {}, set()
     points = sweep_points(grid, run.profile.seed)
     for p, loss, s in (bar := tqdm(points, desc="partial-label sweep", unit="model")):
-        name = model_name(loss, p, seed_suffix(run, s))
+        name = model_name(loss, p, seed_suffix(run.profile, s))
         bar.set_postfix_str(name)
         fit_name = sweep_fit_name(run, (p, loss, s))
         model, history, targets, fit_name = sweep_fit(

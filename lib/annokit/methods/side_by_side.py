@@ -30,7 +30,12 @@ def run_side_by_side(
     jobs train on ``device`` ``cuda`` of a machine with several GPUs (``run_jobs``), or in this
     process with a progress bar when neither applies and no cluster executor is set
     (``parallel.EXECUTOR_VARIABLE``)."""
-    gpus = visible_gpus(device)
-    if workers <= 1 and not gpus and not os.environ.get(EXECUTOR_VARIABLE):
+    if not fans_out(workers, device):
         return [fn(*job) for job in tqdm(jobs, desc=desc, unit="job")]
-    return run_jobs(fn, jobs, workers, gpus)
+    return run_jobs(fn, jobs, workers, visible_gpus(device))
+
+
+def fans_out(workers: int, device: torch.device | str = "cpu") -> bool:
+    """Whether jobs leave this process: several CPU workers, several cards, or a cluster executor
+    (``parallel.EXECUTOR_VARIABLE``)."""
+    return workers > 1 or bool(visible_gpus(device)) or bool(os.environ.get(EXECUTOR_VARIABLE))

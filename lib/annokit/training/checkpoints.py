@@ -28,6 +28,7 @@ from torch import nn
 from annokit.atomic import atomic_torch_save
 
 FORMAT = "annokit-checkpoint-v1"
+FINAL_FILE = "final.pt"  # a finished stage's weights, config and history
 EPOCH_FILE = re.compile(r"^epoch_(\d+)\.pt$")
 _REQUIRED = {
     "epoch": ("model", "optimizer", "scheduler", "epoch", "config", "history", "rng"),

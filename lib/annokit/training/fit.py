@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from annokit import __version__
 from annokit.training import precision
-from annokit.training.checkpoints import load_weights, save_final
+from annokit.training.checkpoints import FINAL_FILE, load_weights, save_final
 from annokit.training.config import FitConfig, build_optimizer, build_scheduler
 from annokit.training.device_images import for_device
 from annokit.training.distributed import (
@@ -145,7 +145,7 @@ def _fit(
             f"{world_size} processes"
         )
     record = run_record(config, options, world_size)
-    final = run_dir / "final.pt"
+    final = run_dir / FINAL_FILE
     if final.exists():
         done = load_weights(final, model, expected_config=record.config, ignore=RESUME_MAY_DIFFER)
         if is_main_process():
